@@ -1,0 +1,2 @@
+//! kom-gateway (work in progress).
+fn main() {}

@@ -1,0 +1,2 @@
+//! session-server (work in progress).
+fn main() {}

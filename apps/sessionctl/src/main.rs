@@ -1,0 +1,2 @@
+//! sessionctl (work in progress).
+fn main() {}

@@ -1,0 +1,573 @@
+//! An in-memory store: sharded, bounded, swept.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::change_set::ChangeSet;
+use crate::clock::{SharedClock, Timestamp};
+use crate::error::{Error, Result};
+use crate::events::{EventKind, Events, SessionEvent};
+use crate::id::SessionKey;
+use crate::limits::Limits;
+use crate::record::Record;
+use crate::store::{Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull};
+
+const STORE: &str = "memory";
+
+type Shard = HashMap<SessionKey, Record>;
+
+/// A session store in this process's memory.
+///
+/// - **Sharded**: records are spread over independently locked shards by key, so many tasks
+///   work in parallel. Locks are never held across an `.await`.
+/// - **Bounded**: at most `capacity` records. When a shard is full, its expired records go
+///   first; if none, the record with the oldest last access in that shard is evicted (an
+///   [`EventKind::Evicted`] event), so a flood of new sessions pushes out idle ones rather than
+///   failing.
+/// - **Swept**: a background task (started when the store is built inside a tokio runtime)
+///   removes expired records every `sweep_interval`; it ends when the last handle to the store
+///   is dropped. Expired records are never returned even before the sweep.
+/// - **Principal index** with an optional per-principal limit.
+///
+/// Clones share the same data.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[RwLock<Shard>]>,
+    shard_capacity: usize,
+    principals: Mutex<HashMap<String, HashSet<SessionKey>>>,
+    /// Held while a principal's session count is checked and a session added to it.
+    principal_limit_lock: Mutex<()>,
+    config: StoreConfig,
+    sweeper: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(handle) = self.sweeper.lock().ok().and_then(|mut s| s.take()) {
+            handle.abort();
+        }
+    }
+}
+
+/// Builds a [`MemoryStore`].
+#[derive(Debug)]
+pub struct MemoryStoreBuilder {
+    capacity: usize,
+    shards: usize,
+    sweep_interval: Option<Duration>,
+    config: StoreConfig,
+}
+
+impl MemoryStoreBuilder {
+    /// Most records held (default 1,000,000).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Number of shards (default 16; rounded into 1..=capacity).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards.max(1);
+        self
+    }
+
+    /// How often expired records are swept (default one minute); `None` for no sweeper.
+    pub fn sweep_interval(mut self, interval: Option<Duration>) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// The clock, limits, principal limit and event hub.
+    pub fn config(mut self, config: StoreConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The clock.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// The event hub.
+    pub fn events(mut self, events: Events) -> Self {
+        self.config.events = events;
+        self
+    }
+
+    /// Record limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// A per-principal session limit.
+    pub fn principal_limit(mut self, limit: PrincipalLimit) -> Self {
+        self.config.principal_limit = Some(limit);
+        self
+    }
+
+    /// The store. Starts the sweeper when called inside a tokio runtime.
+    pub fn build(self) -> MemoryStore {
+        let shard_count = self.shards.min(self.capacity).max(1);
+        let shard_capacity = self.capacity.div_ceil(shard_count);
+        let inner = Arc::new(Inner {
+            shards: (0..shard_count).map(|_| RwLock::new(Shard::new())).collect(),
+            shard_capacity,
+            principals: Mutex::new(HashMap::new()),
+            principal_limit_lock: Mutex::new(()),
+            config: self.config,
+            sweeper: Mutex::new(None),
+        });
+        if let (Some(interval), Ok(runtime)) =
+            (self.sweep_interval, tokio::runtime::Handle::try_current())
+        {
+            let task = runtime.spawn(sweep_until_dropped(Arc::downgrade(&inner), interval));
+            if let Ok(mut sweeper) = inner.sweeper.lock() {
+                *sweeper = Some(task.abort_handle());
+            }
+        }
+        MemoryStore { inner }
+    }
+}
+
+async fn sweep_until_dropped(store: Weak<Inner>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(inner) = store.upgrade() else { return };
+        inner.sweep();
+    }
+}
+
+impl MemoryStore {
+    /// A store with the defaults (see [`MemoryStoreBuilder`]).
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder with the defaults.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            capacity: 1_000_000,
+            shards: 16,
+            sweep_interval: Some(Duration::from_secs(60)),
+            config: StoreConfig::default(),
+        }
+    }
+
+    /// Whether the background sweeper is running.
+    pub fn is_sweeping(&self) -> bool {
+        self.inner
+            .sweeper
+            .lock()
+            .map(|s| s.as_ref().is_some_and(|h| !h.is_finished()))
+            .unwrap_or(false)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.inner.shards.len())
+            .field("shard_capacity", &self.inner.shard_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::backend(STORE, "lock", "a thread panicked while holding a memory store lock")
+}
+
+impl Inner {
+    fn now(&self) -> Timestamp {
+        self.config.clock.now()
+    }
+
+    fn shard_of(&self, key: &SessionKey) -> usize {
+        let bytes = key.as_bytes();
+        let n = u64::from_le_bytes([
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+        ]);
+        (n % self.shards.len() as u64) as usize
+    }
+
+    fn read(&self, index: usize) -> Result<RwLockReadGuard<'_, Shard>> {
+        self.shards[index].read().map_err(|_| poisoned())
+    }
+
+    fn write(&self, index: usize) -> Result<RwLockWriteGuard<'_, Shard>> {
+        self.shards[index].write().map_err(|_| poisoned())
+    }
+
+    fn principals(&self) -> Result<MutexGuard<'_, HashMap<String, HashSet<SessionKey>>>> {
+        self.principals.lock().map_err(|_| poisoned())
+    }
+
+    fn emit(&self, events: Vec<SessionEvent>) {
+        for event in events {
+            self.config.events.emit(event);
+        }
+    }
+
+    fn index_add(&self, principal: &Option<String>, key: SessionKey) -> Result<()> {
+        if let Some(p) = principal {
+            self.principals()?.entry(p.clone()).or_default().insert(key);
+        }
+        Ok(())
+    }
+
+    fn index_remove(&self, principal: &Option<String>, key: &SessionKey) -> Result<()> {
+        if let Some(p) = principal {
+            let mut principals = self.principals()?;
+            if let Some(keys) = principals.get_mut(p) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    principals.remove(p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn live(&self, key: &SessionKey, now: Timestamp) -> Result<Option<Record>> {
+        let shard = self.read(self.shard_of(key))?;
+        Ok(shard.get(key).filter(|r| !r.is_expired(now)).cloned())
+    }
+
+    /// Removes `key` from its shard and the index; returns the record if it was there.
+    fn remove(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let removed = self.write(self.shard_of(key))?.remove(key);
+        if let Some(record) = &removed {
+            self.index_remove(&record.principal, key)?;
+        }
+        Ok(removed)
+    }
+
+    /// Makes room for one more session of `principal` (other than `except`), per the limit.
+    fn make_room(&self, principal: &str, except: &SessionKey, limit: PrincipalLimit) -> Result<()> {
+        let now = self.now();
+        let keys: Vec<SessionKey> = self
+            .principals()?
+            .get(principal)
+            .map(|keys| keys.iter().copied().collect())
+            .unwrap_or_default();
+        let mut live = Vec::new();
+        for key in keys.iter().filter(|k| *k != except) {
+            if let Some(record) = self.live(key, now)? {
+                live.push((record.last_access, record.key));
+            }
+        }
+        if live.len() < limit.max {
+            return Ok(());
+        }
+        if limit.when_full == WhenFull::Refuse {
+            return Err(Error::PrincipalLimit { max: limit.max });
+        }
+        live.sort();
+        let excess = live.len() + 1 - limit.max;
+        let mut events = Vec::new();
+        for (_, key) in live.into_iter().take(excess) {
+            if self.remove(&key)?.is_some() {
+                events.push(
+                    SessionEvent::new(EventKind::Evicted, Some(key), now)
+                        .with_detail("per-principal session limit"),
+                );
+            }
+        }
+        self.emit(events);
+        Ok(())
+    }
+
+    /// Frees a place in a full shard: expired records first, else the least recently used.
+    fn make_shard_room(&self, shard: &mut Shard, now: Timestamp, events: &mut Vec<SessionEvent>) -> Vec<Record> {
+        let mut dropped = Vec::new();
+        if shard.len() < self.shard_capacity {
+            return dropped;
+        }
+        let expired: Vec<SessionKey> = shard
+            .values()
+            .filter(|r| r.is_expired(now))
+            .map(|r| r.key)
+            .collect();
+        for key in expired {
+            if let Some(record) = shard.remove(&key) {
+                events.push(SessionEvent::new(EventKind::Expired, Some(key), now));
+                dropped.push(record);
+            }
+        }
+        while shard.len() >= self.shard_capacity {
+            let Some(oldest) = shard.values().min_by_key(|r| r.last_access).map(|r| r.key) else {
+                break;
+            };
+            if let Some(record) = shard.remove(&oldest) {
+                events.push(
+                    SessionEvent::new(EventKind::Evicted, Some(oldest), now)
+                        .with_detail("memory store capacity"),
+                );
+                dropped.push(record);
+            }
+        }
+        dropped
+    }
+
+    fn sweep(&self) -> u64 {
+        let now = self.now();
+        let mut removed = Vec::new();
+        for shard in self.shards.iter() {
+            let Ok(mut shard) = shard.write() else { continue };
+            let expired: Vec<SessionKey> = shard
+                .values()
+                .filter(|r| r.is_expired(now))
+                .map(|r| r.key)
+                .collect();
+            for key in expired {
+                if let Some(record) = shard.remove(&key) {
+                    removed.push(record);
+                }
+            }
+        }
+        let count = removed.len() as u64;
+        let mut events = Vec::new();
+        for record in removed {
+            let _ = self.index_remove(&record.principal, &record.key);
+            events.push(SessionEvent::new(EventKind::Expired, Some(record.key), now));
+        }
+        self.emit(events);
+        count
+    }
+
+    fn with_principal_limit<T>(
+        &self,
+        principal: Option<&str>,
+        key: &SessionKey,
+        action: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        match (principal, self.config.principal_limit) {
+            (Some(principal), Some(limit)) => {
+                let _guard = self.principal_limit_lock.lock().map_err(|_| poisoned())?;
+                self.make_room(principal, key, limit)?;
+                action()
+            }
+            _ => action(),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn name(&self) -> &'static str {
+        STORE
+    }
+
+    async fn create(&self, record: &Record) -> Result<()> {
+        let inner = &self.inner;
+        record.check_limits(&inner.config.limits)?;
+        inner.with_principal_limit(record.principal.as_deref(), &record.key, || {
+            let now = inner.now();
+            let mut events = Vec::new();
+            let dropped = {
+                let mut shard = inner.write(inner.shard_of(&record.key))?;
+                if shard.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
+                    return Err(Error::AlreadyExists { key: record.key });
+                }
+                let dropped = if shard.contains_key(&record.key) {
+                    shard.remove(&record.key).into_iter().collect()
+                } else {
+                    inner.make_shard_room(&mut shard, now, &mut events)
+                };
+                shard.insert(record.key, record.clone());
+                dropped
+            };
+            for old in dropped {
+                inner.index_remove(&old.principal, &old.key)?;
+            }
+            inner.index_add(&record.principal, record.key)?;
+            inner.emit(events);
+            Ok(())
+        })
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        let now = self.inner.now();
+        let found = self.inner.read(self.inner.shard_of(key))?.get(key).cloned();
+        match found {
+            Some(record) if record.is_expired(now) => {
+                self.inner.remove(key)?;
+                self.inner
+                    .emit(vec![SessionEvent::new(EventKind::Expired, Some(*key), now)]);
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64) -> Result<u64> {
+        let inner = &self.inner;
+        let new_principal = match &changes.principal {
+            Some(Some(p)) => Some(p.as_str()),
+            _ => None,
+        };
+        inner.with_principal_limit(new_principal, key, || {
+            let now = inner.now();
+            let (old_principal, record) = {
+                let mut shard = inner.write(inner.shard_of(key))?;
+                let Some(record) = shard.get_mut(key).filter(|r| !r.is_expired(now)) else {
+                    return Err(Error::Gone { key: *key });
+                };
+                let old_principal = record.principal.clone();
+                record.apply(changes, loaded_version, now, &inner.config.limits)?;
+                (old_principal, record.clone())
+            };
+            if old_principal != record.principal {
+                inner.index_remove(&old_principal, key)?;
+                inner.index_add(&record.principal, *key)?;
+            }
+            Ok(record.version)
+        })
+    }
+
+    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+        let now = self.inner.now();
+        let mut shard = self.inner.write(self.inner.shard_of(key))?;
+        Ok(shard
+            .get_mut(key)
+            .filter(|r| !r.is_expired(now))
+            .map(|record| {
+                record.touch(now);
+                record.expires_at()
+            }))
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<bool> {
+        let now = self.inner.now();
+        Ok(self
+            .inner
+            .remove(key)?
+            .is_some_and(|r| !r.is_expired(now)))
+    }
+
+    async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
+        let inner = &self.inner;
+        let now = inner.now();
+        let (a, b) = (inner.shard_of(old), inner.shard_of(new));
+        let moved = {
+            // Lock both shards in index order, so two cycles never wait on each other.
+            let (mut first, mut second) = if a == b {
+                (inner.write(a)?, None)
+            } else if a < b {
+                let first = inner.write(a)?;
+                (first, Some(inner.write(b)?))
+            } else {
+                let second = inner.write(b)?;
+                (inner.write(a)?, Some(second))
+            };
+            let Some(record) = first.get(old).filter(|r| !r.is_expired(now)).cloned() else {
+                return Err(Error::Gone { key: *old });
+            };
+            let target = second.as_deref_mut().unwrap_or(&mut *first);
+            if target.get(new).is_some_and(|r| !r.is_expired(now)) {
+                return Err(Error::AlreadyExists { key: *new });
+            }
+            target.insert(*new, record.with_key(*new));
+            first.remove(old);
+            record
+        };
+        inner.index_remove(&moved.principal, old)?;
+        inner.index_add(&moved.principal, *new)?;
+        Ok(())
+    }
+
+    async fn delete_expired(&self) -> Result<u64> {
+        Ok(self.inner.sweep())
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page> {
+        let now = self.inner.now();
+        let mut records = Vec::new();
+        for index in 0..self.inner.shards.len() {
+            let shard = self.inner.read(index)?;
+            records.extend(
+                shard
+                    .values()
+                    .filter(|r| !r.is_expired(now) && page.after.is_none_or(|after| r.key > after))
+                    .cloned(),
+            );
+        }
+        records.sort_by_key(|r| r.key);
+        records.truncate(page.limit.saturating_add(1));
+        Ok(Page::from_sorted(records, page))
+    }
+
+    async fn count(&self) -> Result<u64> {
+        let now = self.inner.now();
+        let mut count = 0u64;
+        for index in 0..self.inner.shards.len() {
+            count += self.inner.read(index)?.values().filter(|r| !r.is_expired(now)).count() as u64;
+        }
+        Ok(count)
+    }
+
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl PrincipalIndex for MemoryStore {
+    async fn sessions_of(&self, principal: &str) -> Result<Vec<Record>> {
+        let now = self.inner.now();
+        let keys: Vec<SessionKey> = self
+            .inner
+            .principals()?
+            .get(principal)
+            .map(|k| k.iter().copied().collect())
+            .unwrap_or_default();
+        let mut records = Vec::new();
+        for key in keys {
+            if let Some(record) = self.inner.live(&key, now)?
+                && record.principal.as_deref() == Some(principal)
+            {
+                records.push(record);
+            }
+        }
+        records.sort_by_key(|r| (r.last_access, r.key));
+        Ok(records)
+    }
+
+    async fn revoke_all(&self, principal: &str, keep: Option<&SessionKey>) -> Result<u64> {
+        let now = self.inner.now();
+        let mut revoked = 0;
+        let mut events = Vec::new();
+        for record in self.sessions_of(principal).await? {
+            if Some(&record.key) == keep {
+                continue;
+            }
+            if self.inner.remove(&record.key)?.is_some() {
+                revoked += 1;
+                events.push(
+                    SessionEvent::new(EventKind::Invalidated, Some(record.key), now)
+                        .with_detail("all sessions of the principal revoked"),
+                );
+            }
+        }
+        self.inner.emit(events);
+        Ok(revoked)
+    }
+}

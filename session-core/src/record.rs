@@ -1,0 +1,209 @@
+//! The stored form of a session.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::change_set::ChangeSet;
+use crate::clock::Timestamp;
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::expiry::ExpiryPolicy;
+use crate::id::SessionKey;
+use crate::limits::{LimitError, Limits};
+
+/// One attribute: its value as encoded by the record's codec, and the record version that
+/// last wrote it (what concurrent saves are checked against).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    /// The encoded value.
+    pub value: Vec<u8>,
+    /// The record version that wrote this value.
+    pub version: u64,
+}
+
+/// A session as a store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The key the record is filed under (a digest of the session id).
+    pub key: SessionKey,
+    /// The codec of the attribute values (and of the record's stored form).
+    pub codec: Codec,
+    /// Attributes by name.
+    pub attributes: BTreeMap<String, Attribute>,
+    /// Who the session belongs to, once someone logged in.
+    pub principal: Option<String>,
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// When the session was last used (loaded and touched, or saved).
+    pub last_access: Timestamp,
+    /// How long the session lives.
+    pub expiry: ExpiryPolicy,
+    /// Incremented by every save that changes something; touches leave it alone.
+    pub version: u64,
+}
+
+impl Record {
+    /// An empty record created at `now` (version 1, as a store holds it after `create`).
+    pub fn new(key: SessionKey, codec: Codec, expiry: ExpiryPolicy, now: Timestamp) -> Self {
+        Record {
+            key,
+            codec,
+            attributes: BTreeMap::new(),
+            principal: None,
+            created_at: now,
+            last_access: now,
+            expiry,
+            version: 1,
+        }
+    }
+
+    /// When the record expires; `None` when never.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expiry.expires_at(self.created_at, self.last_access)
+    }
+
+    /// Whether the record is expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expiry.is_expired(self.created_at, self.last_access, now)
+    }
+
+    /// Time left at `now` (zero when expired, `None` when it never expires).
+    pub fn time_left(&self, now: Timestamp) -> Option<Duration> {
+        self.expires_at().map(|end| end.saturating_duration_since(now))
+    }
+
+    /// Decodes attribute `key`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.attributes
+            .get(key)
+            .map(|a| self.codec.decode_value(&a.value))
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Encodes `value` with the record's codec and stores it as a new version of `key`
+    /// (for building records directly; sessions go through a [`ChangeSet`]).
+    pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<()> {
+        let value = self.codec.encode_value(value)?;
+        self.attributes.insert(
+            key.to_owned(),
+            Attribute {
+                value,
+                version: self.version,
+            },
+        );
+        Ok(())
+    }
+
+    /// Marks the record used at `now` without changing its data or version.
+    pub fn touch(&mut self, now: Timestamp) {
+        self.last_access = self.last_access.max(now);
+    }
+
+    /// Bytes the record's data takes: names, values and the principal.
+    pub fn data_size(&self) -> usize {
+        self.attributes
+            .iter()
+            .map(|(k, a)| k.len() + a.value.len())
+            .sum::<usize>()
+            + self.principal.as_ref().map_or(0, String::len)
+    }
+
+    /// Checks the record against `limits`.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
+        if self.attributes.len() > limits.max_attributes {
+            return Err(LimitError::Attributes {
+                actual: self.attributes.len(),
+                limit: limits.max_attributes,
+            });
+        }
+        for key in self.attributes.keys() {
+            limits.check_key(key)?;
+        }
+        if let Some(principal) = &self.principal {
+            limits.check_principal(principal)?;
+        }
+        let size = self.data_size();
+        if size > limits.max_record_bytes {
+            return Err(LimitError::RecordSize {
+                actual: size,
+                limit: limits.max_record_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a change set made by a writer that loaded this record at `loaded_version`.
+    ///
+    /// The rule every store follows: an attribute the change set writes or removes must not
+    /// have been written after `loaded_version` by anyone else, and a clear must not drop
+    /// anything written after it; otherwise the whole change set is refused with
+    /// [`Error::Conflict`]. Attributes the change set does not mention are kept as they are,
+    /// so concurrent changes to different attributes merge. On success the version goes up by
+    /// one, changed attributes carry the new version and the record counts as accessed at
+    /// `now`. Limits are checked on the result; on any error the record is left unchanged.
+    pub fn apply(
+        &mut self,
+        changes: &ChangeSet,
+        loaded_version: u64,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<()> {
+        let newer = |attribute: &Attribute| attribute.version > loaded_version;
+        if changes.cleared
+            && let Some((name, _)) = self.attributes.iter().find(|(_, a)| newer(a))
+        {
+            return Err(self.conflict(format!("clear would drop attribute {name:?}")));
+        }
+        for name in changes.touched_keys() {
+            if self.attributes.get(name).is_some_and(newer) {
+                return Err(self.conflict(format!("attribute {name:?}")));
+            }
+        }
+
+        let mut next = self.clone();
+        next.version = self.version + 1;
+        if changes.cleared {
+            next.attributes.clear();
+        }
+        for name in &changes.removals {
+            next.attributes.remove(name);
+        }
+        for (name, value) in &changes.upserts {
+            next.attributes.insert(
+                name.clone(),
+                Attribute {
+                    value: value.clone(),
+                    version: next.version,
+                },
+            );
+        }
+        if let Some(principal) = &changes.principal {
+            next.principal.clone_from(principal);
+        }
+        if let Some(expiry) = changes.expiry {
+            next.expiry = expiry;
+        }
+        next.touch(now);
+        next.check_limits(limits)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// The record moved to a new key (id cycling): same data, same version.
+    pub fn with_key(&self, key: SessionKey) -> Record {
+        Record {
+            key,
+            ..self.clone()
+        }
+    }
+
+    fn conflict(&self, detail: String) -> Error {
+        Error::Conflict {
+            key: self.key,
+            detail,
+        }
+    }
+}

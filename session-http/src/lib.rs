@@ -1,0 +1,1 @@
+//! session-http (work in progress).

@@ -1,0 +1,1 @@
+//! session-lyskom (work in progress).

@@ -1,0 +1,1 @@
+//! session-stores (work in progress).
