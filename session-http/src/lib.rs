@@ -1,1 +1,15 @@
-//! session-http (work in progress).
+//! # session-http
+//!
+//! HTTP on both sides of a session (work in progress):
+//!
+//! - [`server`]: a tower `Layer` that gives every request a lazy [`session_core::Session`].
+//! - [`client`]: client-side sessions: an RFC 6265 cookie jar, headers and auth, read and
+//!   written as HTTPie session files.
+//! - [`hac`]: a SAP Commerce HAC client with a session cache shared with hac-client-core.
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "hac")]
+pub mod hac;
+#[cfg(feature = "server")]
+pub mod server;

@@ -1,0 +1,2 @@
+//! HAC emulator (work in progress).
+fn main() {}
