@@ -36,7 +36,10 @@ pub trait Authenticator: Send + Sync {
     type Identity: Send;
 
     /// Checks the credentials.
-    async fn authenticate(&self, credentials: &Self::Credentials) -> Result<Self::Identity, AuthError>;
+    async fn authenticate(
+        &self,
+        credentials: &Self::Credentials,
+    ) -> Result<Self::Identity, AuthError>;
 }
 
 /// A user name and a password. `Debug` never shows the password.

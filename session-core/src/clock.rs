@@ -64,7 +64,10 @@ impl Timestamp {
         let nanos = i128::from(self.0) * 1_000_000;
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| format!("@{}ms", self.0))
     }
 }
@@ -172,7 +175,10 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(u64::MAX - 1);
-        assert_eq!(t.saturating_add(Duration::from_secs(5)).as_millis(), u64::MAX);
+        assert_eq!(
+            t.saturating_add(Duration::from_secs(5)).as_millis(),
+            u64::MAX
+        );
         assert_eq!(
             Timestamp::EPOCH.saturating_duration_since(t),
             Duration::ZERO

@@ -104,8 +104,9 @@ impl Codec {
     pub fn encode_value<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, CodecError> {
         let result = match self {
             Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
-            Codec::Bincode => bincode::serde::encode_to_vec(value, bincode_config())
-                .map_err(|e| e.to_string()),
+            Codec::Bincode => {
+                bincode::serde::encode_to_vec(value, bincode_config()).map_err(|e| e.to_string())
+            }
         };
         result.map_err(|message| CodecError::Encode {
             codec: self.name(),
@@ -136,11 +137,12 @@ impl Codec {
                 out.extend_from_slice(BINARY_MAGIC);
                 out.push(ENVELOPE_VERSION);
                 out.push(self.id());
-                let body = bincode::serde::encode_to_vec(BinaryRecord::from(record), bincode_config())
-                    .map_err(|e| CodecError::Encode {
-                        codec: self.name(),
-                        message: e.to_string(),
-                    })?;
+                let body =
+                    bincode::serde::encode_to_vec(BinaryRecord::from(record), bincode_config())
+                        .map_err(|e| CodecError::Encode {
+                            codec: self.name(),
+                            message: e.to_string(),
+                        })?;
                 out.extend_from_slice(&body);
                 Ok(out)
             }
@@ -193,8 +195,8 @@ fn bincode_config() -> impl bincode::config::Config {
 }
 
 fn decode_bincode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let (value, used) =
-        bincode::serde::decode_from_slice::<T, _>(bytes, bincode_config()).map_err(|e| e.to_string())?;
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, bincode_config())
+        .map_err(|e| e.to_string())?;
     if used != bytes.len() {
         return Err(format!("{} trailing bytes", bytes.len() - used));
     }
@@ -367,7 +369,10 @@ mod tests {
             decode_record(b"SREC\x09\x02"),
             Err(CodecError::UnsupportedVersion(9))
         );
-        assert_eq!(decode_record(b"SREC\x01\x07"), Err(CodecError::UnknownCodec(7)));
+        assert_eq!(
+            decode_record(b"SREC\x01\x07"),
+            Err(CodecError::UnknownCodec(7))
+        );
         assert!(matches!(
             decode_record(b"SREC\x01\x02\xff\xff"),
             Err(CodecError::Decode { .. })

@@ -22,7 +22,9 @@ pub enum Error {
     },
     /// The session is gone: deleted, invalidated, cycled to a new id or expired since it was
     /// loaded. A change to it is refused so that it never comes back.
-    #[error("session {key:?} no longer exists (deleted, invalidated or expired); the change was not applied")]
+    #[error(
+        "session {key:?} no longer exists (deleted, invalidated or expired); the change was not applied"
+    )]
     Gone {
         /// The key of the session that is gone.
         key: SessionKey,

@@ -182,6 +182,8 @@ impl Default for Events {
 
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Events").field("counts", &self.counts()).finish()
+        f.debug_struct("Events")
+            .field("counts", &self.counts())
+            .finish()
     }
 }

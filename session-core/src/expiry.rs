@@ -82,7 +82,12 @@ impl ExpiryPolicy {
     }
 
     /// Whether such a session is expired at `now`.
-    pub fn is_expired(&self, created_at: Timestamp, last_access: Timestamp, now: Timestamp) -> bool {
+    pub fn is_expired(
+        &self,
+        created_at: Timestamp,
+        last_access: Timestamp,
+        now: Timestamp,
+    ) -> bool {
         self.expires_at(created_at, last_access)
             .is_some_and(|end| now >= end)
     }

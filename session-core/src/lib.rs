@@ -82,7 +82,7 @@ mod memory;
 mod record;
 mod session;
 mod store;
-#[cfg(feature = "testkit")]
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use auth::{AuthError, Authenticator, PasswordCredentials};
@@ -99,4 +99,6 @@ pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use record::{Attribute, Record};
 pub use session::{SaveOutcome, Session, SessionMetadata, StoredChange};
-pub use store::{Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull};
+pub use store::{
+    Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
+};

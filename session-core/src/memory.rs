@@ -14,7 +14,9 @@ use crate::events::{EventKind, Events, SessionEvent};
 use crate::id::SessionKey;
 use crate::limits::Limits;
 use crate::record::Record;
-use crate::store::{Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull};
+use crate::store::{
+    Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
+};
 
 const STORE: &str = "memory";
 
@@ -120,7 +122,9 @@ impl MemoryStoreBuilder {
         let shard_count = self.shards.min(self.capacity).max(1);
         let shard_capacity = self.capacity.div_ceil(shard_count);
         let inner = Arc::new(Inner {
-            shards: (0..shard_count).map(|_| RwLock::new(Shard::new())).collect(),
+            shards: (0..shard_count)
+                .map(|_| RwLock::new(Shard::new()))
+                .collect(),
             shard_capacity,
             principals: Mutex::new(HashMap::new()),
             principal_limit_lock: Mutex::new(()),
@@ -192,7 +196,11 @@ impl fmt::Debug for MemoryStore {
 }
 
 fn poisoned() -> Error {
-    Error::backend(STORE, "lock", "a thread panicked while holding a memory store lock")
+    Error::backend(
+        STORE,
+        "lock",
+        "a thread panicked while holding a memory store lock",
+    )
 }
 
 impl Inner {
@@ -296,7 +304,12 @@ impl Inner {
     }
 
     /// Frees a place in a full shard: expired records first, else the least recently used.
-    fn make_shard_room(&self, shard: &mut Shard, now: Timestamp, events: &mut Vec<SessionEvent>) -> Vec<Record> {
+    fn make_shard_room(
+        &self,
+        shard: &mut Shard,
+        now: Timestamp,
+        events: &mut Vec<SessionEvent>,
+    ) -> Vec<Record> {
         let mut dropped = Vec::new();
         if shard.len() < self.shard_capacity {
             return dropped;
@@ -331,7 +344,9 @@ impl Inner {
         let now = self.now();
         let mut removed = Vec::new();
         for shard in self.shards.iter() {
-            let Ok(mut shard) = shard.write() else { continue };
+            let Ok(mut shard) = shard.write() else {
+                continue;
+            };
             let expired: Vec<SessionKey> = shard
                 .values()
                 .filter(|r| r.is_expired(now))
@@ -418,7 +433,12 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64) -> Result<u64> {
+    async fn save(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        loaded_version: u64,
+    ) -> Result<u64> {
         let inner = &self.inner;
         let new_principal = match &changes.principal {
             Some(Some(p)) => Some(p.as_str()),
@@ -457,10 +477,7 @@ impl SessionStore for MemoryStore {
 
     async fn delete(&self, key: &SessionKey) -> Result<bool> {
         let now = self.inner.now();
-        Ok(self
-            .inner
-            .remove(key)?
-            .is_some_and(|r| !r.is_expired(now)))
+        Ok(self.inner.remove(key)?.is_some_and(|r| !r.is_expired(now)))
     }
 
     async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
@@ -519,7 +536,12 @@ impl SessionStore for MemoryStore {
         let now = self.inner.now();
         let mut count = 0u64;
         for index in 0..self.inner.shards.len() {
-            count += self.inner.read(index)?.values().filter(|r| !r.is_expired(now)).count() as u64;
+            count += self
+                .inner
+                .read(index)?
+                .values()
+                .filter(|r| !r.is_expired(now))
+                .count() as u64;
         }
         Ok(count)
     }
@@ -570,4 +592,16 @@ impl PrincipalIndex for MemoryStore {
         self.inner.emit(events);
         Ok(revoked)
     }
+}
+
+#[cfg(test)]
+mod conformance {
+    use super::MemoryStore;
+    use crate::StoreConfig;
+
+    async fn memory(config: StoreConfig) -> (MemoryStore, ()) {
+        (MemoryStore::builder().config(config).build(), ())
+    }
+
+    crate::store_conformance_tests!(memory);
 }

@@ -66,12 +66,14 @@ impl Record {
 
     /// Whether the record is expired at `now`.
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.expiry.is_expired(self.created_at, self.last_access, now)
+        self.expiry
+            .is_expired(self.created_at, self.last_access, now)
     }
 
     /// Time left at `now` (zero when expired, `None` when it never expires).
     pub fn time_left(&self, now: Timestamp) -> Option<Duration> {
-        self.expires_at().map(|end| end.saturating_duration_since(now))
+        self.expires_at()
+            .map(|end| end.saturating_duration_since(now))
     }
 
     /// Decodes attribute `key`.

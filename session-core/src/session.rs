@@ -296,7 +296,9 @@ impl Session {
         }
         // Whatever happened, the next use starts from the store again.
         let next_id = match &result {
-            Ok(SaveOutcome::Stored { id, .. } | SaveOutcome::Unchanged { id, .. }) => Some(id.clone()),
+            Ok(SaveOutcome::Stored { id, .. } | SaveOutcome::Unchanged { id, .. }) => {
+                Some(id.clone())
+            }
             Ok(SaveOutcome::Nothing | SaveOutcome::Removed) => None,
             Err(_) => state.base.as_ref().map(|(id, _)| id.clone()),
         };
@@ -316,7 +318,12 @@ impl Session {
         let manager = &self.inner.manager;
         let store = &manager.store;
         let now = manager.config.clock.now();
-        let emit = |kind, key| manager.config.events.emit(SessionEvent::new(kind, Some(key), now));
+        let emit = |kind, key| {
+            manager
+                .config
+                .events
+                .emit(SessionEvent::new(kind, Some(key), now))
+        };
 
         if state.invalidated {
             if let Some((_, record)) = &state.base {
@@ -332,7 +339,8 @@ impl Session {
                 return Ok(state.forget_if_client_had_token());
             }
             let id = SessionId::generate()?;
-            let mut record = Record::new(id.key(), manager.config.codec, manager.config.expiry, now);
+            let mut record =
+                Record::new(id.key(), manager.config.codec, manager.config.expiry, now);
             record.version = 0;
             record.apply(&state.changes, 0, now, &manager.config.limits)?;
             store.create(&record).await?;
@@ -404,8 +412,12 @@ impl Session {
                     Err(error) => {
                         state.incoming = Some(id);
                         manager.config.events.emit(
-                            SessionEvent::new(EventKind::StoreError, None, manager.config.clock.now())
-                                .with_detail(error.to_string()),
+                            SessionEvent::new(
+                                EventKind::StoreError,
+                                None,
+                                manager.config.clock.now(),
+                            )
+                            .with_detail(error.to_string()),
                         );
                         return Err(error);
                     }

@@ -5,8 +5,8 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::change_set::ChangeSet;
-use crate::clock::{SharedClock, SystemClock};
 use crate::clock::Timestamp;
+use crate::clock::{SharedClock, SystemClock};
 use crate::error::Result;
 use crate::events::Events;
 use crate::id::SessionKey;
@@ -134,7 +134,8 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>>;
 
     /// Applies `changes`, made to the record as it was at `loaded_version`; returns the new version.
-    async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64) -> Result<u64>;
+    async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64)
+    -> Result<u64>;
 
     /// Marks the record used now; returns its new expiry (`Some(None)` when it never expires),
     /// or `None` when there is no live record.
@@ -184,7 +185,12 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
         (**self).load(key).await
     }
-    async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64) -> Result<u64> {
+    async fn save(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        loaded_version: u64,
+    ) -> Result<u64> {
         (**self).save(key, changes, loaded_version).await
     }
     async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
