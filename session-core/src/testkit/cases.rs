@@ -34,6 +34,13 @@ fn upserts(pairs: &[(&str, &str)]) -> ChangeSet {
     changes
 }
 
+fn principal_change(principal: Option<&str>) -> ChangeSet {
+    ChangeSet {
+        principal: Some(principal.map(str::to_owned)),
+        ..ChangeSet::default()
+    }
+}
+
 fn text(record: &Record, name: &str) -> Option<String> {
     record
         .get::<String>(name)
@@ -454,8 +461,7 @@ case! {
         let long_name = "n".repeat(65);
         let result = fx.store.save(&record.key, &upserts(&[(&long_name, "v")]), record.version).await;
         assert!(matches!(result, Err(Error::Limit(LimitError::KeyLength { .. }))), "{}: got {result:?}", fx.store.name());
-        let mut principal = ChangeSet::default();
-        principal.principal = Some(Some("p".repeat(65)));
+        let principal = principal_change(Some(&"p".repeat(65)));
         let result = fx.store.save(&record.key, &principal, record.version).await;
         assert!(matches!(result, Err(Error::Limit(LimitError::PrincipalLength { .. }))), "{}: got {result:?}", fx.store.name());
         let loaded = fx.load(&record.key).await.unwrap_or_else(|| panic!("record vanished"));
@@ -545,17 +551,14 @@ case! {
     /// The index follows logins, principal changes, logouts, deletes and expiry.
     principal_index_follows_principal_changes_and_expiry(fx) {
         let session = fx.stored(idle(30), None, &[]).await;
-        let mut login = ChangeSet::default();
-        login.principal = Some(Some("alice".into()));
+        let login = principal_change(Some("alice"));
         let v = fx.store.save(&session.key, &login, session.version).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert_eq!(keys_of(&*fx.store, "alice").await, vec![session.key]);
-        let mut switch = ChangeSet::default();
-        switch.principal = Some(Some("bob".into()));
+        let switch = principal_change(Some("bob"));
         let v = fx.store.save(&session.key, &switch, v).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert!(keys_of(&*fx.store, "alice").await.is_empty());
         assert_eq!(keys_of(&*fx.store, "bob").await, vec![session.key]);
-        let mut logout = ChangeSet::default();
-        logout.principal = Some(None);
+        let logout = principal_change(None);
         fx.store.save(&session.key, &logout, v).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert!(keys_of(&*fx.store, "bob").await.is_empty());
 
@@ -609,8 +612,7 @@ case! {
     principal_limit_applies_when_logging_in_by_save(fx, limit = PrincipalLimit { max: 1, when_full: WhenFull::EvictOldest }) {
         let first = fx.stored(idle(30), Some("alice"), &[]).await.key;
         let anonymous = fx.stored(idle(30), None, &[]).await;
-        let mut login = ChangeSet::default();
-        login.principal = Some(Some("alice".into()));
+        let login = principal_change(Some("alice"));
         fx.store.save(&anonymous.key, &login, anonymous.version).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert_eq!(fx.load(&first).await, None, "{}: logging in by save must evict beyond the limit", fx.store.name());
         assert_eq!(keys_of(&*fx.store, "alice").await, vec![anonymous.key]);
