@@ -1,0 +1,2 @@
+//! Crash safety (written below).
+fn main() {}
