@@ -18,8 +18,10 @@
 
 pub mod cases;
 mod fixture;
+mod instrumented;
 
 pub use fixture::Fixture;
+pub use instrumented::{InstrumentedStore, OperationCounts};
 
 /// Generates one `#[tokio::test]` per store contract case, each building its store with
 /// `$factory` (an `async fn(StoreConfig) -> (S, G)`).
