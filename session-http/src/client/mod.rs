@@ -1,9 +1,49 @@
-//! Client-side HTTP sessions.
+//! Client-side HTTP sessions, compatible with HTTPie's `--session` files.
 //!
 //! - [`CookieJar`]: an RFC 6265 cookie jar (host-only and domain cookies, path, `Secure`,
 //!   `Expires`/`Max-Age`, `Cookie` header order) that never sends a cookie to a host it was
 //!   not set for.
+//! - [`ClientSession`]: cookies, headers and auth (basic, bearer) kept per host and name,
+//!   applied to requests and updated from responses exactly as HTTPie does, read-only or not.
+//! - [`httpie_format`]: HTTPie 3.x session files (current and legacy layouts read, current
+//!   layout written byte for byte as HTTPie writes it).
+//! - [`paths`]: HTTPie's config directory and session file paths.
+//! - [`SessionFile`]: 0600 files in 0700 directories, atomic writes, a lock against
+//!   concurrent runs.
+//! - [`SessionClient`]: sends requests with a session over hyper's client (`http://` only),
+//!   following redirects hop by hop.
+//!
+//! ```
+//! use session_http::client::{Auth, ClientSession};
+//! use url::Url;
+//!
+//! let url = Url::parse("http://localhost:8080/api").unwrap();
+//! let mut session = ClientSession::new("localhost");
+//! session.update_headers(&url, &[("X-Api-Version".into(), "2".into())]);
+//! session.set_auth(Some(Auth::Bearer { token: "t0k3n".into() }));
+//! session.cookies.store_set_cookie(&url, "sid=abc; Path=/").unwrap();
+//!
+//! // The file HTTPie reads: a dotless host's host-only cookie is written as `localhost.local`.
+//! let json = session.to_httpie_json();
+//! assert!(json.contains("\"domain\": \"localhost.local\""));
+//! let again = ClientSession::from_httpie_json(&json, "localhost").unwrap();
+//! assert_eq!(again.cookies.cookie_header(&url).as_deref(), Some("sid=abc"));
+//! assert_eq!(again.auth(), session.auth());
+//! ```
 
+mod auth;
 pub mod cookie_jar;
+mod error;
+pub mod httpie_format;
+pub mod paths;
+mod send;
+mod session;
+mod session_file;
 
+pub use auth::Auth;
 pub use cookie_jar::{CookieJar, CookieRejected, SetCookieOutcome, StoredCookie};
+pub use error::ClientError;
+pub use httpie_format::{FileAuth, Layout};
+pub use send::{ClientRequest, ClientResponse, DEFAULT_MAX_REDIRECTS, SessionClient};
+pub use session::{ClientSession, STORE_ATTRIBUTE};
+pub use session_file::{SessionFile, create_private_dirs, lock_path, read_if_exists, write_atomic};

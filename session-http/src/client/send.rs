@@ -1,0 +1,229 @@
+//! Sending requests with a [`ClientSession`] over hyper's client, redirects included.
+//!
+//! Every hop of a redirect gets the `Cookie` header its own URL matches in the session's jar,
+//! and its `Set-Cookie` headers are stored for its own URL. `Authorization` is dropped when a
+//! redirect leaves the original host (as requests/HTTPie do); 301/302 turn a `POST` into a
+//! `GET`, 303 turns anything but `HEAD` into a `GET`, 307/308 keep method and body.
+//!
+//! Only `http://` is supported; an `https://` URL is a clear [`ClientError::HttpsUnsupported`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Version};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use url::Url;
+
+use super::error::ClientError;
+use super::session::ClientSession;
+
+/// HTTPie's default limit on redirects followed.
+pub const DEFAULT_MAX_REDIRECTS: usize = 30;
+
+/// A request to send.
+#[derive(Clone, Debug)]
+pub struct ClientRequest {
+    /// The method.
+    pub method: Method,
+    /// The URL (`http://` only).
+    pub url: Url,
+    /// Headers given for this request (they win over the session's).
+    pub headers: HeaderMap,
+    /// The body (empty for none).
+    pub body: Bytes,
+}
+
+/// The final response.
+#[derive(Clone, Debug)]
+pub struct ClientResponse {
+    /// The URL that answered (after redirects).
+    pub url: Url,
+    /// The status.
+    pub status: StatusCode,
+    /// The HTTP version.
+    pub version: Version,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+    /// How many redirects were followed.
+    pub redirects: usize,
+}
+
+/// An HTTP client that uses and updates a [`ClientSession`].
+#[derive(Clone, Debug)]
+pub struct SessionClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    max_redirects: usize,
+    timeout: Duration,
+}
+
+impl Default for SessionClient {
+    fn default() -> Self {
+        SessionClient::new()
+    }
+}
+
+impl SessionClient {
+    /// A client following at most [`DEFAULT_MAX_REDIRECTS`] redirects, with a 30 s timeout
+    /// per hop.
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        SessionClient {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the redirect limit.
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
+    /// Sets the timeout of each hop.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `request` with `session`'s headers, auth and cookies, stores the cookies of every
+    /// response into the session, and follows redirects when `follow` is set.
+    pub async fn send(
+        &self,
+        session: &mut ClientSession,
+        request: ClientRequest,
+        follow: bool,
+    ) -> Result<ClientResponse, ClientError> {
+        let ClientRequest {
+            mut method,
+            mut url,
+            mut headers,
+            mut body,
+        } = request;
+        session.apply(&url, &mut headers)?;
+        let original_host = url.host_str().map(str::to_string);
+        let mut redirects = 0;
+        loop {
+            let (status, version, response_headers, response_body) =
+                self.send_once(&method, &url, &headers, &body).await?;
+            session.store_response(&url, &response_headers);
+            let location = response_headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url.join(l).ok());
+            let next = match location {
+                Some(next)
+                    if follow && status.is_redirection() && status != StatusCode::NOT_MODIFIED =>
+                {
+                    next
+                }
+                _ => {
+                    return Ok(ClientResponse {
+                        url,
+                        status,
+                        version,
+                        headers: response_headers,
+                        body: response_body,
+                        redirects,
+                    });
+                }
+            };
+            redirects += 1;
+            if redirects > self.max_redirects {
+                return Err(ClientError::TooManyRedirects(self.max_redirects));
+            }
+            let to_get = match status {
+                StatusCode::SEE_OTHER => method != Method::HEAD,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => method == Method::POST,
+                _ => false,
+            };
+            if to_get {
+                method = Method::GET;
+                body = Bytes::new();
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+                headers.remove(TRANSFER_ENCODING);
+            }
+            if next.host_str().map(str::to_string) != original_host
+                || (url.scheme() == "https" && next.scheme() == "http")
+            {
+                headers.remove(AUTHORIZATION);
+            }
+            url = next;
+            session.apply_cookies(&url, &mut headers)?;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<(StatusCode, Version, HeaderMap, Bytes), ClientError> {
+        match url.scheme() {
+            "http" => {}
+            "https" => return Err(ClientError::HttpsUnsupported(url.to_string())),
+            other => {
+                return Err(ClientError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: format!("unsupported scheme {other:?}"),
+                });
+            }
+        }
+        let mut target = url.clone();
+        target.set_fragment(None);
+        let mut builder = http::Request::builder()
+            .method(method.clone())
+            .uri(target.as_str());
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let request =
+            builder
+                .body(Full::new(body.clone()))
+                .map_err(|e| ClientError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
+        let failed = |message: String| ClientError::Request {
+            url: url.to_string(),
+            message,
+        };
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| failed(error_chain(&e)))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| failed(error_chain(&e)))?
+                .to_bytes();
+            Ok::<_, ClientError>((parts.status, parts.version, parts.headers, body))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| failed(format!("no response within {:?}", self.timeout)))?
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,251 @@
+//! Session files on disk, written more safely than HTTPie does and still readable by it.
+//!
+//! HTTPie writes session files in place with the default umask (usually 0644). Here:
+//!
+//! - files are 0600 and directories this code creates are 0700;
+//! - a write goes to a temporary file in the same directory, is flushed to disk and renamed
+//!   over the old file, so a crash leaves either the old or the new file, never half of one;
+//! - a [`SessionFile`] holds an exclusive advisory lock (on `<file>.lock`, next to the file)
+//!   from load to save, so two concurrent runs do not lose each other's cookies.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::error::ClientError;
+use super::session::ClientSession;
+
+/// A session file, locked against other writers while this value lives.
+#[derive(Debug)]
+pub struct SessionFile {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl SessionFile {
+    /// Locks the session file at `path` (waiting for other holders), creating missing parent
+    /// directories with mode 0700. The file itself need not exist yet.
+    pub fn lock(path: &Path) -> Result<SessionFile, ClientError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dirs(parent)?;
+        }
+        let lock_path = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| ClientError::Io {
+                action: "cannot open the lock file",
+                path: lock_path.clone(),
+                source,
+            })?;
+        lock.lock().map_err(|source| ClientError::Io {
+            action: "cannot lock",
+            path: lock_path,
+            source,
+        })?;
+        Ok(SessionFile {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The session file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file exists (a new session's file does not).
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    /// Reads the session, bound to `host` (without port); `None` when there is no file yet.
+    pub fn load(&self, host: &str) -> Result<Option<ClientSession>, ClientError> {
+        let Some(text) = read_if_exists(&self.path)? else {
+            return Ok(None);
+        };
+        ClientSession::from_httpie_json(&text, host)
+            .map(Some)
+            .map_err(|e| with_path(e, &self.path))
+    }
+
+    /// Writes the session in HTTPie's current layout: 0600, atomically.
+    pub fn save(&self, session: &ClientSession) -> Result<(), ClientError> {
+        write_atomic(&self.path, session.to_httpie_json().as_bytes())
+    }
+
+    /// Removes the file (and its lock file); returns whether it existed.
+    pub fn delete(self) -> Result<bool, ClientError> {
+        let existed = match fs::remove_file(&self.path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(ClientError::Io {
+                    action: "cannot delete",
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let _ = fs::remove_file(lock_path(&self.path));
+        Ok(existed)
+    }
+}
+
+fn with_path(error: ClientError, path: &Path) -> ClientError {
+    match error {
+        ClientError::Format(message) => {
+            ClientError::Format(format!("{}: {message}", path.display()))
+        }
+        other => other,
+    }
+}
+
+/// The lock file next to a session file: `<file>.lock`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// Reads a file as UTF-8 text; `None` when it does not exist.
+pub fn read_if_exists(path: &Path) -> Result<Option<String>, ClientError> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| ClientError::Format(format!("{} is not UTF-8 text", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ClientError::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (existing ones are left alone).
+pub fn create_private_dirs(dir: &Path) -> Result<(), ClientError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| ClientError::Io {
+            action: "cannot create the directory",
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    create_private_dirs(&dir)?;
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ClientError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut temp = None;
+    for attempt in 0..16u32 {
+        let nonce: u64 = rand_u64().wrapping_add(u64::from(attempt));
+        let candidate = dir.join(format!(".{file_name}.{nonce:016x}.tmp"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&candidate)
+        {
+            Ok(file) => {
+                temp = Some((candidate, file));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(io("cannot create a temporary file for", path)(source)),
+        }
+    }
+    let Some((temp_path, mut file)) = temp else {
+        return Err(ClientError::Io {
+            action: "cannot create a temporary file for",
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        });
+    };
+    let result = (|| {
+        file.write_all(bytes)
+            .map_err(io("cannot write", &temp_path))?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io("cannot set permissions of", &temp_path))?;
+        file.sync_all().map_err(io("cannot flush", &temp_path))?;
+        fs::rename(&temp_path, path).map_err(io("cannot replace", path))?;
+        if let Ok(dir) = File::open(&dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp_path);
+    }
+    result
+}
+
+fn rand_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom_fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return nanos ^ u64::from(std::process::id());
+    }
+    u64::from_le_bytes(bytes)
+}
+
+fn getrandom_fill(bytes: &mut [u8]) -> Result<(), ()> {
+    File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, bytes))
+        .map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_private_files_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions/host_1/dev.json");
+        let file = SessionFile::lock(&path).unwrap();
+        assert!(file.load("host").unwrap().is_none());
+        let mut session = ClientSession::new("host");
+        session.set_header("X-A", "1");
+        file.save(&session).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700);
+        let loaded = file.load("host").unwrap().unwrap();
+        assert_eq!(loaded.headers(), session.headers());
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}
