@@ -1,0 +1,70 @@
+//! Call numbers of the requests the client makes.
+
+/// logout [1]
+pub const LOGOUT: u32 = 1;
+/// change-conference [2]
+pub const CHANGE_CONFERENCE: u32 = 2;
+/// set-passwd [8]
+pub const SET_PASSWD: u32 = 8;
+/// sub-member [15]
+pub const SUB_MEMBER: u32 = 15;
+/// set-presentation [16]
+pub const SET_PRESENTATION: u32 = 16;
+/// get-marks [23]
+pub const GET_MARKS: u32 = 23;
+/// get-text [25]
+pub const GET_TEXT: u32 = 25;
+/// mark-as-read [27]
+pub const MARK_AS_READ: u32 = 27;
+/// get-time [35]
+pub const GET_TIME: u32 = 35;
+/// set-unread [40]
+pub const SET_UNREAD: u32 = 40;
+/// enable [42]
+pub const ENABLE: u32 = 42;
+/// get-person-stat [49]
+pub const GET_PERSON_STAT: u32 = 49;
+/// get-unread-confs [52]
+pub const GET_UNREAD_CONFS: u32 = 52;
+/// disconnect [55]
+pub const DISCONNECT: u32 = 55;
+/// who-am-i [56]
+pub const WHO_AM_I: u32 = 56;
+/// login [62]
+pub const LOGIN: u32 = 62;
+/// set-client-version [69]
+pub const SET_CLIENT_VERSION: u32 = 69;
+/// mark-text [72]
+pub const MARK_TEXT: u32 = 72;
+/// unmark-text [73]
+pub const UNMARK_TEXT: u32 = 73;
+/// lookup-z-name [76]
+pub const LOOKUP_Z_NAME: u32 = 76;
+/// get-uconf-stat [78]
+pub const GET_UCONF_STAT: u32 = 78;
+/// accept-async [80]
+pub const ACCEPT_ASYNC: u32 = 80;
+/// user-active [82]
+pub const USER_ACTIVE: u32 = 82;
+/// create-text [86]
+pub const CREATE_TEXT: u32 = 86;
+/// create-conf [88]
+pub const CREATE_CONF: u32 = 88;
+/// create-person [89]
+pub const CREATE_PERSON: u32 = 89;
+/// get-text-stat [90]
+pub const GET_TEXT_STAT: u32 = 90;
+/// get-conf-stat [91]
+pub const GET_CONF_STAT: u32 = 91;
+/// get-info [94]
+pub const GET_INFO: u32 = 94;
+/// add-member [100]
+pub const ADD_MEMBER: u32 = 100;
+/// local-to-global [103]
+pub const LOCAL_TO_GLOBAL: u32 = 103;
+/// query-read-texts [107]
+pub const QUERY_READ_TEXTS: u32 = 107;
+/// get-membership [108]
+pub const GET_MEMBERSHIP: u32 = 108;
+/// mark-as-unread [109]
+pub const MARK_AS_UNREAD: u32 = 109;
