@@ -1,0 +1,6 @@
+//! The SQLite store.
+
+mod schema;
+mod store;
+
+pub use store::SqliteStore;
