@@ -21,6 +21,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
@@ -144,15 +145,16 @@ pub(crate) fn now_seconds() -> f64 {
 }
 
 /// Where HAC sessions are kept.
+#[async_trait]
 pub trait SessionCache: Send + Sync + fmt::Debug {
     /// The session filed under `key`, if any. An unreadable entry is dropped and reported absent.
-    fn load(&self, key: &CacheKey) -> Result<Option<CachedSession>, HacError>;
+    async fn load(&self, key: &CacheKey) -> Result<Option<CachedSession>, HacError>;
     /// Files `session` under its key, replacing what was there.
-    fn save(&self, session: &CachedSession) -> Result<(), HacError>;
+    async fn save(&self, session: &CachedSession) -> Result<(), HacError>;
     /// Drops the entry under `key`; true if there was one.
-    fn remove(&self, key: &CacheKey) -> Result<bool, HacError>;
+    async fn remove(&self, key: &CacheKey) -> Result<bool, HacError>;
     /// Every cached session, most recently used first.
-    fn list(&self) -> Result<Vec<CachedSession>, HacError>;
+    async fn list(&self) -> Result<Vec<CachedSession>, HacError>;
 }
 
 /// The session cache as files in a directory, shared with hac-client-core.
@@ -224,8 +226,10 @@ impl FileSessionCache {
     }
 }
 
+// The files are small; blocking file I/O inline is cheaper than a thread hop.
+#[async_trait]
 impl SessionCache for FileSessionCache {
-    fn load(&self, key: &CacheKey) -> Result<Option<CachedSession>, HacError> {
+    async fn load(&self, key: &CacheKey) -> Result<Option<CachedSession>, HacError> {
         let path = self.path_of(key);
         match Self::read(&path)? {
             Some(session) => Ok(Some(session)),
@@ -239,7 +243,7 @@ impl SessionCache for FileSessionCache {
         }
     }
 
-    fn save(&self, session: &CachedSession) -> Result<(), HacError> {
+    async fn save(&self, session: &CachedSession) -> Result<(), HacError> {
         self.ensure_dir()?;
         let path = self.path_of(&session.key());
         let mut text = serde_json::to_vec_pretty(session).map_err(|e| HacError::Cache {
@@ -274,7 +278,7 @@ impl SessionCache for FileSessionCache {
         })
     }
 
-    fn remove(&self, key: &CacheKey) -> Result<bool, HacError> {
+    async fn remove(&self, key: &CacheKey) -> Result<bool, HacError> {
         let path = self.path_of(key);
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -283,7 +287,7 @@ impl SessionCache for FileSessionCache {
         }
     }
 
-    fn list(&self) -> Result<Vec<CachedSession>, HacError> {
+    async fn list(&self) -> Result<Vec<CachedSession>, HacError> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -330,21 +334,28 @@ mod tests {
         assert_eq!(key.digest(), "5cd80924c102df1dd184b8d66abcbb84");
     }
 
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
     #[test]
     fn files_are_private_atomic_and_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let cache = FileSessionCache::new(dir.path().join("hac-client"));
         let session = sample();
-        cache.save(&session).unwrap();
+        block_on(cache.save(&session)).unwrap();
         let path = cache.path_of(&session.key());
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(cache.load(&session.key()).unwrap(), Some(session.clone()));
+        assert_eq!(block_on(cache.load(&session.key())).unwrap(), Some(session.clone()));
         let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         assert_eq!(json.as_object().unwrap().len(), 9);
-        assert_eq!(cache.list().unwrap().len(), 1);
-        assert!(cache.remove(&session.key()).unwrap());
-        assert!(!cache.remove(&session.key()).unwrap());
+        assert_eq!(block_on(cache.list()).unwrap().len(), 1);
+        assert!(block_on(cache.remove(&session.key())).unwrap());
+        assert!(!block_on(cache.remove(&session.key())).unwrap());
         assert!(fs::read_dir(cache.dir()).unwrap().next().is_none());
     }
 
@@ -354,7 +365,7 @@ mod tests {
         let cache = FileSessionCache::new(dir.path());
         let key = sample().key();
         fs::write(cache.path_of(&key), b"{not json").unwrap();
-        assert_eq!(cache.load(&key).unwrap(), None);
+        assert_eq!(block_on(cache.load(&key)).unwrap(), None);
         assert!(!cache.path_of(&key).exists());
     }
 
