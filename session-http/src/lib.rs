@@ -5,7 +5,9 @@
 //! - [`server`]: a tower `Layer` that gives every request a lazy [`session_core::Session`].
 //! - [`client`]: client-side sessions: an RFC 6265 cookie jar, headers and auth, read and
 //!   written as HTTPie session files.
-//! - [`hac`]: a SAP Commerce HAC client with a session cache shared with hac-client-core.
+//! - [`hac`]: a SAP Commerce HAC client (CSRF form login, `JSESSIONID`/`ROUTE` in one cookie
+//!   jar, re-login and one retry on a dead session; Groovy, FlexibleSearch, Impex) with a
+//!   session cache shared with hac-client-core, and an emulator of HAC for tests.
 
 #[cfg(feature = "client")]
 pub mod client;
