@@ -1,1 +1,107 @@
-//! Work in progress.
+//! Server-side HTTP sessions: a tower [`Layer`](tower_layer::Layer) for hyper 1 and axum.
+//!
+//! [`SessionLayer`] wraps a service. For every request it finds the session id the client
+//! presents (a cookie, a header, or either), puts a lazy [`Session`] handle into the request's
+//! extensions, runs the handler, and then — before the response head goes out — saves what
+//! the handler changed and tells the client about its id.
+//!
+//! ## What the layer promises
+//!
+//! - **Lazy.** A handler that does not touch the session causes no store I/O and gets no
+//!   cookie. A new session that nothing was written to is never stored.
+//! - **Minimal writes.** A read-only request at most *touches* the session (throttled by the
+//!   manager's [`TouchPolicy`](session_core::TouchPolicy)) to roll its idle expiry; a write
+//!   sends only the changed attributes, so concurrent requests that change different
+//!   attributes of one session both win.
+//! - **Cookie.** `HttpOnly`, `Secure`, `SameSite=Lax`, `Path=/` by default; `Max-Age` is the
+//!   time the stored record has left (idle and absolute expiry together), re-sent whenever the
+//!   record is written or touched. `__Host-` and `__Secure-` names are checked when the layer
+//!   is built. Every response that sets or clears the id carries `Cache-Control: no-store`.
+//! - **Header transport** for API clients: `Authorization: Bearer <id>` (new ids come back in
+//!   `x-session-id`) or a named header ([`HeaderTransport`]). With both configured, a request
+//!   is answered on the transport it used.
+//! - **Ending and renewing.** [`Session::invalidate`] deletes the record and expires the cookie
+//!   with the same attributes (or sends an empty id header). [`Session::log_in`] (or
+//!   [`Session::cycle_id`]) gives the session a new id — fixation protection.
+//! - **Bad ids are not errors.** A malformed, unknown or expired id gives the handler a fresh
+//!   session and the client's stale cookie is expired when the handler uses the session;
+//!   malformed and unknown ids raise a [`SuspiciousId`](session_core::EventKind::SuspiciousId)
+//!   event.
+//! - **Failures.** Nothing is saved after a 5xx response unless
+//!   [`save_on_server_error`](SessionLayerBuilder::save_on_server_error) says so. When the store
+//!   fails, [`StoreFailurePolicy::FailClosed`] (the default) answers `503` with a plain body
+//!   that leaks no detail; [`StoreFailurePolicy::ContinueWithoutSession`] lets the handler carry
+//!   on with an empty, unsaved session. Both raise a `StoreError` event.
+//! - **Concurrency outcomes.** A save refused because another request changed the *same*
+//!   attribute ([`Error::Conflict`](session_core::Error::Conflict)) becomes `409 Conflict`
+//!   (plain text, the handler's response is dropped so the client knows to retry), or with
+//!   [`ConflictPolicy::KeepResponse`] the handler's response goes out and the change is lost.
+//!   A save to a session that was ended meanwhile
+//!   ([`Error::Gone`](session_core::Error::Gone), e.g. "log out everywhere" from another
+//!   device) is never applied — no resurrection — and the client's id is expired; the
+//!   handler's response goes out unchanged. A per-principal session limit set to refuse gives
+//!   `403`, an oversized session `413`.
+//!
+//! ## Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response, header};
+//! use http_body_util::Full;
+//! use session_core::{MemoryStore, SessionConfig, SessionManager};
+//! use session_http::server::{Session, SessionLayer};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! let manager = SessionManager::new(Arc::new(MemoryStore::new()), SessionConfig::default());
+//! let app = ServiceBuilder::new()
+//!     .layer(SessionLayer::new(manager))
+//!     .service(service_fn(|request: Request<()>| async move {
+//!         let session = request.extensions().get::<Session>().cloned().expect("layer");
+//!         if request.uri().path() == "/visit" {
+//!             let visits = session.get::<u64>("visits").await.unwrap_or(None).unwrap_or(0) + 1;
+//!             session.insert("visits", &visits).await.ok();
+//!             return Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(visits.to_string()))));
+//!         }
+//!         Ok(Response::new(Full::new(Bytes::from_static(b"hello"))))
+//!     }));
+//!
+//! // A handler that never touches the session: no store I/O, no cookie.
+//! let response = app.clone().oneshot(Request::get("/").body(())?).await?;
+//! assert!(response.headers().get(header::SET_COOKIE).is_none());
+//!
+//! // The first write creates the session and sets the cookie.
+//! let response = app.clone().oneshot(Request::get("/visit").body(())?).await?;
+//! let set_cookie = response.headers()[header::SET_COOKIE].to_str()?.to_owned();
+//! assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+//! assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+//!
+//! // The browser sends it back.
+//! let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+//! let request = Request::get("/visit").header(header::COOKIE, cookie).body(())?;
+//! let response = app.clone().oneshot(request).await?;
+//! let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+//! assert_eq!(body, "2");
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! With axum, add the layer with `Router::layer` and take the handle with
+//! `Extension(session): Extension<Session>`; see `examples/axum_counter.rs`.
+
+mod config;
+mod handle;
+mod id_transport;
+mod layer;
+
+pub use config::{
+    ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, StoreFailurePolicy,
+};
+pub use handle::Session;
+pub use id_transport::{
+    cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
+};
+pub use layer::{SessionBody, SessionLayer, SessionLayerBuilder, SessionService};

@@ -1,0 +1,266 @@
+//! The session handle a handler works with.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use session_core::{
+    Error, EventKind, ExpiryPolicy, Result, SessionEvent, SessionId, SessionMetadata,
+};
+
+use super::config::StoreFailurePolicy;
+use super::layer::Shared;
+
+/// The session of one request, put into the request's extensions by the
+/// [`SessionLayer`](super::SessionLayer). Cheap to clone; clones share the session.
+///
+/// With axum, take it as `Extension(session): Extension<Session>`; with plain hyper, from
+/// `request.extensions().get::<Session>()`.
+///
+/// Nothing is read from the store until a method needs the data, and the layer saves what
+/// changed after the handler returns. The methods mirror [`session_core::Session`]; what they
+/// return when the store fails depends on the layer's [`StoreFailurePolicy`]: with
+/// `FailClosed` the error comes back (and the client gets a 503 whatever the handler answers),
+/// with `ContinueWithoutSession` the handler carries on with an empty session that is not saved.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<HandleInner>,
+}
+
+struct HandleInner {
+    shared: Arc<Shared>,
+    /// The token the client presented (well-formed or not).
+    token: Option<String>,
+    /// The core session, made on first use.
+    core: Mutex<Option<session_core::Session>>,
+    /// A store operation failed while serving this request.
+    store_failed: AtomicBool,
+    /// The store failed and the request carries on with an unsaved, empty session.
+    degraded: AtomicBool,
+    /// Whether the presented id was checked for being unknown.
+    unknown_checked: AtomicBool,
+}
+
+/// What the layer learns from a handle after the handler returned.
+pub(crate) enum Used {
+    /// The handler never touched the session.
+    Untouched,
+    /// The store failed and the policy says to carry on without a session.
+    Degraded,
+    /// The store failed (fail closed).
+    StoreFailed,
+    /// The session was used; save it.
+    Active(session_core::Session),
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, token: Option<String>) -> Self {
+        Session {
+            inner: Arc::new(HandleInner {
+                shared,
+                token,
+                core: Mutex::new(None),
+                store_failed: AtomicBool::new(false),
+                degraded: AtomicBool::new(false),
+                unknown_checked: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The value of attribute `key`, decoded as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.run(|s| async move { s.get(key).await }).await
+    }
+
+    /// Sets attribute `key` to `value`.
+    pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        self.run(|s| async move { s.insert(key, value).await })
+            .await
+    }
+
+    /// Removes attribute `key`; returns whether it was there.
+    pub async fn remove(&self, key: &str) -> Result<bool> {
+        self.run(|s| async move { s.remove(key).await }).await
+    }
+
+    /// Removes every attribute.
+    pub async fn clear(&self) -> Result<()> {
+        self.run(|s| async move { s.clear().await }).await
+    }
+
+    /// The names of the attributes.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        self.run(|s| async move { s.keys().await }).await
+    }
+
+    /// Who is logged in.
+    pub async fn principal(&self) -> Result<Option<String>> {
+        self.run(|s| async move { s.principal().await }).await
+    }
+
+    /// Sets (or clears) who is logged in, without cycling the id; prefer
+    /// [`log_in`](Session::log_in).
+    pub async fn set_principal(&self, principal: Option<String>) -> Result<()> {
+        self.run(|s| {
+            let principal = principal.clone();
+            async move { s.set_principal(principal).await }
+        })
+        .await
+    }
+
+    /// Logs `principal` in and gives the session a new id (session fixation protection): the
+    /// id the client had before the login stops working.
+    pub async fn log_in(&self, principal: &str) -> Result<()> {
+        self.run(|s| async move { s.log_in(principal).await }).await
+    }
+
+    /// Gives the session a new id when it is saved, keeping its data.
+    pub async fn cycle_id(&self) -> Result<()> {
+        self.run(|s| async move { s.cycle_id().await }).await
+    }
+
+    /// Ends the session: the layer deletes the record and expires the client's cookie (or
+    /// sends an empty id header).
+    pub async fn invalidate(&self) -> Result<()> {
+        self.run(|s| async move { s.invalidate().await }).await
+    }
+
+    /// Sets this session's expiry policy.
+    pub async fn set_expiry(&self, expiry: ExpiryPolicy) -> Result<()> {
+        self.run(|s| async move { s.set_expiry(expiry).await })
+            .await
+    }
+
+    /// Whether the session is new (nothing stored behind it yet).
+    pub async fn is_new(&self) -> Result<bool> {
+        self.run(|s| async move { s.is_new().await }).await
+    }
+
+    /// The session's id (`None` for a new session until the layer saves it). A bearer
+    /// secret: show [`SessionId::key`] instead.
+    pub async fn id(&self) -> Result<Option<SessionId>> {
+        self.run(|s| async move { s.id().await }).await
+    }
+
+    /// Facts about the stored session (its key, principal, times), `None` for a new one.
+    pub async fn metadata(&self) -> Result<Option<SessionMetadata>> {
+        self.run(|s| async move { s.metadata().await }).await
+    }
+
+    /// Whether the handler has used the session in this request.
+    pub fn is_touched(&self) -> bool {
+        self.inner.core.lock().map(|c| c.is_some()).unwrap_or(true)
+    }
+
+    fn core(&self) -> session_core::Session {
+        let mut guard = match self.inner.core.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard
+            .get_or_insert_with(|| {
+                let manager = &self.inner.shared.manager;
+                match &self.inner.token {
+                    Some(token) => manager.session_from_token(token),
+                    None => manager.session(None),
+                }
+            })
+            .clone()
+    }
+
+    async fn run<T, F>(&self, op: impl Fn(session_core::Session) -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let core = self.core();
+        match op(core.clone()).await {
+            Ok(value) => {
+                self.check_unknown(&core).await;
+                Ok(value)
+            }
+            Err(error) if is_store_failure(&error) => {
+                self.inner.store_failed.store(true, Ordering::Relaxed);
+                let continue_policy =
+                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
+                if continue_policy && !core.is_loaded().await {
+                    tracing::warn!(error = %error, "session store failed; continuing without a session");
+                    self.inner.degraded.store(true, Ordering::Relaxed);
+                    let fresh = self.inner.shared.manager.session(None);
+                    if let Ok(mut guard) = self.inner.core.lock() {
+                        *guard = Some(fresh.clone());
+                    }
+                    op(fresh).await
+                } else {
+                    Err(error)
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Raises a `SuspiciousId` event once when a well-formed id named no live session.
+    async fn check_unknown(&self, core: &session_core::Session) {
+        let Some(token) = &self.inner.token else {
+            return;
+        };
+        if self.inner.unknown_checked.swap(true, Ordering::Relaxed)
+            || self.inner.degraded.load(Ordering::Relaxed)
+            || SessionId::parse(token).is_err()
+        {
+            return;
+        }
+        if core.is_new().await.unwrap_or(false) {
+            let manager = &self.inner.shared.manager;
+            manager.events().emit(
+                SessionEvent::new(EventKind::SuspiciousId, None, manager.config().clock.now())
+                    .with_detail("unknown or expired session id"),
+            );
+        }
+    }
+
+    pub(crate) fn used(&self) -> Used {
+        if self.inner.degraded.load(Ordering::Relaxed) {
+            return Used::Degraded;
+        }
+        if self.inner.store_failed.load(Ordering::Relaxed) {
+            return Used::StoreFailed;
+        }
+        let core = match self.inner.core.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        match core {
+            Some(core) => Used::Active(core),
+            None => Used::Untouched,
+        }
+    }
+
+    /// Reports a malformed token the handler never looked at.
+    pub(crate) fn report_untouched_token(&self) {
+        if let Some(token) = &self.inner.token
+            && SessionId::parse(token).is_err()
+        {
+            // Raises the SuspiciousId event; no store is asked.
+            let _ = self.inner.shared.manager.session_from_token(token);
+        }
+    }
+}
+
+/// Whether `error` is the store's fault (as opposed to the caller's, such as a limit).
+pub(crate) fn is_store_failure(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Backend { .. } | Error::Codec(_) | Error::Unsupported { .. }
+    )
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("presented_id", &self.inner.token.is_some())
+            .field("touched", &self.is_touched())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,195 @@
+//! Where a session id travels: pure functions that find it in request headers and write it
+//! into response headers. No I/O here.
+
+use http::HeaderValue;
+use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName};
+
+use super::config::{CookieConfig, HeaderTransport};
+
+/// Which transport a request's id came by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The request carried no id.
+    Nothing,
+    /// The id came in a cookie.
+    Cookie,
+    /// The id came in a header.
+    Header,
+}
+
+/// The values of every cookie called `name` in the `Cookie` headers of a request, in order.
+///
+/// Follows RFC 6265 §5.4 loosely: pairs are separated by `;`, names and values are trimmed,
+/// a value may be wrapped in double quotes. Pairs without `=` are skipped.
+pub fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(move |pair| {
+            let (n, v) = pair.split_once('=')?;
+            if n.trim() != name {
+                return None;
+            }
+            let v = v.trim();
+            Some(
+                v.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v),
+            )
+        })
+}
+
+/// The token a request presents in a cookie: the first value that looks like an id (so that a
+/// stale cookie from another path does not hide a good one), else the first value at all.
+pub fn token_from_cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
+    let mut first = None;
+    for value in cookie_values(headers, name) {
+        if session_core::SessionId::parse(value).is_ok() {
+            return Some(value);
+        }
+        first.get_or_insert(value);
+    }
+    first
+}
+
+/// The token a request presents in a header: `Authorization: Bearer <id>` or a named header.
+pub fn token_from_header<'a>(
+    headers: &'a HeaderMap,
+    transport: &HeaderTransport,
+) -> Option<&'a str> {
+    match transport {
+        HeaderTransport::Bearer { .. } => headers
+            .get_all(AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            }),
+        HeaderTransport::Named(name) => headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim),
+    }
+}
+
+/// The header a response names a new or renewed id in.
+pub(crate) fn response_header(transport: &HeaderTransport) -> &HeaderName {
+    match transport {
+        HeaderTransport::Bearer { response_header } => response_header,
+        HeaderTransport::Named(name) => name,
+    }
+}
+
+/// A `Set-Cookie` value that stores `id` for `max_age_secs` (a browser-session cookie when
+/// `None`).
+pub fn set_cookie(
+    config: &CookieConfig,
+    id: &str,
+    max_age_secs: Option<u64>,
+) -> Option<HeaderValue> {
+    let mut text = String::with_capacity(config.name.len() + id.len() + 96);
+    text.push_str(&config.name);
+    text.push('=');
+    text.push_str(id);
+    if let Some(secs) = max_age_secs {
+        text.push_str("; Max-Age=");
+        text.push_str(&secs.to_string());
+    }
+    text.push_str(&config.attribute_suffix());
+    HeaderValue::from_str(&text).ok()
+}
+
+/// A `Set-Cookie` value that makes the browser forget the cookie: the same name, path, domain
+/// and flags, an empty value, `Max-Age=0` and an `Expires` in the past.
+pub fn expire_cookie(config: &CookieConfig) -> Option<HeaderValue> {
+    let mut text = String::with_capacity(config.name.len() + 128);
+    text.push_str(&config.name);
+    text.push_str("=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    text.push_str(&config.attribute_suffix());
+    HeaderValue::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::SameSite;
+
+    fn headers(cookie_lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for line in cookie_lines {
+            h.append(COOKIE, HeaderValue::from_str(line).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn finds_cookie_among_others_and_across_headers() {
+        let h = headers(&["a=1; session=abc ; b=2", "session=\"def\""]);
+        let found: Vec<_> = cookie_values(&h, "session").collect();
+        assert_eq!(found, ["abc", "def"]);
+        assert_eq!(cookie_values(&h, "sess").count(), 0);
+    }
+
+    #[test]
+    fn prefers_a_well_formed_id() {
+        let id = session_core::SessionId::generate().unwrap().expose_secret();
+        let line = format!("session=stale; session={id}");
+        let h = headers(&[&line]);
+        assert_eq!(token_from_cookies(&h, "session"), Some(id.as_str()));
+        let h = headers(&["session=junk"]);
+        assert_eq!(token_from_cookies(&h, "session"), Some("junk"));
+    }
+
+    #[test]
+    fn bearer_and_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer  tok "));
+        h.insert("x-session", HeaderValue::from_static("named"));
+        let bearer = HeaderTransport::bearer();
+        assert_eq!(token_from_header(&h, &bearer), Some("tok"));
+        let named = HeaderTransport::Named(HeaderName::from_static("x-session"));
+        assert_eq!(token_from_header(&h, &named), Some("named"));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(token_from_header(&h, &bearer), None);
+    }
+
+    #[test]
+    fn set_and_expire_share_attributes() {
+        let config = CookieConfig {
+            domain: Some("example.org".into()),
+            same_site: SameSite::Strict,
+            ..CookieConfig::default()
+        };
+        let set = set_cookie(&config, "ID", Some(60)).unwrap();
+        assert_eq!(
+            set.to_str().unwrap(),
+            "session=ID; Max-Age=60; Path=/; Domain=example.org; HttpOnly; Secure; SameSite=Strict"
+        );
+        let gone = expire_cookie(&config).unwrap();
+        assert_eq!(
+            gone.to_str().unwrap(),
+            "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=example.org; HttpOnly; Secure; SameSite=Strict"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cookie_parsing_never_panics_and_finds_what_was_set(
+            other in "[a-z]{1,8}", value in "[A-Za-z0-9_-]{0,50}", noise in "[ -~]{0,40}"
+        ) {
+            let line = format!("{noise}; {other}x=1; session={value}");
+            if let Ok(v) = HeaderValue::from_str(&line) {
+                let mut h = HeaderMap::new();
+                h.insert(COOKIE, v);
+                let found: Vec<_> = cookie_values(&h, "session").collect();
+                proptest::prop_assert_eq!(found.last().copied(), Some(value.as_str()));
+            }
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The tower `Layer` and `Service`: give each request a lazy session, save it after the
+//! handler, and tell the client about its id.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use session_core::{
+    Error, EventKind, SaveOutcome, SessionEvent, SessionManager, StoredChange, Timestamp,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::config::{
+    ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, StoreFailurePolicy,
+};
+use super::handle::{Session, Used};
+use super::id_transport::{
+    Via, expire_cookie, response_header, set_cookie, token_from_cookies, token_from_header,
+};
+
+/// The body of a response that went through the layer: the handler's own, or the layer's
+/// short plain-text answer when it had to replace it (503, 409 …).
+pub type SessionBody<B> = Either<B, Full<Bytes>>;
+
+/// What every service made by one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) manager: SessionManager,
+    pub(crate) cookie: Option<CookieConfig>,
+    pub(crate) header: Option<HeaderTransport>,
+    pub(crate) save_on_server_error: bool,
+    pub(crate) store_failure: StoreFailurePolicy,
+    pub(crate) conflict: ConflictPolicy,
+}
+
+/// A tower [`Layer`] that gives every request a [`Session`]. See the [module docs](super).
+#[derive(Clone, Debug)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+impl SessionLayer {
+    /// A layer with the default configuration: the id in a `session` cookie (`HttpOnly`,
+    /// `Secure`, `SameSite=Lax`, `Path=/`), no header transport, no save on 5xx, fail closed
+    /// on store failure, 409 on conflicting writes.
+    pub fn new(manager: SessionManager) -> Self {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                manager,
+                cookie: Some(CookieConfig::default()),
+                header: None,
+                save_on_server_error: false,
+                store_failure: StoreFailurePolicy::default(),
+                conflict: ConflictPolicy::default(),
+            }),
+        }
+    }
+
+    /// A builder starting from the defaults of [`SessionLayer::new`].
+    pub fn builder(manager: SessionManager) -> SessionLayerBuilder {
+        SessionLayerBuilder {
+            manager,
+            cookie: Some(CookieConfig::default()),
+            header: None,
+            save_on_server_error: false,
+            store_failure: StoreFailurePolicy::default(),
+            conflict: ConflictPolicy::default(),
+        }
+    }
+
+    /// The session manager behind the layer.
+    pub fn manager(&self) -> &SessionManager {
+        &self.shared.manager
+    }
+}
+
+/// Builds a [`SessionLayer`]; [`build`](SessionLayerBuilder::build) checks the configuration.
+#[derive(Debug)]
+#[must_use]
+pub struct SessionLayerBuilder {
+    manager: SessionManager,
+    cookie: Option<CookieConfig>,
+    header: Option<HeaderTransport>,
+    save_on_server_error: bool,
+    store_failure: StoreFailurePolicy,
+    conflict: ConflictPolicy,
+}
+
+impl SessionLayerBuilder {
+    /// Carry the id in a cookie with this name and these attributes.
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        self.cookie = Some(cookie);
+        self
+    }
+
+    /// Do not use a cookie (header transport only).
+    pub fn without_cookie(mut self) -> Self {
+        self.cookie = None;
+        self
+    }
+
+    /// Also (or, with [`without_cookie`](Self::without_cookie), only) accept the id in a
+    /// header. When a request carries both, the header wins. A response names a new id on the
+    /// transport the request used, and on every configured one when it used none.
+    pub fn header(mut self, header: HeaderTransport) -> Self {
+        self.header = Some(header);
+        self
+    }
+
+    /// Save sessions even when the handler answered with a 5xx status (default: do not).
+    pub fn save_on_server_error(mut self, save: bool) -> Self {
+        self.save_on_server_error = save;
+        self
+    }
+
+    /// What to do when the store fails.
+    pub fn on_store_failure(mut self, policy: StoreFailurePolicy) -> Self {
+        self.store_failure = policy;
+        self
+    }
+
+    /// What to do when a save conflicts with a concurrent one.
+    pub fn on_conflict(mut self, policy: ConflictPolicy) -> Self {
+        self.conflict = policy;
+        self
+    }
+
+    /// The layer, once the configuration is checked (cookie prefixes and attributes, at
+    /// least one transport).
+    pub fn build(self) -> Result<SessionLayer, ConfigError> {
+        if self.cookie.is_none() && self.header.is_none() {
+            return Err(ConfigError::NoTransport);
+        }
+        if let Some(cookie) = &self.cookie {
+            cookie.validate()?;
+        }
+        Ok(SessionLayer {
+            shared: Arc::new(Shared {
+                manager: self.manager,
+                cookie: self.cookie,
+                header: self.header,
+                save_on_server_error: self.save_on_server_error,
+                store_failure: self.store_failure,
+                conflict: self.conflict,
+            }),
+        })
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service a [`SessionLayer`] wraps around a handler.
+#[derive(Clone, Debug)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<SessionBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let shared = self.shared.clone();
+        let (token, via) = incoming_token(&shared, request.headers());
+        let session = Session::new(shared.clone(), token);
+        request.extensions_mut().insert(session.clone());
+        // The clone is the one that is ready; keep the fresh clone for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            Ok(finish(&shared, &session, via, response).await)
+        })
+    }
+}
+
+fn incoming_token(shared: &Shared, headers: &http::HeaderMap) -> (Option<String>, Via) {
+    if let Some(transport) = &shared.header
+        && let Some(token) = token_from_header(headers, transport)
+    {
+        return (Some(token.to_owned()), Via::Header);
+    }
+    if let Some(cookie) = &shared.cookie
+        && let Some(token) = token_from_cookies(headers, &cookie.name)
+    {
+        return (Some(token.to_owned()), Via::Cookie);
+    }
+    (None, Via::Nothing)
+}
+
+/// Saves the session after the handler and adjusts the response head.
+async fn finish<B>(
+    shared: &Shared,
+    session: &Session,
+    via: Via,
+    response: Response<B>,
+) -> Response<SessionBody<B>> {
+    let core = match session.used() {
+        Used::Untouched => {
+            session.report_untouched_token();
+            return response.map(Either::Left);
+        }
+        Used::Degraded => return response.map(Either::Left),
+        Used::StoreFailed => {
+            return match shared.store_failure {
+                StoreFailurePolicy::FailClosed => store_unavailable(),
+                StoreFailurePolicy::ContinueWithoutSession => response.map(Either::Left),
+            };
+        }
+        Used::Active(core) => core,
+    };
+    if response.status().is_server_error() && !shared.save_on_server_error {
+        tracing::debug!(status = %response.status(), "session not saved after a server error");
+        return response.map(Either::Left);
+    }
+    let mut response = response.map(Either::Left);
+    match core.save().await {
+        Ok(SaveOutcome::Nothing | SaveOutcome::Unchanged { .. }) => {}
+        Ok(SaveOutcome::Stored {
+            id,
+            expires_at,
+            change,
+        }) => {
+            if change != StoredChange::Touched {
+                tracing::debug!(session = %id.key().short(), ?change, "session saved");
+            }
+            let now = shared.manager.config().clock.now();
+            announce_id(
+                shared,
+                via,
+                &mut response,
+                &id.expose_secret(),
+                expires_at,
+                now,
+            );
+        }
+        Ok(SaveOutcome::Removed) => forget_id(shared, via, &mut response),
+        Err(Error::Gone { key }) => {
+            tracing::debug!(session = %key.short(), "session ended meanwhile; change dropped");
+            forget_id(shared, via, &mut response);
+        }
+        Err(Error::Conflict { key, .. }) => {
+            tracing::debug!(session = %key.short(), "session save conflicted");
+            if shared.conflict == ConflictPolicy::Respond409 {
+                return plain(
+                    StatusCode::CONFLICT,
+                    "The session was changed by another request at the same time; \
+                     this change was not saved. Please retry.\n",
+                );
+            }
+        }
+        Err(Error::PrincipalLimit { .. }) => {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "This account has reached its limit of sessions.\n",
+            );
+        }
+        Err(Error::Limit(_)) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The session would be too large.\n",
+            );
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "saving the session failed");
+            if !matches!(error, Error::Backend { .. }) {
+                // Backend errors are reported by the session itself.
+                shared.manager.events().emit(
+                    SessionEvent::new(
+                        EventKind::StoreError,
+                        None,
+                        shared.manager.config().clock.now(),
+                    )
+                    .with_detail(error.to_string()),
+                );
+            }
+            if shared.store_failure == StoreFailurePolicy::FailClosed {
+                return store_unavailable();
+            }
+        }
+    }
+    response
+}
+
+/// Tells the client its (new) id on the transport it used, or on all when it used none.
+fn announce_id<B>(
+    shared: &Shared,
+    via: Via,
+    response: &mut Response<B>,
+    id: &str,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) {
+    let headers = response.headers_mut();
+    if let Some(cookie) = &shared.cookie
+        && via != Via::Header
+    {
+        let max_age = if cookie.persistent {
+            expires_at.map(|end| end.saturating_duration_since(now).as_secs())
+        } else {
+            None
+        };
+        if let Some(value) = set_cookie(cookie, id, max_age) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    if let Some(transport) = &shared.header
+        && via != Via::Cookie
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        headers.insert(response_header(transport).clone(), value);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Tells the client to forget its id, on the transport it used.
+fn forget_id<B>(shared: &Shared, via: Via, response: &mut Response<B>) {
+    let headers = response.headers_mut();
+    if let Some(cookie) = &shared.cookie
+        && via != Via::Header
+        && let Some(value) = expire_cookie(cookie)
+    {
+        headers.append(SET_COOKIE, value);
+    }
+    if let Some(transport) = &shared.header
+        && via != Via::Cookie
+    {
+        headers.insert(
+            response_header(transport).clone(),
+            HeaderValue::from_static(""),
+        );
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn store_unavailable<B>() -> Response<SessionBody<B>> {
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The session service is temporarily unavailable. Please try again later.\n",
+    )
+}
+
+fn plain<B>(status: StatusCode, text: &'static str) -> Response<SessionBody<B>> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
+        text.as_bytes(),
+    ))));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

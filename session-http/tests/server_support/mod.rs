@@ -1,0 +1,380 @@
+//! Shared by the server_* integration tests: a store that counts and fails on demand, an
+//! axum test app served on loopback, and a tiny HTTP/1.1 client.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use session_core::{
+    ChangeSet, Error, ExpiryPolicy, MemoryStore, MockClock, Page, PageRequest, PrincipalIndex,
+    Record, Result, SessionConfig, SessionKey, SessionManager, SessionStore, Timestamp,
+};
+use session_http::server::{Session, SessionLayer, SessionLayerBuilder};
+use tokio::net::TcpStream;
+use tokio::sync::{Barrier, Notify, Semaphore};
+
+/// A MemoryStore that counts operations and fails every operation while `fail` is set.
+#[derive(Debug, Clone)]
+pub struct ProbeStore {
+    pub inner: MemoryStore,
+    pub ops: Arc<AtomicU64>,
+    pub fail: Arc<AtomicBool>,
+    /// Loads that have returned.
+    pub loads_done: Arc<AtomicU64>,
+}
+
+impl ProbeStore {
+    pub fn new(clock: &MockClock) -> Self {
+        ProbeStore {
+            inner: MemoryStore::builder().clock(clock.shared()).build(),
+            ops: Arc::new(AtomicU64::new(0)),
+            fail: Arc::new(AtomicBool::new(false)),
+            loads_done: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn op(&self, operation: &'static str) -> Result<()> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::backend(
+                "probe",
+                operation,
+                std::io::Error::other("secret backend detail 10.0.0.7:6379"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for ProbeStore {
+    fn name(&self) -> &'static str {
+        "probe"
+    }
+    async fn create(&self, record: &Record) -> Result<()> {
+        self.op("create")?;
+        self.inner.create(record).await
+    }
+    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
+        self.op("load")?;
+        let loaded = self.inner.load(key).await;
+        self.loads_done.fetch_add(1, Ordering::SeqCst);
+        loaded
+    }
+    async fn save(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        loaded_version: u64,
+    ) -> Result<u64> {
+        self.op("save")?;
+        self.inner.save(key, changes, loaded_version).await
+    }
+    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+        self.op("touch")?;
+        self.inner.touch(key).await
+    }
+    async fn delete(&self, key: &SessionKey) -> Result<bool> {
+        self.op("delete")?;
+        self.inner.delete(key).await
+    }
+    async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
+        self.op("cycle_id")?;
+        self.inner.cycle_id(old, new).await
+    }
+    async fn delete_expired(&self) -> Result<u64> {
+        self.inner.delete_expired().await
+    }
+    async fn list(&self, page: PageRequest) -> Result<Page> {
+        self.inner.list(page).await
+    }
+    async fn count(&self) -> Result<u64> {
+        self.inner.count().await
+    }
+    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
+        self.inner.principal_index()
+    }
+}
+
+/// The idle timeout of the test app's sessions.
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+/// The absolute timeout of the test app's sessions.
+pub const ABSOLUTE: Duration = Duration::from_secs(2 * 3600);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub clock: MockClock,
+    pub store: ProbeStore,
+    pub manager: SessionManager,
+    /// Signalled when `/gated-set` has loaded the session.
+    pub loaded: Arc<Notify>,
+    /// `/gated-set` writes once a permit is added here.
+    pub gate: Arc<Semaphore>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    pub fn ops(&self) -> u64 {
+        self.store.ops.load(Ordering::SeqCst)
+    }
+    pub async fn count(&self) -> u64 {
+        self.store.inner.count().await.unwrap()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    manager: SessionManager,
+    barrier: Arc<Barrier>,
+    loaded: Arc<Notify>,
+    gate: Arc<Semaphore>,
+}
+
+fn err(e: Error) -> (StatusCode, String) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("handler saw: {e}"),
+    )
+}
+
+/// Starts the test app with the layer the closure builds from the default builder.
+pub async fn start(configure: impl FnOnce(SessionLayerBuilder) -> SessionLayerBuilder) -> TestApp {
+    let clock = MockClock::new();
+    let store = ProbeStore::new(&clock);
+    let manager = SessionManager::new(
+        Arc::new(store.clone()),
+        SessionConfig {
+            expiry: ExpiryPolicy::idle(IDLE).with_absolute(ABSOLUTE),
+            clock: clock.shared(),
+            ..SessionConfig::default()
+        },
+    );
+    let layer = configure(SessionLayer::builder(manager.clone()))
+        .build()
+        .unwrap();
+    let state = AppState {
+        manager: manager.clone(),
+        barrier: Arc::new(Barrier::new(2)),
+        loaded: Arc::new(Notify::new()),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    let (loaded, gate) = (state.loaded.clone(), state.gate.clone());
+    let router =
+        Router::new()
+            .route("/unused", get(|| async { "hello" }))
+            .route(
+                "/get/{key}",
+                get(
+                    |Extension(s): Extension<Session>, Path(key): Path<String>| async move {
+                        let value = s.get::<serde_json::Value>(&key).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>(
+                            value.map(|v| v.to_string()).unwrap_or_default(),
+                        )
+                    },
+                ),
+            )
+            .route(
+                "/set/{key}/{value}",
+                post(
+                    |Extension(s): Extension<Session>,
+                     Path((key, value)): Path<(String, String)>| async move {
+                        s.insert(&key, &value).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>("ok")
+                    },
+                ),
+            )
+            .route(
+                "/incr/{key}",
+                post(
+                    |Extension(s): Extension<Session>, Path(key): Path<String>| async move {
+                        let n = s.get::<u64>(&key).await.map_err(err)?.unwrap_or(0) + 1;
+                        s.insert(&key, &n).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>(n.to_string())
+                    },
+                ),
+            )
+            .route(
+                "/login/{user}",
+                post(
+                    |Extension(s): Extension<Session>, Path(user): Path<String>| async move {
+                        s.log_in(&user).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>("welcome")
+                    },
+                ),
+            )
+            .route(
+                "/whoami",
+                get(|Extension(s): Extension<Session>| async move {
+                    Ok::<_, (StatusCode, String)>(
+                        s.principal().await.map_err(err)?.unwrap_or_default(),
+                    )
+                }),
+            )
+            .route(
+                "/logout",
+                post(|Extension(s): Extension<Session>| async move {
+                    s.invalidate().await.map_err(err)?;
+                    Ok::<_, (StatusCode, String)>("bye")
+                }),
+            )
+            .route(
+                "/logout-everywhere",
+                post(
+                    |State(state): State<AppState>, Extension(s): Extension<Session>| async move {
+                        let principal = s.principal().await.map_err(err)?.unwrap_or_default();
+                        let index =
+                            state.manager.store().principal_index().ok_or_else(|| {
+                                (StatusCode::NOT_IMPLEMENTED, "no index".to_owned())
+                            })?;
+                        let n = index.revoke_all(&principal, None).await.map_err(err)?;
+                        s.invalidate().await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>(n.to_string())
+                    },
+                ),
+            )
+            .route(
+                "/write-then-fail",
+                post(|Extension(s): Extension<Session>| async move {
+                    s.insert("doomed", &1).await.map_err(err)?;
+                    Err::<&str, _>((StatusCode::INTERNAL_SERVER_ERROR, "boom".to_owned()))
+                }),
+            )
+            .route(
+                "/slow-set/{key}/{value}",
+                post(
+                    |State(state): State<AppState>,
+                     Extension(s): Extension<Session>,
+                     Path((key, value)): Path<(String, String)>| async move {
+                        // Load first, wait for the other request to load too, then write.
+                        let _ = s.get::<String>(&key).await.map_err(err)?;
+                        state.barrier.wait().await;
+                        s.insert(&key, &value).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>("set")
+                    },
+                ),
+            )
+            .route(
+                "/gated-set/{key}/{value}",
+                post(
+                    |State(state): State<AppState>,
+                     Extension(s): Extension<Session>,
+                     Path((key, value)): Path<(String, String)>| async move {
+                        let _ = s.get::<String>(&key).await.map_err(err)?;
+                        state.loaded.notify_one();
+                        let _permit = state.gate.acquire().await;
+                        s.insert(&key, &value).await.map_err(err)?;
+                        Ok::<_, (StatusCode, String)>("set")
+                    },
+                ),
+            )
+            .with_state(state)
+            .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    TestApp {
+        addr,
+        clock,
+        store,
+        manager,
+        loaded,
+        gate,
+        server,
+    }
+}
+
+/// A response as the tests see it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The single `Set-Cookie` of the response.
+    pub fn set_cookie(&self) -> String {
+        let all = self.set_cookies();
+        assert_eq!(all.len(), 1, "expected one Set-Cookie, got {all:?}");
+        all[0].clone()
+    }
+
+    /// `name=value` of the single `Set-Cookie`, ready for a `Cookie` header.
+    pub fn cookie_pair(&self) -> String {
+        self.set_cookie().split(';').next().unwrap().to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// Sends one request over a fresh loopback connection.
+pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// The `Max-Age` of a `Set-Cookie` value.
+pub fn max_age(set_cookie: &str) -> Option<u64> {
+    set_cookie
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Max-Age="))
+        .map(|v| v.parse().unwrap())
+}
+
+/// The attributes of a `Set-Cookie` after its value and `Max-Age`/`Expires`.
+pub fn attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.starts_with("Max-Age=") && !p.starts_with("Expires="))
+        .collect()
+}
