@@ -2,7 +2,9 @@
 //!
 //! HTTP on both sides of a session (work in progress):
 //!
-//! - [`server`]: a tower `Layer` that gives every request a lazy [`session_core::Session`].
+//! - [`server`]: a tower `Layer` for hyper 1 and axum that gives every request a lazy session
+//!   (id by cookie or header, no store I/O unless used), saves what changed before the response
+//!   head goes out, rolls the idle expiry, renews ids on login and fails closed on store errors.
 //! - [`client`]: client-side sessions: an RFC 6265 cookie jar, headers and auth, read and
 //!   written as HTTPie session files.
 //! - [`hac`]: a SAP Commerce HAC client (CSRF form login, `JSESSIONID`/`ROUTE` in one cookie
