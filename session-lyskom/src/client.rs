@@ -249,7 +249,11 @@ impl Client {
     pub async fn login(&self, person: u32, password: &str, invisible: bool) -> Result<(), Error> {
         self.call(
             call::LOGIN,
-            &[Arg::Int(person), Arg::text(password), Arg::Bool(invisible)],
+            &[
+                Arg::Int(person),
+                Arg::latin1(password)?,
+                Arg::Bool(invisible),
+            ],
         )
         .await
     }
@@ -315,7 +319,7 @@ impl Client {
         self.call(
             call::LOOKUP_Z_NAME,
             &[
-                Arg::text(name),
+                Arg::latin1(name)?,
                 Arg::Bool(want_persons),
                 Arg::Bool(want_confs),
             ],
@@ -328,8 +332,8 @@ impl Client {
         self.call(
             call::CREATE_PERSON,
             &[
-                Arg::text(name),
-                Arg::text(password),
+                Arg::latin1(name)?,
+                Arg::latin1(password)?,
                 Arg::Bits(vec![false; 8]),
                 Arg::Array(vec![]),
             ],
@@ -342,7 +346,7 @@ impl Client {
         self.call(
             call::CREATE_CONF,
             &[
-                Arg::text(name),
+                Arg::latin1(name)?,
                 Arg::Bits(conf_type.to_bits()),
                 Arg::Array(vec![]),
             ],
@@ -541,7 +545,7 @@ impl Client {
     pub async fn set_passwd(&self, pers_no: u32, old: &str, new: &str) -> Result<(), Error> {
         self.call(
             call::SET_PASSWD,
-            &[Arg::Int(pers_no), Arg::text(old), Arg::text(new)],
+            &[Arg::Int(pers_no), Arg::latin1(old)?, Arg::latin1(new)?],
         )
         .await
     }

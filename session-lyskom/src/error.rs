@@ -22,6 +22,10 @@ pub enum Error {
     /// malformed request.
     #[error("LysKOM protocol error: {0}")]
     ProtocolViolation(String),
+    /// An argument cannot be sent (e.g. a name with characters outside ISO 8859-1, which
+    /// LysKOM names and passwords are written in).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// The server did not accept the handshake.
     #[error("LysKOM handshake failed: {0}")]
     Handshake(String),

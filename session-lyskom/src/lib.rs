@@ -28,8 +28,8 @@
 //! let request = encode_request(1, 62, &[Arg::Int(5), Arg::text("gazonk"), Arg::Bool(false)]);
 //! assert_eq!(request, b"1 62 5 6Hgazonk 0\n");
 //!
-//! // The server's reply to a lookup-z-name: one conference named "Grön" (5 bytes in UTF-8).
-//! let reply = "=2 1 { 5HGrön 0000 6 }\n".as_bytes();
+//! // The server's reply to a lookup-z-name: one conference named "Grön" (in ISO 8859-1, as LysKOM names are).
+//! let reply = b"=2 1 { 4HGr\xf6n 0000 6 }\n";
 //! let Some((Message::Reply { ref_no, body }, used)) = parse_message(reply)? else {
 //!     panic!("a whole reply was there");
 //! };

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+pub mod browser;
+pub mod lyskomd;
+pub mod redis;
+
 /// The environment variable under which a missing server or peer fails a test.
 pub const REQUIRE_SERVERS_VAR: &str = "SESSIONS_REQUIRE_SERVERS";
 /// The environment variable naming the virtualenv that holds the Python peers.

@@ -23,6 +23,20 @@ impl Arg {
         Arg::Str(s.as_bytes().to_vec())
     }
 
+    /// A string argument in ISO 8859-1, as LysKOM names and passwords are sent; an error if
+    /// `s` has characters outside it.
+    pub fn latin1(s: &str) -> Result<Arg, crate::Error> {
+        s.chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(Arg::Str)
+            .ok_or_else(|| {
+                crate::Error::InvalidArgument(format!(
+                    "{s:?} has characters outside ISO 8859-1, which LysKOM names use"
+                ))
+            })
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             Arg::Int(n) => push_number(out, *n),

@@ -63,6 +63,11 @@ impl<'a> TokenReader<'a> {
         Ok(decode_text(self.bytes()?))
     }
 
+    /// Reads a hollerith string in ISO 8859-1 (names of persons and conferences).
+    pub fn latin1(&mut self) -> Result<String, Error> {
+        Ok(self.bytes()?.iter().map(|&b| char::from(b)).collect())
+    }
+
     /// Reads a bit-string; `true` for every `1`, first flag first.
     pub fn bits(&mut self) -> Result<Vec<bool>, Error> {
         match self.next() {

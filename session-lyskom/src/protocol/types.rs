@@ -206,7 +206,7 @@ pub struct ConfZInfo {
 impl Decode for ConfZInfo {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(ConfZInfo {
-            name: r.string()?,
+            name: r.latin1()?,
             conf_type: r.read()?,
             conf_no: r.int()?,
         })
@@ -229,7 +229,7 @@ pub struct UConference {
 impl Decode for UConference {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(UConference {
-            name: r.string()?,
+            name: r.latin1()?,
             conf_type: r.read()?,
             highest_local_no: r.int()?,
             nice: r.int()?,
@@ -279,7 +279,7 @@ pub struct Conference {
 impl Decode for Conference {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(Conference {
-            name: r.string()?,
+            name: r.latin1()?,
             conf_type: r.read()?,
             creation_time: r.read()?,
             last_written: r.read()?,
@@ -342,7 +342,7 @@ pub struct Person {
 impl Decode for Person {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(Person {
-            username: r.string()?,
+            username: r.latin1()?,
             privileges: r.bits()?,
             flags: r.bits()?,
             last_login: r.read()?,
