@@ -1,6 +1,20 @@
 //! `sessionctl`: client session files (HTTPie-compatible), server-side stores and SAP Commerce HAC.
+//!
+//! - `sessionctl request [--session NAME|PATH] METHOD URL [items]`: an HTTPie-style request that
+//!   uses and updates an HTTPie session file (same `HTTPIE_CONFIG_DIR`, same paths, same format).
+//! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
+//! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
+//! - `sessionctl hac …`: SAP Commerce HAC.
+//!
+//! `--json` prints machine-readable output; errors are one line on standard error with a
+//! non-zero exit code (2 for usage errors, 1 otherwise).
 
 mod hac;
+mod output;
+mod request;
+mod request_items;
+mod sessions;
+mod store;
 
 use std::process::ExitCode;
 
@@ -10,27 +24,72 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "sessionctl", version, about)]
 struct Cli {
+    /// Print JSON for scripts instead of tables and text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Send an HTTPie-style request, using and updating an HTTPie session.
+    Request(request::RequestArgs),
+    /// Manage HTTPie session files (list, show, delete, export, import, upgrade).
+    Sessions(sessions::SessionsArgs),
+    /// Inspect and maintain a server-side session store.
+    Store(store::StoreArgs),
     /// SAP Commerce HAC: log in, run Groovy, FlexibleSearch and Impex, manage cached sessions.
     Hac(hac::HacArgs),
+}
+
+/// An error reported as one line.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// Something asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Client sessions.
+    #[error(transparent)]
+    Client(#[from] session_http::client::ClientError),
+    /// A session store.
+    #[error(transparent)]
+    Core(#[from] session_core::Error),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        CliError::Usage(message.into())
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let result = match cli.command {
-        Command::Hac(args) => hac::run(args).await,
+        Command::Request(args) => request::run(args, json).await,
+        Command::Sessions(args) => sessions::run(args, json).await,
+        Command::Store(args) => store::run(args, json).await,
+        Command::Hac(args) => hac::run(args)
+            .await
+            .map_err(|e| CliError::Other(e.to_string())),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("sessionctl: {error}");
-            ExitCode::FAILURE
+            let message = error.to_string().replace('\n', " ");
+            eprintln!("sessionctl: {message}");
+            match error {
+                CliError::Usage(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

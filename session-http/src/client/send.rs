@@ -35,6 +35,21 @@ pub struct ClientRequest {
     pub headers: HeaderMap,
     /// The body (empty for none).
     pub body: Bytes,
+    /// Headers not to send even if the session holds them (HTTPie's `Header:`).
+    pub omit_headers: Vec<http::HeaderName>,
+}
+
+impl ClientRequest {
+    /// A request without headers or body.
+    pub fn new(method: Method, url: Url) -> Self {
+        ClientRequest {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            omit_headers: Vec::new(),
+        }
+    }
 }
 
 /// The final response.
@@ -106,8 +121,12 @@ impl SessionClient {
             mut url,
             mut headers,
             mut body,
+            omit_headers,
         } = request;
         session.apply(&url, &mut headers)?;
+        for name in &omit_headers {
+            headers.remove(name);
+        }
         let original_host = url.host_str().map(str::to_string);
         let mut redirects = 0;
         loop {

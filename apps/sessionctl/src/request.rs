@@ -1,0 +1,315 @@
+//! `sessionctl request`: an HTTPie-style request that uses and updates an HTTPie session.
+
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use http::{HeaderMap, Method};
+use serde_json::{Map, Value};
+use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
+use session_http::client::{Auth, ClientRequest, ClientSession, SessionClient, SessionFile};
+use url::Url;
+
+use crate::CliError;
+use crate::request_items::{RequestItem, expand_url, parse_item};
+
+/// HTTPie's `Accept` for JSON requests (HTTPie stores it in the session too).
+const JSON_ACCEPT: &str = "application/json, */*;q=0.5";
+const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// How `-a` is interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuthType {
+    /// HTTP Basic: `-a USER:PASS`.
+    Basic,
+    /// Bearer token: `-a TOKEN`.
+    Bearer,
+}
+
+/// Arguments of `sessionctl request`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RequestArgs {
+    /// Use and update this session (a name, or a path when it contains '/').
+    #[arg(long, value_name = "NAME|PATH", conflicts_with = "session_read_only")]
+    session: Option<String>,
+    /// Use this session without saving changes (a new one is still created, as HTTPie does).
+    #[arg(long, value_name = "NAME|PATH")]
+    session_read_only: Option<String>,
+    /// Credentials: USER:PASS for basic, the token for bearer. Saved into the session.
+    #[arg(short = 'a', long, value_name = "USER:PASS|TOKEN")]
+    auth: Option<String>,
+    /// The auth type of -a.
+    #[arg(short = 'A', long, value_enum, default_value = "basic")]
+    auth_type: AuthType,
+    /// Follow redirects (each hop gets the cookies of its own host).
+    #[arg(short = 'F', long)]
+    follow: bool,
+    /// Most redirects to follow.
+    #[arg(long, default_value_t = session_http::client::DEFAULT_MAX_REDIRECTS)]
+    max_redirects: usize,
+    /// The method (GET, POST …), optional as in HTTPie; then the URL and request items
+    /// (Header:value, Header:, Header;, name==value, field=value, field:=json).
+    #[arg(value_name = "METHOD URL ITEMS", required = true, num_args = 1..)]
+    args: Vec<String>,
+}
+
+struct Parsed {
+    method: Method,
+    typed_url: String,
+    url: Url,
+    headers: Vec<(String, String)>,
+    unset: Vec<String>,
+    fields: Map<String, Value>,
+}
+
+fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
+    let mut rest = args.args.iter();
+    let first = rest
+        .next()
+        .ok_or_else(|| CliError::usage("a URL is required"))?;
+    let (explicit_method, typed_url) = if !first.is_empty()
+        && first.bytes().all(|b| b.is_ascii_alphabetic())
+        && args.args.len() > 1
+    {
+        let url = rest
+            .next()
+            .ok_or_else(|| CliError::usage("a URL is required"))?;
+        (Some(first.to_ascii_uppercase()), url.clone())
+    } else {
+        (None, first.clone())
+    };
+    let expanded = expand_url(&typed_url);
+    let mut url = Url::parse(&expanded)
+        .map_err(|e| CliError::usage(format!("invalid URL {typed_url:?}: {e}")))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(CliError::usage(format!(
+            "invalid URL {typed_url:?}: no host"
+        )));
+    }
+    let mut headers = Vec::new();
+    let mut unset = Vec::new();
+    let mut fields = Map::new();
+    for item in rest {
+        match parse_item(item).map_err(CliError::usage)? {
+            RequestItem::Header(name, value) => {
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
+                HeaderValue::from_str(&value)
+                    .map_err(|_| CliError::usage(format!("invalid value for header {name:?}")))?;
+                headers.push((name, value));
+            }
+            RequestItem::UnsetHeader(name) => {
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
+                unset.push(name);
+            }
+            RequestItem::Query(name, value) => {
+                url.query_pairs_mut().append_pair(&name, &value);
+            }
+            RequestItem::Field(name, value) => {
+                fields.insert(name, value);
+            }
+        }
+    }
+    let method = match explicit_method {
+        Some(m) => Method::from_bytes(m.as_bytes())
+            .map_err(|_| CliError::usage(format!("invalid method {m:?}")))?,
+        None if fields.is_empty() => Method::GET,
+        None => Method::POST,
+    };
+    Ok(Parsed {
+        method,
+        typed_url: expanded,
+        url,
+        headers,
+        unset,
+        fields,
+    })
+}
+
+/// Runs `sessionctl request`.
+pub(crate) async fn run(args: RequestArgs, json: bool) -> Result<ExitCode, CliError> {
+    let parsed = parse(&args)?;
+    let session_arg = args.session.as_ref().or(args.session_read_only.as_ref());
+    let read_only = args.session_read_only.is_some();
+
+    // The host a session is bound to: the Host header if given, else the URL's host:port as typed.
+    let bound_hostname = parsed
+        .headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| url_as_host(&parsed.typed_url));
+    let bare_host = strip_port(&bound_hostname);
+
+    let file = match session_arg {
+        Some(name) => {
+            let path = session_file_path(&httpie_config_dir(), name, &bound_hostname)?;
+            Some(SessionFile::lock(&path)?)
+        }
+        None => None,
+    };
+    let is_new = file.as_ref().is_none_or(|f| !f.exists());
+    let mut session = match &file {
+        Some(file) => file
+            .load(&bare_host)?
+            .unwrap_or_else(|| ClientSession::new(&bare_host)),
+        None => ClientSession::new(&bare_host),
+    };
+    session.set_read_only(read_only);
+
+    // What HTTPie records: its defaults for JSON requests, then the session's, then ours.
+    let mut request_headers: Vec<(String, String)> = Vec::new();
+    if !parsed.fields.is_empty() {
+        request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
+        request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
+    }
+    request_headers.retain(|(n, _)| {
+        !parsed
+            .headers
+            .iter()
+            .any(|(m, _)| m.eq_ignore_ascii_case(n))
+            && !session
+                .headers()
+                .iter()
+                .any(|(m, _)| m.eq_ignore_ascii_case(n))
+    });
+    request_headers.extend(parsed.headers.iter().cloned());
+    session.update_headers(&parsed.url, &request_headers);
+
+    if let Some(raw) = &args.auth {
+        let auth = match args.auth_type {
+            AuthType::Basic if !raw.contains(':') => {
+                return Err(CliError::usage("-a needs USER:PASS for basic auth"));
+            }
+            AuthType::Basic => Auth::basic_from_raw(raw),
+            AuthType::Bearer => Auth::Bearer { token: raw.clone() },
+        };
+        session.set_auth(Some(auth));
+    }
+
+    let mut headers = HeaderMap::new();
+    for (name, value) in &request_headers {
+        if name.eq_ignore_ascii_case("cookie") {
+            continue;
+        }
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| CliError::usage(format!("invalid header {name:?}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| CliError::usage(format!("invalid header {name:?}")))?;
+        headers.append(name, value);
+    }
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("sessionctl/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    if !headers.contains_key(ACCEPT) {
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    }
+    if !parsed.fields.is_empty() && !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    }
+    let body = if parsed.fields.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::from(serde_json::to_vec(&Value::Object(parsed.fields.clone())).unwrap_or_default())
+    };
+    let omit_headers = parsed
+        .unset
+        .iter()
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+        .collect();
+    let request = ClientRequest {
+        method: parsed.method.clone(),
+        url: parsed.url.clone(),
+        headers,
+        body,
+        omit_headers,
+    };
+
+    let client = SessionClient::new().max_redirects(args.max_redirects);
+    let result = client.send(&mut session, request, args.follow).await;
+
+    // Save even when the request failed after cookies arrived? HTTPie saves only after a
+    // completed exchange; so do we.
+    let response = result?;
+    if let Some(file) = &file
+        && (is_new || !read_only)
+    {
+        file.save(&session)?;
+    }
+    print_response(&response, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn strip_port(bound_hostname: &str) -> String {
+    if let Some(rest) = bound_hostname.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    bound_hostname
+        .split(':')
+        .next()
+        .unwrap_or(bound_hostname)
+        .to_string()
+}
+
+fn print_response(response: &session_http::client::ClientResponse, json: bool) {
+    let body = String::from_utf8_lossy(&response.body);
+    if json {
+        let mut headers = Vec::new();
+        for (name, value) in &response.headers {
+            headers.push(Value::Array(vec![
+                Value::String(name.as_str().to_string()),
+                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            ]));
+        }
+        let body_json = serde_json::from_str::<Value>(&body).ok();
+        let out = serde_json::json!({
+            "url": response.url.as_str(),
+            "status": response.status.as_u16(),
+            "reason": response.status.canonical_reason(),
+            "headers": headers,
+            "body": body,
+            "json": body_json,
+            "redirects": response.redirects,
+        });
+        println!("{out}");
+        return;
+    }
+    println!(
+        "{:?} {} {}",
+        response.version,
+        response.status.as_u16(),
+        response.status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in &response.headers {
+        println!(
+            "{}: {}",
+            title_case(name.as_str()),
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    println!();
+    if !body.is_empty() {
+        print!("{body}");
+        if !body.ends_with('\n') {
+            println!();
+        }
+    }
+}
+
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
