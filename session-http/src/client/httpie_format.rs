@@ -89,6 +89,8 @@ pub struct HttpieFileParts {
     pub auth: FileAuth,
     /// Every other top-level key, `__meta__` included.
     pub extra: Map<String, Value>,
+    /// The `auth` object as read, written back unchanged while `auth` still means the same.
+    pub original_auth: Option<(FileAuth, Value)>,
     /// The layout the file was in.
     pub layout: Layout,
 }
@@ -185,7 +187,11 @@ pub fn parse_httpie_file(text: &str, bound_host: &str) -> Result<HttpieFileParts
 
     parts.auth = match root.remove("auth") {
         None | Some(Value::Null) => FileAuth::None,
-        Some(value) => auth_from_file(value)?,
+        Some(value) => {
+            let auth = auth_from_file(value.clone())?;
+            parts.original_auth = Some((auth.clone(), value));
+            auth
+        }
     };
     parts.extra = root;
     Ok(parts)
@@ -303,7 +309,8 @@ fn auth_from_file(value: Value) -> Result<FileAuth, ClientError> {
 }
 
 /// Builds the current-layout HTTPie session file for these parts (as text, with the final
-/// newline). Expired cookies are left out.
+/// newline). Expired cookies are left out. When the parts were read from a legacy layout,
+/// `__meta__.httpie` becomes [`HTTPIE_VERSION`], as `httpie cli sessions upgrade` does.
 pub fn write_httpie_file(parts: &HttpieFileParts) -> String {
     let mut root = parts.extra.clone();
     let meta = root
@@ -313,7 +320,7 @@ pub fn write_httpie_file(parts: &HttpieFileParts) -> String {
         *meta = Value::Object(Map::new());
     }
     if let Value::Object(meta) = meta {
-        if !meta.get("httpie").is_some_and(Value::is_string) {
+        if parts.layout.is_legacy() || !meta.get("httpie").is_some_and(Value::is_string) {
             meta.insert("httpie".into(), Value::String(HTTPIE_VERSION.into()));
         }
         meta.insert("help".into(), Value::String(HTTPIE_HELP_URL.into()));
@@ -355,21 +362,22 @@ pub fn write_httpie_file(parts: &HttpieFileParts) -> String {
         .collect();
     root.insert("headers".into(), Value::Array(headers));
 
-    let auth = match &parts.auth {
-        FileAuth::None => {
+    let auth = match (&parts.auth, &parts.original_auth) {
+        (auth, Some((original, value))) if auth == original => value.clone(),
+        (FileAuth::None, _) => {
             let mut map = Map::new();
             map.insert("type".into(), Value::Null);
             map.insert("username".into(), Value::Null);
             map.insert("password".into(), Value::Null);
             Value::Object(map)
         }
-        FileAuth::Known(auth) => {
+        (FileAuth::Known(auth), _) => {
             let mut map = Map::new();
             map.insert("type".into(), Value::String(auth.kind().into()));
             map.insert("raw_auth".into(), Value::String(auth.raw()));
             Value::Object(map)
         }
-        FileAuth::Other(value) => value.clone(),
+        (FileAuth::Other(value), _) => value.clone(),
     };
     root.insert("auth".into(), auth);
 

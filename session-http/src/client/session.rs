@@ -37,6 +37,7 @@ pub struct ClientSession {
     auth: FileAuth,
     read_only: bool,
     extra: Map<String, Value>,
+    original_auth: Option<(FileAuth, Value)>,
     layout: Layout,
 }
 
@@ -50,6 +51,7 @@ impl ClientSession {
             auth: FileAuth::None,
             read_only: false,
             extra: Map::new(),
+            original_auth: None,
             layout: Layout::default(),
         }
     }
@@ -217,6 +219,7 @@ impl ClientSession {
             auth: parts.auth,
             read_only: false,
             extra: parts.extra,
+            original_auth: parts.original_auth,
             layout: parts.layout,
         })
     }
@@ -228,7 +231,8 @@ impl ClientSession {
             cookies: self.cookies.clone(),
             auth: self.auth.clone(),
             extra: self.extra.clone(),
-            layout: Layout::default(),
+            original_auth: self.original_auth.clone(),
+            layout: self.layout,
         })
     }
 
