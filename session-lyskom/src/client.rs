@@ -434,6 +434,21 @@ impl Client {
         .await
     }
 
+    /// local-to-global-reverse [104]: global numbers of up to `count` texts below
+    /// `local_ceiling` (0 = the newest texts).
+    pub async fn local_to_global_reverse(
+        &self,
+        conf_no: u32,
+        local_ceiling: u32,
+        count: u32,
+    ) -> Result<TextMapping, Error> {
+        self.call(
+            call::LOCAL_TO_GLOBAL_REVERSE,
+            &[Arg::Int(conf_no), Arg::Int(local_ceiling), Arg::Int(count)],
+        )
+        .await
+    }
+
     /// get-membership [108]: up to `count` memberships of `pers_no` from position `first`.
     pub async fn get_membership(
         &self,

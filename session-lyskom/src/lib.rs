@@ -46,6 +46,7 @@
 //! # Ok::<(), session_lyskom::Error>(())
 //! ```
 
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod protocol;

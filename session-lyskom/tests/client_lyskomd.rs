@@ -272,3 +272,55 @@ async fn another_session_disconnecting_us_is_noticed() {
         Some(error_code::UNDEFINED_SESSION)
     );
 }
+
+#[tokio::test]
+async fn authenticator_logs_in_by_number_and_by_name() {
+    use session_core::{AuthError, Authenticator};
+    use session_lyskom::auth::{LyskomAuthenticator, LyskomCredentials, PersonRef};
+    let Some(server) = server("authenticator_logs_in_by_number_and_by_name") else {
+        return;
+    };
+    let setup = connect(&server).await;
+    let pers_no = setup.create_person("Auth Tester", "pw1").await.unwrap();
+    let auth = LyskomAuthenticator::new(
+        server.addr_string(),
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(20),
+            ..ConnectOptions::default()
+        },
+    );
+    let by_number = LyskomCredentials {
+        person: PersonRef::Number(pers_no),
+        password: "pw1".into(),
+    };
+    let login = auth.authenticate(&by_number).await.unwrap();
+    assert_eq!(
+        (login.pers_no, login.pers_name.as_str()),
+        (pers_no, "Auth Tester")
+    );
+    assert!(login.client.get_marks().await.is_ok());
+    assert!(!format!("{by_number:?}").contains("pw1"));
+
+    let by_name = LyskomCredentials {
+        person: PersonRef::Name("Auth Tester".into()),
+        password: "pw1".into(),
+    };
+    assert_eq!(auth.authenticate(&by_name).await.unwrap().pers_no, pers_no);
+
+    let wrong = LyskomCredentials {
+        person: PersonRef::Name("Auth Tester".into()),
+        password: "nope".into(),
+    };
+    assert!(matches!(
+        auth.authenticate(&wrong).await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    let nobody = LyskomCredentials {
+        person: PersonRef::Name("Nobody By This Name".into()),
+        password: "x".into(),
+    };
+    assert!(matches!(
+        auth.authenticate(&nobody).await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
