@@ -1,0 +1,304 @@
+//! # session-server
+//!
+//! The reference web application of the sessions workspace: password login, a session page
+//! with a counter, "your sessions" with revoke and log-out-everywhere, and a JSON API — all on
+//! [`session_http::server::SessionLayer`] over any store `session_stores::open` knows
+//! (`memory:`, `file:DIR`, `sqlite:PATH`, `redis://…`, `encrypted:DIR`). By default the
+//! sessions live in a SQLite file in the user's data directory, so they survive restarts.
+//!
+//! ## JSON API
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/login {"username","password"}` | 200 `{"principal"}` and a new session id (cookie, and `x-session-id` for clients that sent no id); 401 `{"error"}` |
+//! | `GET /api/session` | `{"id_hash","principal","created_at","expires_at","attributes"}`; 401 when not logged in |
+//! | `POST /api/counter/{name}` | increments the attribute `counter:{name}`, `{"value"}` |
+//! | `GET /api/sessions` | `[{"id_hash","created_at","last_access","expires_at","current"}]` of the logged-in user |
+//! | `DELETE /api/sessions/{id_hash}` | revokes one (204) |
+//! | `POST /api/logout`, `POST /api/logout-everywhere` | this session (204) / all of the user's (`{"revoked"}`) |
+//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//!
+//! Times are RFC 3339 strings; `id_hash` is the SHA-256 store key of the id, never the id.
+//! API clients may send the id as `Authorization: Bearer <id>` instead of the cookie.
+//!
+//! ## Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use session_server::{Config, serve};
+//!
+//! let config = Config {
+//!     store: Some("memory:".into()),
+//!     listen: "127.0.0.1:0".parse()?,
+//!     users: vec!["alice:wonderland".into()],
+//!     ..Config::default()
+//! };
+//! let server = session_server::Server::start(config).await?;
+//! assert!(server.local_addr().port() != 0);
+//! server.shutdown().await;
+//! # let _ = serve;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+pub mod app;
+pub mod metrics;
+pub mod pages;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::{ExpiryPolicy, SessionConfig, SessionManager, StoreConfig};
+use session_http::server::{CookieConfig, HeaderTransport, SessionLayer, StoreFailurePolicy};
+
+use crate::app::AppState;
+use crate::metrics::{StoreTimings, TimedStore};
+use crate::users::Users;
+
+/// Everything the server can be told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The store URL; `None` for a SQLite file in `data_dir`.
+    pub store: Option<String>,
+    /// Where the default SQLite store lives (`None`: the user's data directory).
+    pub data_dir: Option<PathBuf>,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// `NAME:PASSWORD` accounts (hashed at start-up).
+    pub users: Vec<String>,
+    /// A file of `NAME:ARGON2_HASH` lines.
+    pub users_file: Option<PathBuf>,
+    /// Idle timeout.
+    pub idle: Duration,
+    /// Absolute timeout.
+    pub absolute: Duration,
+    /// `Secure` cookies (`None`: unless listening on a loopback address).
+    pub secure_cookies: Option<bool>,
+    /// Carry on without a session when the store fails (default: answer 503).
+    pub continue_on_store_failure: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: None,
+            data_dir: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            users: Vec::new(),
+            users_file: None,
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            secure_cookies: None,
+            continue_on_store_failure: false,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The accounts could not be loaded.
+    #[error(transparent)]
+    Users(#[from] users::UsersError),
+    /// The store could not be opened.
+    #[error("cannot open session store {url}: {source}")]
+    Store {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: session_stores::Error,
+    },
+    /// No data directory for the default store.
+    #[error(
+        "cannot find a data directory for the default SQLite store; pass --data-dir or --store"
+    )]
+    NoDataDir,
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The session layer configuration is invalid.
+    #[error(transparent)]
+    Layer(#[from] session_http::server::ConfigError),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The store URL the configuration names (the SQLite default made concrete).
+pub fn store_url(config: &Config) -> Result<String, StartError> {
+    if let Some(url) = &config.store {
+        return Ok(url.clone());
+    }
+    let dir = match &config.data_dir {
+        Some(dir) => dir.clone(),
+        None => dirs::data_dir()
+            .ok_or(StartError::NoDataDir)?
+            .join("session-server"),
+    };
+    create_private_dir(&dir).map_err(|source| StartError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(format!("sqlite:{}", dir.join("sessions.sqlite3").display()))
+}
+
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the store, binds the address and serves in a background task.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        let (router, url) = build(&config).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        tracing::info!(%addr, store = %redact_url(&url), "session-server listening");
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections, finishes the requests in flight and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let server = Server::start(config).await?;
+    println!("session-server listening on http://{}", server.local_addr());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+/// A store URL with any password removed, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn build(config: &Config) -> Result<(axum::Router, String), StartError> {
+    let users = Users::load(&config.users, config.users_file.as_deref())?;
+    if users.is_empty() {
+        tracing::warn!(
+            "no accounts configured (--user NAME:PASSWORD or --users FILE): nobody can log in"
+        );
+    }
+    let url = store_url(config)?;
+    let events = session_core::Events::new();
+    let store_config = StoreConfig {
+        events: events.clone(),
+        ..StoreConfig::default()
+    };
+    let store = session_stores::open(&url, store_config)
+        .await
+        .map_err(|source| StartError::Store {
+            url: redact_url(&url),
+            source,
+        })?;
+    let timings = Arc::new(StoreTimings::default());
+    let store = Arc::new(TimedStore::new(store, timings.clone()));
+    let manager = SessionManager::new(
+        store,
+        SessionConfig {
+            expiry: ExpiryPolicy::idle(config.idle).with_absolute(config.absolute),
+            events,
+            ..SessionConfig::default()
+        },
+    );
+    let secure = config
+        .secure_cookies
+        .unwrap_or_else(|| !config.listen.ip().is_loopback());
+    let cookie = CookieConfig {
+        name: if secure { "__Host-session" } else { "session" }.to_owned(),
+        secure,
+        ..CookieConfig::default()
+    };
+    let layer = SessionLayer::builder(manager.clone())
+        .cookie(cookie)
+        .header(HeaderTransport::bearer())
+        .on_store_failure(if config.continue_on_store_failure {
+            StoreFailurePolicy::ContinueWithoutSession
+        } else {
+            StoreFailurePolicy::FailClosed
+        })
+        .build()?;
+    let state = AppState {
+        manager,
+        users,
+        timings,
+    };
+    Ok((app::router(state, layer), url))
+}

@@ -1,0 +1,324 @@
+//! The HTML pages: login, the session page with a counter, "your sessions", logout.
+//!
+//! Forms that change a logged-in session carry a per-session CSRF token (on top of the
+//! `SameSite=Lax` cookie).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use base64::Engine as _;
+use session_core::Timestamp;
+use session_http::server::Session;
+
+use crate::app::{self, ApiError, AppState};
+
+/// The session attribute holding the CSRF token of the HTML forms.
+pub const CSRF_KEY: &str = "_csrf";
+
+/// A fresh random CSRF token.
+pub fn new_csrf_token() -> String {
+    let mut bytes = [0u8; 24];
+    // A failing OS random generator leaves an all-zero token only on a broken system, where
+    // session ids cannot be made either.
+    let _ = getrandom::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} — session-server</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}\
+         table{{border-collapse:collapse}}td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}\
+         code{{font-size:.85em}}form.inline{{display:inline}}.error{{color:#b00}}</style></head>\
+         <body>{body}</body></html>\n",
+        title = escape(title)
+    ))
+}
+
+fn error_page(error: ApiError) -> Response {
+    error.into_response()
+}
+
+async fn logged_in(session: &Session) -> Result<Option<String>, ApiError> {
+    Ok(session.principal().await?)
+}
+
+async fn check_csrf(session: &Session, form: &HashMap<String, String>) -> Result<(), ApiError> {
+    let expected = session.get::<String>(CSRF_KEY).await?;
+    match (expected, form.get("csrf")) {
+        (Some(expected), Some(given)) if !expected.is_empty() && &expected == given => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the form is stale or did not come from this site; reload the page",
+        )),
+    }
+}
+
+fn csrf_field(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        escape(token)
+    )
+}
+
+/// `/`: the session page when logged in, else the login form.
+pub async fn index(Extension(session): Extension<Session>) -> Response {
+    match logged_in(&session).await {
+        Ok(Some(_)) => Redirect::to("/session").into_response(),
+        Ok(None) => Redirect::to("/login").into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+fn login_body(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "<h1>Log in</h1>{error}\
+         <form method=\"post\" action=\"/login\">\
+         <p><label>User name <input name=\"username\" id=\"username\" autocomplete=\"username\" required></label></p>\
+         <p><label>Password <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><button type=\"submit\" id=\"login\">Log in</button></p></form>"
+    )
+}
+
+/// `GET /login`.
+pub async fn login_form() -> Html<String> {
+    page("Log in", &login_body(None))
+}
+
+/// `POST /login` (form): log in and go to the session page.
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let username = form.get("username").map(String::as_str).unwrap_or_default();
+    let password = form.get("password").map(String::as_str).unwrap_or_default();
+    match app::log_in(&state, &session, username, password).await {
+        Ok(Some(_)) => Redirect::to("/session").into_response(),
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            page("Log in", &login_body(Some("Wrong user name or password."))),
+        )
+            .into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+fn countdown_script() -> &'static str {
+    "<script>\
+     function tick(){for(const el of document.querySelectorAll('[data-until]')){\
+     const left=Math.max(0,Math.floor((Date.parse(el.dataset.until)-Date.now())/1000));\
+     const h=Math.floor(left/3600),m=Math.floor(left%3600/60),s=left%60;\
+     el.textContent=(h?h+'h ':'')+m+'m '+s+'s';}}tick();setInterval(tick,1000);\
+     </script>"
+}
+
+fn until(label: &str, at: Option<Timestamp>) -> String {
+    match at {
+        Some(at) => format!(
+            "<tr><th>{label}</th><td>{} (in <span data-until=\"{}\"></span>)</td></tr>",
+            at.to_rfc3339(),
+            at.to_rfc3339()
+        ),
+        None => format!("<tr><th>{label}</th><td>never</td></tr>"),
+    }
+}
+
+/// `GET /session`: the session's facts, attributes and a counter button.
+pub async fn session_page(Extension(session): Extension<Session>) -> Response {
+    let result: Result<Response, ApiError> = async {
+        let Some(principal) = logged_in(&session).await? else {
+            return Ok(Redirect::to("/login").into_response());
+        };
+        let Some(metadata) = session.metadata().await? else {
+            return Ok(Redirect::to("/login").into_response());
+        };
+        let csrf = session.get::<String>(CSRF_KEY).await?.unwrap_or_default();
+        let attributes = app::attributes(&session).await?;
+        let expiry = metadata.expiry;
+        let idle_end = expiry.idle.map(|idle| metadata.last_access.saturating_add(idle));
+        let absolute_end = expiry
+            .absolute
+            .map(|absolute| metadata.created_at.saturating_add(absolute));
+        let mut rows = String::new();
+        for (key, value) in &attributes {
+            let _ = write!(
+                rows,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                escape(key),
+                escape(&value.to_string())
+            );
+        }
+        let counter = attributes
+            .get("counter:clicks")
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "0".to_owned());
+        let body = format!(
+            "<h1>Hello, <span id=\"principal\">{principal}</span></h1>\
+             <table>\
+             <tr><th>Session (hashed id)</th><td><code id=\"id-hash\">{id_hash}</code></td></tr>\
+             <tr><th>Created</th><td>{created}</td></tr>\
+             {idle}{absolute}\
+             </table>\
+             <h2>Counter</h2>\
+             <form method=\"post\" action=\"/counter/clicks\">{csrf_field}\
+             <button type=\"submit\" id=\"counter\">Clicked <span id=\"counter-value\">{counter}</span> times</button></form>\
+             <h2>Attributes</h2><table id=\"attributes\"><tr><th>Name</th><th>Value</th></tr>{rows}</table>\
+             <p><a href=\"/sessions\" id=\"sessions-link\">Your sessions</a></p>\
+             <form method=\"post\" action=\"/logout\">{csrf_field}<button type=\"submit\" id=\"logout\">Log out</button></form>\
+             {script}",
+            principal = escape(&principal),
+            id_hash = metadata.key.to_hex(),
+            created = metadata.created_at.to_rfc3339(),
+            idle = until("Idle expiry", idle_end),
+            absolute = until("Absolute expiry", absolute_end),
+            csrf_field = csrf_field(&csrf),
+            script = countdown_script(),
+        );
+        Ok(page("Your session", &body).into_response())
+    }
+    .await;
+    result.unwrap_or_else(error_page)
+}
+
+/// `POST /counter/{name}` (form).
+pub async fn counter(
+    Extension(session): Extension<Session>,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result: Result<(), ApiError> = async {
+        app::require_login(&session).await?;
+        check_csrf(&session, &form).await?;
+        app::increment(&session, &name).await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/session").into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+/// `GET /sessions`: every session of the user, with revoke buttons.
+pub async fn sessions_page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let result: Result<Response, ApiError> = async {
+        if logged_in(&session).await?.is_none() {
+            return Ok(Redirect::to("/login").into_response());
+        }
+        let csrf = session.get::<String>(CSRF_KEY).await?.unwrap_or_default();
+        let (records, current) = app::sessions_of(&state, &session).await?;
+        let mut rows = String::new();
+        for record in &records {
+            let hash = record.key.to_hex();
+            let this = Some(record.key) == current;
+            let _ = write!(
+                rows,
+                "<tr class=\"session\"><td><code>{short}…</code>{this}</td><td>{created}</td><td>{last}</td>\
+                 <td>{expires}</td><td><form class=\"inline\" method=\"post\" action=\"/sessions/{hash}/revoke\">\
+                 {csrf}<button type=\"submit\">Revoke</button></form></td></tr>",
+                short = &hash[..12],
+                this = if this { " (this one)" } else { "" },
+                created = record.created_at.to_rfc3339(),
+                last = record.last_access.to_rfc3339(),
+                expires = record
+                    .expires_at()
+                    .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339()),
+                csrf = csrf_field(&csrf),
+            );
+        }
+        let body = format!(
+            "<h1>Your sessions</h1>\
+             <table id=\"sessions\"><tr><th>Session</th><th>Created</th><th>Last used</th><th>Expires</th><th></th></tr>{rows}</table>\
+             <form method=\"post\" action=\"/logout-everywhere\">{csrf}\
+             <button type=\"submit\" id=\"logout-everywhere\">Log out everywhere</button></form>\
+             <p><a href=\"/session\">Back</a></p>",
+            csrf = csrf_field(&csrf)
+        );
+        Ok(page("Your sessions", &body).into_response())
+    }
+    .await;
+    result.unwrap_or_else(error_page)
+}
+
+/// `POST /sessions/{id_hash}/revoke` (form).
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id_hash): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result: Result<(), ApiError> = async {
+        check_csrf(&session, &form).await?;
+        app::revoke(&state, &session, &id_hash).await
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/sessions").into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+/// `POST /logout` (form).
+pub async fn logout(
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result: Result<(), ApiError> = async {
+        if logged_in(&session).await?.is_some() {
+            check_csrf(&session, &form).await?;
+            session.invalidate().await?;
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+/// `POST /logout-everywhere` (form).
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let result: Result<u64, ApiError> = async {
+        check_csrf(&session, &form).await?;
+        app::logout_everywhere(&state, &session).await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/login").into_response(),
+        Err(error) => error_page(error),
+    }
+}

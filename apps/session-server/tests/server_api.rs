@@ -1,0 +1,400 @@
+//! The session-server binary's JSON API over loopback, on the SQLite store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use support::{ServerProcess, login, send, write_users_file};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    server: ServerProcess,
+}
+
+fn start() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland"), ("bob", "builder")]);
+    let store = format!("sqlite:{}", dir.path().join("sessions.db").display());
+    let server = ServerProcess::start(&store, &users, &[]);
+    Fixture { _dir: dir, server }
+}
+
+#[tokio::test]
+async fn login_answers_the_principal_and_a_new_id_and_refuses_bad_credentials() {
+    let f = start();
+    let addr = f.server.addr;
+    let reply = send(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        Some(json!({"username": "alice", "password": "wonderland"})),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"principal": "alice"}));
+    let cookie = reply.cookie_pair();
+    assert!(cookie.starts_with("session="));
+    assert_eq!(
+        reply.header("x-session-id"),
+        Some(cookie.trim_start_matches("session="))
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+
+    for (user, password) in [("alice", "wrong"), ("mallory", "wonderland"), ("", "")] {
+        let reply = send(
+            addr,
+            "POST",
+            "/api/login",
+            &[],
+            Some(json!({"username": user, "password": password})),
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+        assert!(reply.json()["error"].is_string());
+        assert!(
+            reply.set_cookies().is_empty(),
+            "no session for a failed login"
+        );
+    }
+    let reply = send(addr, "GET", "/api/session", &[], None).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.json()["error"].is_string());
+}
+
+#[tokio::test]
+async fn session_counter_and_the_session_document() {
+    let f = start();
+    let addr = f.server.addr;
+    let cookie = login(addr, "alice", "wonderland").await;
+    let auth = [("cookie", cookie.as_str())];
+    for expected in 1..=3 {
+        let reply = send(addr, "POST", "/api/counter/clicks", &auth, None).await;
+        assert_eq!(reply.json(), json!({"value": expected}));
+    }
+    let reply = send(addr, "POST", "/api/counter/bad%20name", &auth, None).await;
+    assert_eq!(reply.status, 400);
+    let reply = send(addr, "POST", "/api/counter/clicks", &[], None).await;
+    assert_eq!(reply.status, 401);
+
+    let doc = send(addr, "GET", "/api/session", &auth, None).await.json();
+    assert_eq!(doc["principal"], "alice");
+    assert_eq!(doc["attributes"], json!({"counter:clicks": 3}));
+    let id_hash = doc["id_hash"].as_str().unwrap();
+    assert_eq!(id_hash.len(), 64);
+    assert!(!id_hash.contains(cookie.trim_start_matches("session=")));
+    assert!(doc["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(doc["expires_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn login_cycles_the_id() {
+    let f = start();
+    let addr = f.server.addr;
+    let first = login(addr, "alice", "wonderland").await;
+    let reply = send(
+        addr,
+        "POST",
+        "/api/login",
+        &[("cookie", &first)],
+        Some(json!({"username": "alice", "password": "wonderland"})),
+    )
+    .await;
+    let second = reply.cookie_pair();
+    assert_ne!(first, second);
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &first)], None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &second)], None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn sessions_listing_revoke_logout_and_logout_everywhere() {
+    let f = start();
+    let addr = f.server.addr;
+    let a = login(addr, "alice", "wonderland").await;
+    let b = login(addr, "alice", "wonderland").await;
+    let c = login(addr, "alice", "wonderland").await;
+    let bob = login(addr, "bob", "builder").await;
+
+    let list = send(addr, "GET", "/api/sessions", &[("cookie", &a)], None)
+        .await
+        .json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    for entry in list {
+        for field in [
+            "id_hash",
+            "created_at",
+            "last_access",
+            "expires_at",
+            "current",
+        ] {
+            assert!(entry.get(field).is_some(), "{field} in {entry}");
+        }
+    }
+    // Revoke b from a.
+    let b_hash = send(addr, "GET", "/api/session", &[("cookie", &b)], None)
+        .await
+        .json()["id_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = send(
+        addr,
+        "DELETE",
+        &format!("/api/sessions/{b_hash}"),
+        &[("cookie", &a)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &b)], None)
+            .await
+            .status,
+        401
+    );
+    // Bob cannot revoke alice's sessions.
+    let a_hash = send(addr, "GET", "/api/session", &[("cookie", &a)], None)
+        .await
+        .json()["id_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = send(
+        addr,
+        "DELETE",
+        &format!("/api/sessions/{a_hash}"),
+        &[("cookie", &bob)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+
+    // Logout ends this session and expires the cookie.
+    let reply = send(addr, "POST", "/api/logout", &[("cookie", &c)], None).await;
+    assert_eq!(reply.status, 204);
+    assert!(reply.set_cookies()[0].contains("Max-Age=0"));
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &c)], None)
+            .await
+            .status,
+        401
+    );
+
+    // Log out everywhere from a fresh login.
+    let d = login(addr, "alice", "wonderland").await;
+    let reply = send(
+        addr,
+        "POST",
+        "/api/logout-everywhere",
+        &[("cookie", &d)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.json(), json!({"revoked": 2}));
+    for dead in [&a, &d] {
+        assert_eq!(
+            send(addr, "GET", "/api/session", &[("cookie", dead)], None)
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &bob)], None)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bearer_header_transport() {
+    let f = start();
+    let addr = f.server.addr;
+    let reply = send(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        Some(json!({"username": "bob", "password": "builder"})),
+    )
+    .await;
+    let id = reply.header("x-session-id").unwrap().to_owned();
+    let bearer = format!("Bearer {id}");
+    let reply = send(
+        addr,
+        "POST",
+        "/api/counter/x",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.json(), json!({"value": 1}));
+    assert!(
+        reply.set_cookies().is_empty(),
+        "header clients get no cookie"
+    );
+    let doc = send(
+        addr,
+        "GET",
+        "/api/session",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(doc["principal"], "bob");
+}
+
+#[tokio::test]
+async fn bad_cookies_give_a_fresh_session_not_an_error_page() {
+    let f = start();
+    let addr = f.server.addr;
+    for cookie in [
+        "session=garbage",
+        "session=",
+        "session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "session=%00%ff",
+    ] {
+        let reply = send(addr, "GET", "/api/session", &[("cookie", cookie)], None).await;
+        assert_eq!(reply.status, 401, "{cookie}");
+        let reply = send(
+            addr,
+            "POST",
+            "/api/login",
+            &[("cookie", cookie)],
+            Some(json!({"username": "alice", "password": "wonderland"})),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{cookie}");
+    }
+    let metrics = send(addr, "GET", "/metrics", &[], None).await.body;
+    let suspicious = metrics
+        .lines()
+        .find(|l| l.starts_with("session_events_total{kind=\"suspicious_id\"}"))
+        .unwrap();
+    assert_ne!(suspicious.rsplit(' ').next(), Some("0"));
+}
+
+#[tokio::test]
+async fn healthz_and_prometheus_metrics() {
+    let f = start();
+    let addr = f.server.addr;
+    let reply = send(addr, "GET", "/healthz", &[], None).await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "ok\n"));
+    login(addr, "alice", "wonderland").await;
+    let reply = send(addr, "GET", "/metrics", &[], None).await;
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let body = reply.body;
+    assert!(
+        body.contains("session_active_sessions{store=\"sqlite\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("session_store_operation_duration_seconds_count{operation=\"create\"} 1")
+    );
+    assert!(body.contains("session_events_total{kind=\"created\"} 1"));
+    assert!(body.contains("# TYPE session_store_operation_duration_seconds histogram"));
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
+    let store = format!("sqlite:{}", dir.path().join("sessions.db").display());
+    let mut server = ServerProcess::start(&store, &users, &[]);
+    let cookie = login(server.addr, "alice", "wonderland").await;
+    send(
+        server.addr,
+        "POST",
+        "/api/counter/c",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    server.guard.stop();
+    let server = ServerProcess::start(&store, &users, &[]);
+    let doc = send(
+        server.addr,
+        "GET",
+        "/api/session",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(doc["principal"], "alice");
+    assert_eq!(doc["attributes"]["counter:c"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_on_one_shared_session_lose_no_increment() {
+    let f = start();
+    let addr = f.server.addr;
+    let cookie = Arc::new(login(addr, "alice", "wonderland").await);
+    const CLIENTS: usize = 64;
+    const ROUNDS: u64 = 10;
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                for round in 1..=ROUNDS {
+                    let path = format!("/api/counter/c{client}");
+                    let reply = send(addr, "POST", &path, &[("cookie", &cookie)], None).await;
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                    assert_eq!(reply.json()["value"], round);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let doc = send(addr, "GET", "/api/session", &[("cookie", &cookie)], None)
+        .await
+        .json();
+    for client in 0..CLIENTS {
+        assert_eq!(
+            doc["attributes"][format!("counter:c{client}")],
+            ROUNDS,
+            "client {client}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], test_support::free_port()).into();
+    let mut child = ServerProcess::spawn(addr, "memory:", &users, &[]);
+    test_support::wait_for_tcp(addr, std::time::Duration::from_secs(60)).unwrap();
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
+}

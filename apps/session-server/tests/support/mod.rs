@@ -1,0 +1,154 @@
+//! Shared by the session-server tests: run the real binary, talk HTTP to it.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use test_support::{ChildGuard, free_port, wait_for_tcp};
+use tokio::net::TcpStream;
+
+/// A users file with cheap Argon2id hashes (tests log in often; the server verifies with the
+/// parameters in the hash).
+pub fn write_users_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    let params = Params::new(256, 1, 1, None).unwrap();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut text = String::from("# test accounts\n");
+    for (name, password) in users {
+        let salt = SaltString::encode_b64(format!("salt-of-{name}").as_bytes()).unwrap();
+        let hash = argon.hash_password(password.as_bytes(), &salt).unwrap();
+        text.push_str(&format!("{name}:{hash}\n"));
+    }
+    let path = dir.join("users");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A running session-server.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    pub guard: ChildGuard,
+}
+
+impl ServerProcess {
+    /// Starts the binary with `--listen` on a free port, the given store and users file.
+    pub fn start(store: &str, users: &Path, extra: &[&str]) -> ServerProcess {
+        Self::start_on(free_port(), store, users, extra)
+    }
+
+    pub fn start_on(port: u16, store: &str, users: &Path, extra: &[&str]) -> ServerProcess {
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = Self::spawn(addr, store, users, extra);
+        let guard = ChildGuard::new("session-server", child);
+        wait_for_tcp(addr, Duration::from_secs(60)).unwrap();
+        ServerProcess { addr, guard }
+    }
+
+    pub fn spawn(addr: SocketAddr, store: &str, users: &Path, extra: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_session-server"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--store")
+            .arg(store)
+            .arg("--users")
+            .arg(users)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+    /// `name=value` of the single Set-Cookie.
+    pub fn cookie_pair(&self) -> String {
+        let all = self.set_cookies();
+        assert_eq!(all.len(), 1, "{all:?}");
+        all[0].split(';').next().unwrap().to_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+/// One request over a fresh connection.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let bytes = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(json.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let response = sender
+        .send_request(request.body(Full::new(bytes)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Logs in through the API; returns the `Cookie` header value.
+pub async fn login(addr: SocketAddr, user: &str, password: &str) -> String {
+    let reply = send(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        Some(serde_json::json!({"username": user, "password": password})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.cookie_pair()
+}
