@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+pub mod redis;
+
 pub mod browser;
 pub mod lyskomd;
 pub mod redis;

@@ -1,0 +1,60 @@
+//! Redis key names.
+
+use session_core::SessionKey;
+use sha2::{Digest, Sha256};
+
+/// The names of a store's keys, all under one prefix:
+///
+/// - `<prefix>s:{<key hex>}`: a session's hash. The hash tag (the part in braces) puts all of a
+///   session's data in one cluster slot, so each script touches one slot.
+/// - `<prefix>all`: a sorted set of every session key (score 0, so ordered by key) for paging.
+/// - `<prefix>expiry`: a sorted set of session keys scored by an expiry time that is never later
+///   than the real one (it is moved forward by the sweep); for `count` and the sweep.
+/// - `<prefix>p:<sha256 of the principal>`: a set of the principal's session keys.
+///
+/// The index keys live in their own slots and are updated right after the session's script.
+#[derive(Clone, Debug)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: String) -> Self {
+        Keys { prefix }
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn session(&self, key: &SessionKey) -> String {
+        format!("{}s:{{{}}}", self.prefix, key.to_hex())
+    }
+
+    pub(crate) fn all(&self) -> String {
+        format!("{}all", self.prefix)
+    }
+
+    pub(crate) fn expiry(&self) -> String {
+        format!("{}expiry", self.prefix)
+    }
+
+    pub(crate) fn principal(&self, principal: &str) -> String {
+        let digest = Sha256::digest(principal.as_bytes());
+        format!("{}p:{}", self.prefix, hex::encode(digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_carry_a_hash_tag_of_the_key_digest() {
+        let keys = Keys::new("app:".into());
+        let key = SessionKey::from_bytes([0xab; 32]);
+        assert_eq!(keys.session(&key), format!("app:s:{{{}}}", "ab".repeat(32)));
+        assert!(keys.principal("{x}").starts_with("app:p:"));
+        assert!(!keys.principal("{x}").contains('{'));
+    }
+}

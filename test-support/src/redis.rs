@@ -1,0 +1,251 @@
+//! Throwaway Redis servers for tests: one `redis-server` on a free loopback port, or a
+//! Redis Cluster of three masters. Both need the Debian package `redis-server` (which also
+//! brings `redis-cli`); when it is missing, [`redis_server_program`] is `None` and tests call
+//! [`skip`](crate::skip).
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{ChildGuard, find_program, wait_until};
+
+/// How long a server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `redis-server` program, if installed.
+pub fn redis_server_program() -> Option<PathBuf> {
+    find_program("redis-server")
+}
+
+/// The `redis-cli` program, if installed.
+pub fn redis_cli_program() -> Option<PathBuf> {
+    find_program("redis-cli")
+}
+
+/// One `redis-server` on 127.0.0.1, with its data in a private temporary directory, stopped
+/// when dropped. No persistence (no RDB, no AOF) unless it is part of a cluster.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    extra_args: Vec<String>,
+    child: Option<ChildGuard>,
+    /// The server's shell stops it when this closes.
+    lifeline: Option<std::process::ChildStdin>,
+}
+
+/// Sends one inline command and returns the first reply line (`+PONG`, `$12` …).
+pub fn redis_command(port: u16, command: &str) -> io::Result<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(format!("{command}\r\n").as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    if let Some(length) = line
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    {
+        let mut body = vec![0u8; length + 2];
+        io::Read::read_exact(&mut reader, &mut body)?;
+        return Ok(String::from_utf8_lossy(&body).into_owned());
+    }
+    Ok(line.trim_end().to_owned())
+}
+
+fn answers_ping(port: u16) -> bool {
+    redis_command(port, "PING").is_ok_and(|reply| reply == "+PONG")
+}
+
+/// A free loopback port whose cluster bus port (`port + 10000`) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = crate::free_port();
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl RedisServer {
+    /// Starts a server on a free port. `Err` when `redis-server` is not installed or does not
+    /// come up (the message says which).
+    pub fn start() -> Result<RedisServer, String> {
+        Self::start_with(crate::free_port(), Vec::new())
+    }
+
+    fn start_with(port: u16, extra_args: Vec<String>) -> Result<RedisServer, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("sessions-redis-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a directory for redis-server: {e}"))?;
+        let mut server = RedisServer {
+            port,
+            dir,
+            extra_args,
+            child: None,
+            lifeline: None,
+        };
+        server.launch()?;
+        Ok(server)
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        let program = redis_server_program().ok_or("redis-server (Debian package redis-server)")?;
+        // redis-server runs under a small shell that stops it when our end of its stdin closes,
+        // so a test process that exits without running destructors (statics, a panic) does not
+        // leave servers behind.
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#""$@" & server=$!; cat >/dev/null; kill "$server" 2>/dev/null; wait "$server""#)
+            .arg("redis-server-guard")
+            .arg(program)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .args(["--daemonize", "no"])
+            .args(["--dir", &self.dir.path().display().to_string()])
+            .args(&self.extra_args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        self.lifeline = child.stdin.take();
+        let mut guard = ChildGuard::new(format!("redis-server :{}", self.port), child);
+        let port = self.port;
+        if wait_until(START_TIMEOUT, || answers_ping(port) || !guard.is_running()).is_err()
+            || !guard.is_running()
+        {
+            return Err(format!("redis-server on port {port} did not start"));
+        }
+        self.child = Some(guard);
+        Ok(())
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL) and waits for it to exit.
+    pub fn stop(&mut self) {
+        drop(self.lifeline.take());
+        if let Some(mut child) = self.child.take() {
+            let _ = wait_until(Duration::from_secs(10), || !child.is_running());
+            child.stop();
+        }
+    }
+
+    /// Starts the server again on the same port (after [`stop`](Self::stop)).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.launch()
+    }
+
+    /// Whether the server answers `PING`.
+    pub fn is_up(&self) -> bool {
+        answers_ping(self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A Redis Cluster of masters without replicas on 127.0.0.1, each in its own temporary
+/// directory, created with `redis-cli --cluster create … --cluster-yes`; stopped when dropped.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` (at least 3) nodes and joins them into a cluster covering all slots.
+    pub fn start(masters: usize) -> Result<RedisCluster, String> {
+        let cli = redis_cli_program().ok_or("redis-cli (Debian package redis-tools)")?;
+        let mut nodes = Vec::new();
+        for _ in 0..masters.max(3) {
+            let port = free_cluster_port();
+            nodes.push(RedisServer::start_with(
+                port,
+                vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-config-file".into(),
+                    "nodes.conf".into(),
+                    "--cluster-node-timeout".into(),
+                    "5000".into(),
+                ],
+            )?);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let output = Command::new(cli)
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run redis-cli --cluster create: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&output.stdout)
+            ));
+        }
+        let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+        let ready = wait_until(START_TIMEOUT, || {
+            ports.iter().all(|&port| {
+                redis_command(port, "CLUSTER INFO").is_ok_and(|info| {
+                    info.contains("cluster_state:ok")
+                        && info.contains("cluster_known_nodes:")
+                        && info.contains(&format!("cluster_size:{}", ports.len()))
+                })
+            })
+        });
+        if ready.is_err() {
+            return Err("the Redis Cluster did not reach cluster_state:ok".into());
+        }
+        Ok(RedisCluster { nodes })
+    }
+
+    /// `redis://127.0.0.1:PORT` of every node (seed URLs for a cluster client).
+    pub fn node_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect()
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (the store URL form).
+    pub fn store_url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// The nodes' ports.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|n| n.port).collect()
+    }
+}
