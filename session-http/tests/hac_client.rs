@@ -117,7 +117,9 @@ async fn login_and_the_three_operations() {
     assert!(imported.success, "{imported:?}");
     assert_eq!(imported.summary, "Import finished successfully");
     let products = client
-        .flexible_search(&FlexSearchQuery::new("SELECT {code}, {name} FROM {Product}"))
+        .flexible_search(&FlexSearchQuery::new(
+            "SELECT {code}, {name} FROM {Product}",
+        ))
         .await
         .unwrap();
     assert_eq!(products.rows, [["p1", "First"]]);
@@ -127,7 +129,10 @@ async fn login_and_the_three_operations() {
         .unwrap();
     assert!(!rejected.success);
     assert_eq!(rejected.summary, "Import has encountered problems");
-    assert!(rejected.errors[0].contains("unknown type 'Nope'"), "{rejected:?}");
+    assert!(
+        rejected.errors[0].contains("unknown type 'Nope'"),
+        "{rejected:?}"
+    );
 
     assert_eq!(f.logins(), 1);
 }
@@ -375,8 +380,14 @@ fn the_emulator_speaks_hacs_login_protocol() {
     assert!(page.set_cookies.is_empty());
     assert!(is_login_page(&page.body));
     let token = csrf_token(&page.body).unwrap();
-    assert!(page.body.contains(&format!("<meta name=\"_csrf\" content=\"{token}\"")));
-    assert!(page.body.contains(&format!("name=\"_csrf\" value=\"{token}\"")));
+    assert!(
+        page.body
+            .contains(&format!("<meta name=\"_csrf\" content=\"{token}\""))
+    );
+    assert!(
+        page.body
+            .contains(&format!("name=\"_csrf\" value=\"{token}\""))
+    );
 
     // A bad token: 405, like the real HAC.
     let bad = send(
@@ -417,8 +428,12 @@ fn the_emulator_speaks_hacs_login_protocol() {
     // The old session is gone: a POST with it is refused.
     let old = send(
         &emulator,
-        request("POST", "/hac/console/scripting/execute", Some(&format!("JSESSIONID={anonymous}")))
-            .header("X-CSRF-TOKEN", &token),
+        request(
+            "POST",
+            "/hac/console/scripting/execute",
+            Some(&format!("JSESSIONID={anonymous}")),
+        )
+        .header("X-CSRF-TOKEN", &token),
         "script=return+1&scriptType=groovy&commit=false",
     );
     assert_eq!(old.status, StatusCode::METHOD_NOT_ALLOWED);
@@ -440,7 +455,9 @@ fn the_emulator_speaks_hacs_login_protocol() {
     let form_token = send(
         &emulator,
         request("POST", "/hac/console/flexsearch/execute", Some(&cookie)),
-        &format!("flexibleSearchQuery=SELECT+%7Buid%7D+FROM+%7BUser%7D&maxCount=1&_csrf={fresh_token}"),
+        &format!(
+            "flexibleSearchQuery=SELECT+%7Buid%7D+FROM+%7BUser%7D&maxCount=1&_csrf={fresh_token}"
+        ),
     );
     assert_eq!(form_token.status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&form_token.body).unwrap();
@@ -448,7 +465,10 @@ fn the_emulator_speaks_hacs_login_protocol() {
     assert!(json["exception"].is_null());
 
     let stats = emulator.stats();
-    assert_eq!((stats.logins, stats.failed_logins, stats.rejected), (1, 1, 2));
+    assert_eq!(
+        (stats.logins, stats.failed_logins, stats.rejected),
+        (1, 1, 2)
+    );
 }
 
 #[test]
@@ -462,7 +482,11 @@ fn the_emulator_can_answer_403_and_sets_a_route() {
     assert!(first.set_cookies.iter().any(|c| c == "ROUTE=n7; Path=/"));
     let refused = send(
         &emulator,
-        request("POST", "/hac/console/impex/import", Some("JSESSIONID=dead; ROUTE=n7")),
+        request(
+            "POST",
+            "/hac/console/impex/import",
+            Some("JSESSIONID=dead; ROUTE=n7"),
+        ),
         "scriptContent=x",
     );
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -477,7 +501,8 @@ fn an_anonymous_session_with_a_valid_token_is_sent_to_the_login_page() {
     let token = csrf_token(&page.body).unwrap();
     let reply = send(
         &emulator,
-        request("POST", "/hac/console/scripting/execute", Some(&cookie)).header("X-CSRF-TOKEN", &token),
+        request("POST", "/hac/console/scripting/execute", Some(&cookie))
+            .header("X-CSRF-TOKEN", &token),
         "script=return+1",
     );
     assert_eq!(reply.status, StatusCode::FOUND);

@@ -23,7 +23,10 @@ fn peer(test: &str, program: &str) -> Option<PathBuf> {
             .is_ok_and(|o| o.status.success())
     });
     if found.is_none() {
-        test_support::skip(test, "hac-client-core 0.1.2 / hac-client-cli in the peers' virtualenv");
+        test_support::skip(
+            test,
+            "hac-client-core 0.1.2 / hac-client-cli in the peers' virtualenv",
+        );
         return None;
     }
     test_support::python_peer(program)
@@ -70,7 +73,10 @@ impl World {
             .env("HOME", self.home.path())
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("HAC_PASSWORD")
-            .env("HAC_CLIENT_CONFIG_PATH", self.home.path().join("config.toml"))
+            .env(
+                "HAC_CLIENT_CONFIG_PATH",
+                self.home.path().join("config.toml"),
+            )
             .stdin(std::process::Stdio::null());
         for (name, value) in extra_env {
             command.env(name, value);
@@ -116,8 +122,10 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hac_client_core_logs_in_and_runs_groovy_flexsearch_and_impex() {
-    let Some(python) = peer("hac_client_core_logs_in_and_runs_groovy_flexsearch_and_impex", "python")
-    else {
+    let Some(python) = peer(
+        "hac_client_core_logs_in_and_runs_groovy_flexsearch_and_impex",
+        "python",
+    ) else {
         return;
     };
     let world = World::start(Some("node1")).await;
@@ -181,7 +189,10 @@ out['groovy'] = c.execute_groovy("return 'cached'").execution_result
         )
         .await;
     assert!(
-        out["stderr"].as_str().unwrap().contains("Using cached session"),
+        out["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("Using cached session"),
         "{out}"
     );
     assert_eq!(out["groovy"], "cached");
@@ -190,18 +201,23 @@ out['groovy'] = c.execute_groovy("return 'cached'").execution_result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_cached_by_hac_client_core_is_used_without_a_login() {
-    let Some(python) = peer("a_session_cached_by_hac_client_core_is_used_without_a_login", "python")
-    else {
+    let Some(python) = peer(
+        "a_session_cached_by_hac_client_core_is_used_without_a_login",
+        "python",
+    ) else {
         return;
     };
     let world = World::start(Some("node1")).await;
-    world
-        .python(&python, "local", "client().login()")
-        .await;
+    world.python(&python, "local", "client().login()").await;
     assert_eq!(world.logins(), 1);
 
     let key = CacheKey::new(world.hac.base_url(), "admin", "local");
-    let cached = world.cache().load(&key).await.unwrap().expect("hac-client-core's file");
+    let cached = world
+        .cache()
+        .load(&key)
+        .await
+        .unwrap()
+        .expect("hac-client-core's file");
     assert_eq!(cached.route_cookie.as_deref(), Some("ROUTE=node1"));
     let client = HacClient::new(key).unwrap().with_cache(world.cache());
     assert_eq!(client.login().await.unwrap(), LoginOutcome::ReusedCached);
@@ -215,8 +231,10 @@ async fn a_session_cached_by_hac_client_core_is_used_without_a_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_cached_by_this_client_is_used_by_hac_client_core() {
-    let Some(python) = peer("a_session_cached_by_this_client_is_used_by_hac_client_core", "python")
-    else {
+    let Some(python) = peer(
+        "a_session_cached_by_this_client_is_used_by_hac_client_core",
+        "python",
+    ) else {
         return;
     };
     let world = World::start(None).await;
@@ -241,7 +259,10 @@ out['groovy'] = c.execute_groovy("println 'x'\nreturn 'from python'").execution_
         )
         .await;
     assert!(
-        out["stderr"].as_str().unwrap().contains("Using cached session"),
+        out["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("Using cached session"),
         "{out}"
     );
     assert_eq!(out["session"], client.session().await.unwrap().session_id);
@@ -254,8 +275,10 @@ out['groovy'] = c.execute_groovy("println 'x'\nreturn 'from python'").execution_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
-    let Some(hac) = peer("hac_client_cli_works_against_the_emulator_and_shares_its_sessions", "hac")
-    else {
+    let Some(hac) = peer(
+        "hac_client_cli_works_against_the_emulator_and_shares_its_sessions",
+        "hac",
+    ) else {
         return;
     };
     let world = World::start(None).await;
@@ -282,7 +305,14 @@ async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
     let out = world
         .run(
             &hac,
-            &["flexsearch", "SELECT {uid} FROM {User}", "--json", "-e", "local", "-q"],
+            &[
+                "flexsearch",
+                "SELECT {uid} FROM {User}",
+                "--json",
+                "-e",
+                "local",
+                "-q",
+            ],
             &[],
         )
         .await;
@@ -291,7 +321,11 @@ async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
     let impex = world.home.path().join("products.impex");
     std::fs::write(&impex, "INSERT_UPDATE Product;code[unique=true]\n;cli-1\n").unwrap();
     let out = world
-        .run(&hac, &["impex", "-f", impex.to_str().unwrap(), "-e", "local", "-q"], &[])
+        .run(
+            &hac,
+            &["impex", "-f", impex.to_str().unwrap(), "-e", "local", "-q"],
+            &[],
+        )
         .await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("Import finished successfully"));
     assert_eq!(world.logins(), 1);
@@ -309,7 +343,10 @@ async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hac_client_core_works_against_the_emulator_binary() {
-    let Some(python) = peer("hac_client_core_works_against_the_emulator_binary", "python") else {
+    let Some(python) = peer(
+        "hac_client_core_works_against_the_emulator_binary",
+        "python",
+    ) else {
         return;
     };
     let binary = test_support::workspace_binary("hac-emulator");

@@ -176,13 +176,15 @@ impl FileSessionCache {
 
     /// A cache in [`FileSessionCache::default_dir`].
     pub fn in_default_dir() -> Result<Self, HacError> {
-        Self::default_dir().map(Self::new).ok_or_else(|| HacError::Cache {
-            path: PathBuf::from("~/.cache/hac-client"),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no home directory (set HOME)",
-            ),
-        })
+        Self::default_dir()
+            .map(Self::new)
+            .ok_or_else(|| HacError::Cache {
+                path: PathBuf::from("~/.cache/hac-client"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no home directory (set HOME)",
+                ),
+            })
     }
 
     /// The directory.
@@ -297,10 +299,11 @@ impl SessionCache for FileSessionCache {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("session_") && name.ends_with(".json") {
-                if let Some(session) = Self::read(&entry.path())? {
-                    sessions.push(session);
-                }
+            if name.starts_with("session_")
+                && name.ends_with(".json")
+                && let Some(session) = Self::read(&entry.path())?
+            {
+                sessions.push(session);
             }
         }
         sessions.sort_by(|a, b| b.last_used_at.total_cmp(&a.last_used_at));
@@ -348,9 +351,18 @@ mod tests {
         let session = sample();
         block_on(cache.save(&session)).unwrap();
         let path = cache.path_of(&session.key());
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(block_on(cache.load(&session.key())).unwrap(), Some(session.clone()));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            block_on(cache.load(&session.key())).unwrap(),
+            Some(session.clone())
+        );
         let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         assert_eq!(json.as_object().unwrap().len(), 9);
         assert_eq!(block_on(cache.list()).unwrap().len(), 1);

@@ -192,7 +192,12 @@ impl HacClient {
             ("commit", commit.to_string()),
         ];
         let body = self
-            .operate("Groovy execution", "/hac/console/scripting/execute", &form, true)
+            .operate(
+                "Groovy execution",
+                "/hac/console/scripting/execute",
+                &form,
+                true,
+            )
             .await?;
         GroovyResult::from_json(&body, commit)
     }
@@ -212,7 +217,12 @@ impl HacClient {
             ("commit", "false".to_string()),
         ];
         let body = self
-            .operate("FlexibleSearch", "/hac/console/flexsearch/execute", &form, true)
+            .operate(
+                "FlexibleSearch",
+                "/hac/console/flexsearch/execute",
+                &form,
+                true,
+            )
             .await?;
         FlexSearchResult::from_json(&body)
     }
@@ -374,10 +384,12 @@ impl HacClient {
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("/hac/");
-            let target = check.join(location).map_err(|e| HacError::InvalidResponse {
-                operation: "login",
-                detail: format!("bad redirect {location:?}: {e}"),
-            })?;
+            let target = check
+                .join(location)
+                .map_err(|e| HacError::InvalidResponse {
+                    operation: "login",
+                    detail: format!("bad redirect {location:?}: {e}"),
+                })?;
             self.get_following(state, target).await?.1.body
         } else if answer.status == StatusCode::OK {
             answer.body
@@ -434,7 +446,13 @@ impl HacClient {
                 headers.push(("accept", "application/json".to_string()));
             }
             let answer = self
-                .send(&mut state, Method::POST, &url, &headers, Some(form_body(&form)))
+                .send(
+                    &mut state,
+                    Method::POST,
+                    &url,
+                    &headers,
+                    Some(form_body(&form)),
+                )
                 .await?;
             let status = answer.status;
             if matches!(status.as_u16(), 401 | 403 | 405) {
@@ -451,7 +469,8 @@ impl HacClient {
                     status: status.as_u16(),
                 });
             }
-            let looks_like_json = answer.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let looks_like_json =
+                answer.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
             let text = String::from_utf8_lossy(&answer.body);
             if !looks_like_json && !text.contains("id=\"impexResult\"") && is_login_page(&text) {
                 last = "the login page".to_string();
@@ -467,7 +486,11 @@ impl HacClient {
         })
     }
 
-    async fn get_following(&self, state: &mut State, mut url: Url) -> Result<(Url, Answer), HacError> {
+    async fn get_following(
+        &self,
+        state: &mut State,
+        mut url: Url,
+    ) -> Result<(Url, Answer), HacError> {
         for _ in 0..MAX_REDIRECTS {
             let answer = self.send(state, Method::GET, &url, &[], None).await?;
             if !answer.status.is_redirection() {
@@ -606,9 +629,10 @@ impl Authenticator for HacAuthenticator {
             client = client.with_cache(Arc::clone(cache));
         }
         match client.login_fresh().await {
-            Ok(()) => client.session().await.ok_or_else(|| {
-                AuthError::Unavailable("the login yielded no session".into())
-            }),
+            Ok(()) => client
+                .session()
+                .await
+                .ok_or_else(|| AuthError::Unavailable("the login yielded no session".into())),
             Err(HacError::InvalidCredentials { .. }) => Err(AuthError::InvalidCredentials),
             Err(other) => Err(AuthError::Unavailable(Box::new(other))),
         }

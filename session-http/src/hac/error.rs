@@ -20,7 +20,9 @@ pub enum HacError {
     )]
     PasswordRequired,
     /// A page that should carry a CSRF token carries none.
-    #[error("no CSRF token (_csrf meta tag or hidden input) in the page at {url}; is this a HAC login page?")]
+    #[error(
+        "no CSRF token (_csrf meta tag or hidden input) in the page at {url}; is this a HAC login page?"
+    )]
     NoCsrfToken {
         /// Where the page came from.
         url: String,

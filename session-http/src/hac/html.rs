@@ -163,8 +163,8 @@ pub(crate) struct ImpexPage {
 /// Reads the result of an Impex import from the page HAC answers with; `None` when the page
 /// has no `impexResult` span (it is not an import result page).
 pub(crate) fn impex_page(html: &str) -> Option<ImpexPage> {
-    let span = start_tags(html)
-        .find(|t| t.name == "span" && t.attribute("id") == Some("impexResult"))?;
+    let span =
+        start_tags(html).find(|t| t.name == "span" && t.attribute("id") == Some("impexResult"))?;
     let detail = start_tags(html)
         .find(|t| {
             t.name == "div"
@@ -181,7 +181,10 @@ pub(crate) fn impex_page(html: &str) -> Option<ImpexPage> {
         .unwrap_or_default();
     Some(ImpexPage {
         level: span.attribute("data-level").unwrap_or_default().to_string(),
-        summary: span.attribute("data-result").unwrap_or_default().to_string(),
+        summary: span
+            .attribute("data-result")
+            .unwrap_or_default()
+            .to_string(),
         detail,
     })
 }
@@ -282,12 +285,17 @@ mod tests {
 
     #[test]
     fn commented_out_tokens_are_ignored() {
-        assert_eq!(csrf_token(r#"<!-- <meta name="_csrf" content="x"> -->"#), None);
+        assert_eq!(
+            csrf_token(r#"<!-- <meta name="_csrf" content="x"> -->"#),
+            None
+        );
     }
 
     #[test]
     fn login_page_markers() {
-        assert!(is_login_page(r#"<form action="/hac/j_spring_security_check">"#));
+        assert!(is_login_page(
+            r#"<form action="/hac/j_spring_security_check">"#
+        ));
         assert!(is_login_page(r#"<input name="j_username">"#));
         assert!(!is_login_page("<h1>hybris administration console</h1>"));
     }

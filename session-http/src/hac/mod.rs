@@ -74,7 +74,5 @@ pub use client::{
 };
 pub use error::HacError;
 pub use html::{csrf_token, is_login_page};
-pub use results::{
-    FlexSearchError, FlexSearchQuery, FlexSearchResult, GroovyResult, ImpexResult,
-};
+pub use results::{FlexSearchError, FlexSearchQuery, FlexSearchResult, GroovyResult, ImpexResult};
 pub use store_cache::StoreSessionCache;

@@ -81,9 +81,7 @@ impl SessionCache for StoreSessionCache {
         let key = Self::store_key(&session.key());
         let mut record = Record::new(key, Codec::Json, self.expiry, self.clock.now());
         record.principal = Some(session.username.clone());
-        record
-            .insert(ATTRIBUTE, session)
-            .map_err(HacError::Store)?;
+        record.insert(ATTRIBUTE, session).map_err(HacError::Store)?;
         // Replace rather than merge: the cached session is one value, written whole.
         self.store.delete(&key).await.map_err(HacError::Store)?;
         self.store.create(&record).await.map_err(HacError::Store)

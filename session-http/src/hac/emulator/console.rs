@@ -55,7 +55,12 @@ pub(crate) struct ImpexRun {
 const USERS: [(u64, &str, &str, &str); 3] = [
     (8_796_093_054_980, "admin", "Administrator", "Employee"),
     (8_796_093_087_748, "anonymous", "Anonymous", "Customer"),
-    (8_796_093_120_516, "keenreviewer1@hybris.com", "Keen Reviewer", "Customer"),
+    (
+        8_796_093_120_516,
+        "keenreviewer1@hybris.com",
+        "Keen Reviewer",
+        "Customer",
+    ),
 ];
 const LANGUAGES: [(u64, &str, &str); 2] = [
     (8_796_093_056_032, "en", "English"),
@@ -82,7 +87,10 @@ impl Catalogue {
         for (index, line) in script.lines().enumerate() {
             let line = line.trim().trim_end_matches(';').trim();
             if let Some(argument) = line.strip_prefix("println") {
-                let argument = argument.trim().trim_start_matches('(').trim_end_matches(')');
+                let argument = argument
+                    .trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')');
                 run.output.push_str(&unquote(argument.trim()));
                 run.output.push('\n');
             } else if let Some(value) = line.strip_prefix("return ") {
@@ -90,7 +98,9 @@ impl Catalogue {
                 break;
             } else if let Some(thrown) = line.strip_prefix("throw new ") {
                 let (class, message) = match thrown.split_once('(') {
-                    Some((class, rest)) => (class.trim(), unquote(rest.trim_end_matches(')').trim())),
+                    Some((class, rest)) => {
+                        (class.trim(), unquote(rest.trim_end_matches(')').trim()))
+                    }
                     None => (thrown.trim(), String::new()),
                 };
                 let class = if class.contains('.') {
@@ -245,7 +255,10 @@ impl Catalogue {
                 })
         };
         let field = |text: &str| -> Result<&'static str, String> {
-            let inner = text.trim().strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+            let inner = text
+                .trim()
+                .strip_prefix('{')
+                .and_then(|t| t.strip_suffix('}'));
             let inner = inner.ok_or_else(syntax)?;
             let name = inner.rsplit(['.', ':']).next().unwrap_or(inner).trim();
             known(name)
@@ -321,7 +334,9 @@ impl Catalogue {
                         };
                         let Some(product_code) = value(&Some(*code)).filter(|c| !c.is_empty())
                         else {
-                            problems.push(format!("{trimmed},,,,missing value for unique attribute code"));
+                            problems.push(format!(
+                                "{trimmed},,,,missing value for unique attribute code"
+                            ));
                             continue;
                         };
                         if let Err(reason) =
@@ -331,9 +346,13 @@ impl Catalogue {
                         }
                     }
                     Some(Header::Broken) => {
-                        problems.push(format!("{trimmed},,,,line belongs to an unresolvable header"));
+                        problems.push(format!(
+                            "{trimmed},,,,line belongs to an unresolvable header"
+                        ));
                     }
-                    None => problems.push(format!("{trimmed},,,,no header line for this value line")),
+                    None => {
+                        problems.push(format!("{trimmed},,,,no header line for this value line"))
+                    }
                 }
                 continue;
             }
@@ -353,9 +372,9 @@ impl Catalogue {
             Mode::Insert if self.products.contains_key(&code) => {
                 Err(format!("item Product with code '{code}' already exists"))
             }
-            Mode::Update if !self.products.contains_key(&code) => {
-                Err(format!("no existing item found for update: Product code '{code}'"))
-            }
+            Mode::Update if !self.products.contains_key(&code) => Err(format!(
+                "no existing item found for update: Product code '{code}'"
+            )),
             Mode::Remove => {
                 self.products.remove(&code);
                 Ok(())
@@ -423,7 +442,11 @@ fn parse_header(line: &str) -> Result<Header, String> {
             "code" => code = Some(index),
             "name" => name = Some(index),
             "" => {}
-            other => return Err(format!("unknown attributes [Product.{other}] - cannot resolve them")),
+            other => {
+                return Err(format!(
+                    "unknown attributes [Product.{other}] - cannot resolve them"
+                ));
+            }
         }
     }
     let code = code.ok_or_else(|| "no unique attribute code in Product header".to_string())?;
@@ -451,7 +474,10 @@ mod tests {
         assert_eq!(run.result, "42");
         assert!(run.stacktrace.is_empty());
         let run = c.groovy("println 'a'\nthrow new IllegalStateException(\"boom\")");
-        assert!(run.stacktrace.starts_with("java.lang.IllegalStateException: boom"));
+        assert!(
+            run.stacktrace
+                .starts_with("java.lang.IllegalStateException: boom")
+        );
     }
 
     #[test]
@@ -461,7 +487,10 @@ mod tests {
         assert_eq!(v["headers"], json!(["PK", "p_uid"]));
         assert_eq!(v["resultCount"], 2);
         assert_eq!(v["resultList"][0][1], "admin");
-        let v = c.flexible_search("SELECT {u.name} FROM {User AS u} WHERE {u.uid} = 'anonymous'", 200);
+        let v = c.flexible_search(
+            "SELECT {u.name} FROM {User AS u} WHERE {u.uid} = 'anonymous'",
+            200,
+        );
         assert_eq!(v["resultList"], json!([["Anonymous"]]));
         let v = c.flexible_search("SELECT {pk} FROM {NoSuchType}", 200);
         assert_eq!(v["exception"]["message"], "type code 'NoSuchType' invalid");
@@ -472,11 +501,14 @@ mod tests {
     #[test]
     fn impex_changes_products_and_reports_problems() {
         let mut c = Catalogue::default();
-        let run = c.import_impex("INSERT_UPDATE Product;code[unique=true];name[lang=en]\n;p1;One\n;p2;Two\n");
+        let run = c.import_impex(
+            "INSERT_UPDATE Product;code[unique=true];name[lang=en]\n;p1;One\n;p2;Two\n",
+        );
         assert!(run.problems.is_empty(), "{:?}", run.problems);
         let v = c.flexible_search("SELECT {code},{name} FROM {Product}", 200);
         assert_eq!(v["resultList"], json!([["p1", "One"], ["p2", "Two"]]));
-        let run = c.import_impex("INSERT Product;code[unique=true]\n;p1\nINSERT_UPDATE Foo;code\n;x\n");
+        let run =
+            c.import_impex("INSERT Product;code[unique=true]\n;p1\nINSERT_UPDATE Foo;code\n;x\n");
         assert_eq!(run.problems.len(), 3, "{:?}", run.problems);
         assert!(run.problems[1].contains("unknown type 'Foo'"));
     }

@@ -82,7 +82,11 @@ impl fmt::Debug for EmulatorConfig {
         f.debug_struct("EmulatorConfig")
             .field(
                 "users",
-                &self.users.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+                &self
+                    .users
+                    .iter()
+                    .map(|(u, _)| u.as_str())
+                    .collect::<Vec<_>>(),
             )
             .field("idle_timeout", &self.idle_timeout)
             .field("rejection_status", &self.rejection_status)
@@ -413,7 +417,10 @@ impl HacEmulator {
     }
 
     fn login_page(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
-        let login_error = request.query.split('&').any(|p| p.starts_with("login_error"));
+        let login_error = request
+            .query
+            .split('&')
+            .any(|p| p.starts_with("login_error"));
         let (cookie, token) = match self.live_session(state, request) {
             Some(id) => {
                 let token = state
@@ -495,7 +502,11 @@ impl HacEmulator {
             }
             "/hac/console/flexsearch/execute" => {
                 let max_count = field("maxCount").parse().unwrap_or(200);
-                json(state.catalogue.flexible_search(field("flexibleSearchQuery"), max_count))
+                json(
+                    state
+                        .catalogue
+                        .flexible_search(field("flexibleSearchQuery"), max_count),
+                )
             }
             _ => {
                 let script = field("scriptContent");
@@ -585,7 +596,11 @@ fn redirect(location: &str, new_session: Option<&str>) -> Response<Full<Bytes>> 
     response
 }
 
-fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
+fn with_type(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
@@ -603,7 +618,11 @@ fn plain(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 }
 
 fn json(value: serde_json::Value) -> Response<Full<Bytes>> {
-    with_type(StatusCode::OK, value.to_string(), "application/json;charset=UTF-8")
+    with_type(
+        StatusCode::OK,
+        value.to_string(),
+        "application/json;charset=UTF-8",
+    )
 }
 
 #[cfg(test)]
