@@ -35,8 +35,10 @@ fn header_line<'a>(request: &'a str, name: &str) -> Option<&'a str> {
         .map(|l| &l[name.len() + 2..])
 }
 
+type Meaning = (Vec<(String, String, String, String)>, Value, Value);
+
 /// The meaning of a session file: cookies as a set, headers, auth.
-fn meaning(file: &Value) -> (Vec<(String, String, String, String)>, Value, Value) {
+fn meaning(file: &Value) -> Meaning {
     (
         cookie_set(file),
         file["headers"].clone(),

@@ -55,9 +55,10 @@ impl Layout {
 }
 
 /// The auth part of a session file as found, including kinds this crate cannot apply.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum FileAuth {
     /// No auth (`type` null or missing).
+    #[default]
     None,
     /// Auth this crate applies.
     Known(Auth),
@@ -93,12 +94,6 @@ pub struct HttpieFileParts {
     pub original_auth: Option<(FileAuth, Value)>,
     /// The layout the file was in.
     pub layout: Layout,
-}
-
-impl Default for FileAuth {
-    fn default() -> Self {
-        FileAuth::None
-    }
 }
 
 /// Parses an HTTPie session file. `bound_host` is the host the session belongs to (without
