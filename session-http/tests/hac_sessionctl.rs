@@ -1,0 +1,333 @@
+//! `sessionctl hac` against the HAC emulator, and sessions shared with hac-client-cli in both
+//! directions. Needs the `sessionctl` binary of this workspace (built by `cargo build` or a
+//! workspace-wide `cargo test`) and, for the interop tests, hac-client-cli in the peers'
+//! virtualenv; skips loudly without them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use session_http::hac::emulator::{EmulatorConfig, HacEmulator, RunningEmulator};
+use tokio::io::AsyncWriteExt;
+
+fn sessionctl(test: &str) -> Option<PathBuf> {
+    let binary = test_support::workspace_binary("sessionctl");
+    if binary.exists() {
+        Some(binary)
+    } else {
+        test_support::skip(test, "the sessionctl binary (cargo build -p sessionctl)");
+        None
+    }
+}
+
+fn hac_cli(test: &str) -> Option<PathBuf> {
+    let found = test_support::python_peer("hac");
+    if found.is_none() {
+        test_support::skip(test, "hac-client-cli in the peers' virtualenv");
+    }
+    found
+}
+
+struct World {
+    hac: RunningEmulator,
+    home: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let hac = HacEmulator::new(EmulatorConfig::default())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!(
+                "default_environment = \"local\"\n\n[environments.local]\ndefault_endpoint = \"hac\"\n\n\
+                 [environments.local.endpoints.hac]\nurl = \"{}\"\n",
+                hac.base_url()
+            ),
+        )
+        .unwrap();
+        World { hac, home }
+    }
+
+    fn logins(&self) -> usize {
+        self.hac.emulator().stats().logins
+    }
+
+    async fn run(
+        &self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Output {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .env("HOME", self.home.path())
+            .env(
+                "HAC_CLIENT_CONFIG_PATH",
+                self.home.path().join("config.toml"),
+            )
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("HAC_PASSWORD")
+            .env_remove("HAC_USERNAME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        child.wait_with_output().await.unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessionctl_hac_logs_in_once_and_runs_everything() {
+    let Some(ctl) = sessionctl("sessionctl_hac_logs_in_once_and_runs_everything") else {
+        return;
+    };
+    let world = World::start().await;
+    let url = world.hac.base_url();
+    let target = ["hac", "--url", url.as_str(), "--user", "admin"];
+    let with = |rest: &[&str]| -> Vec<String> {
+        target.iter().chain(rest).map(|s| s.to_string()).collect()
+    };
+    let run =
+        |args: Vec<String>, env: Vec<(&'static str, &'static str)>, stdin: Option<&'static str>| {
+            let world = &world;
+            let ctl = ctl.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                world.run(&ctl, &args, &env, stdin).await
+            }
+        };
+
+    // No password anywhere: refused before any request.
+    let out = run(with(&["login"]), vec![], None).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no password"), "{}", stderr(&out));
+    assert_eq!(world.hac.emulator().stats().total(), 0);
+
+    // A wrong password from the environment.
+    let out = run(with(&["login"]), vec![("HAC_PASSWORD", "wrong")], None).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+
+    // The password on stdin.
+    let out = run(with(&["login"]), vec![], Some("nimda\n")).await;
+    assert_ok(&out);
+    assert_eq!(world.logins(), 1);
+
+    let out = run(
+        with(&["groovy", "println 'side'\nreturn 'value'"]),
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "value\n");
+    assert!(stderr(&out).contains("side"));
+
+    let script = world.home.path().join("fail.groovy");
+    std::fs::write(&script, "throw new RuntimeException('bad')\n").unwrap();
+    let out = run(
+        with(&["groovy", "-f", script.to_str().unwrap(), "--commit"]),
+        vec![],
+        None,
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("java.lang.RuntimeException: bad"));
+
+    let out = run(
+        with(&[
+            "flexsearch",
+            "SELECT {uid}, {name} FROM {User}",
+            "--max-count",
+            "2",
+            "--format",
+            "csv",
+        ]),
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "p_uid,p_name\r\nadmin,Administrator\r\nanonymous,Anonymous\r\n"
+    );
+    let out = run(
+        with(&["flexsearch", "SELECT {uid} FROM {User}", "--format", "json"]),
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["result_count"], 3);
+    let out = run(
+        with(&["flexsearch", "SELECT {pk} FROM {Nope}"]),
+        vec![],
+        None,
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("type code 'Nope' invalid"));
+
+    let impex = world.home.path().join("data.impex");
+    std::fs::write(
+        &impex,
+        "INSERT_UPDATE Product;code[unique=true];name\n;ctl-1;One\n",
+    )
+    .unwrap();
+    let out = run(
+        with(&["impex", "-f", impex.to_str().unwrap()]),
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    assert!(stdout(&out).contains("Import finished successfully"));
+    assert_eq!(world.logins(), 1, "every command reused the cached session");
+
+    let out = run(
+        vec!["hac".into(), "sessions".into(), "list".into()],
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    assert!(stdout(&out).contains(&url));
+    let out = run(
+        with(&["sessions", "show", "--format", "json"]),
+        vec![],
+        None,
+    )
+    .await;
+    assert_ok(&out);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(shown["username"], "admin");
+    assert!(shown["session_id"].as_str().unwrap().ends_with('…'));
+    let out = run(with(&["sessions", "clear"]), vec![], None).await;
+    assert_ok(&out);
+    let out = run(with(&["groovy", "return 1"]), vec![], None).await;
+    assert!(
+        !out.status.success(),
+        "the session was dropped; a password is needed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_started_by_hac_client_cli_is_used_by_sessionctl() {
+    let test = "a_session_started_by_hac_client_cli_is_used_by_sessionctl";
+    let (Some(ctl), Some(hac)) = (sessionctl(test), hac_cli(test)) else {
+        return;
+    };
+    let world = World::start().await;
+    let out = world
+        .run(
+            &hac,
+            &["session", "start", "local", "--username", "admin"],
+            &[("HAC_PASSWORD", "nimda")],
+            None,
+        )
+        .await;
+    assert_ok(&out);
+    assert_eq!(world.logins(), 1);
+
+    // From the config file, without a user: the session hac-client-cli cached is found.
+    let out = world
+        .run(
+            &ctl,
+            &["hac", "-e", "local", "groovy", "return 'shared'"],
+            &[],
+            None,
+        )
+        .await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "shared\n");
+    assert!(stderr(&out).contains("using the cached session"));
+    assert_eq!(world.logins(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_started_by_sessionctl_is_used_by_hac_client_cli() {
+    let test = "a_session_started_by_sessionctl_is_used_by_hac_client_cli";
+    let (Some(ctl), Some(hac)) = (sessionctl(test), hac_cli(test)) else {
+        return;
+    };
+    let world = World::start().await;
+    let out = world
+        .run(
+            &ctl,
+            &[
+                "hac", "-e", "local", "-n", "hac", "--user", "admin", "login",
+            ],
+            &[("HAC_PASSWORD_LOCAL_HAC", "nimda")],
+            None,
+        )
+        .await;
+    assert_ok(&out);
+    assert_eq!(world.logins(), 1);
+
+    let out = world
+        .run(
+            &hac,
+            &["groovy", "return 'from cli'", "-e", "local", "-q"],
+            &[],
+            None,
+        )
+        .await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out).trim(), "from cli");
+    let out = world
+        .run(
+            &hac,
+            &[
+                "flexsearch",
+                "SELECT {uid} FROM {User}",
+                "--csv",
+                "-e",
+                "local",
+                "-q",
+            ],
+            &[],
+            None,
+        )
+        .await;
+    assert_ok(&out);
+    assert!(
+        stdout(&out).starts_with("p_uid\nadmin\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(world.logins(), 1);
+}
