@@ -49,6 +49,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod gateway;
 pub mod protocol;
 
 pub use error::Error;

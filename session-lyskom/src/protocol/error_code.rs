@@ -18,6 +18,8 @@ pub const NOT_MEMBER: u32 = 13;
 pub const NO_SUCH_TEXT: u32 = 14;
 /// Error code 15: text zero was given.
 pub const TEXT_ZERO: u32 = 15;
+/// Error code 16: no such local text.
+pub const NO_SUCH_LOCAL_TEXT: u32 = 16;
 /// Error code 42: no such session.
 pub const UNDEFINED_SESSION: u32 = 42;
 

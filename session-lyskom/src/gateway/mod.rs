@@ -1,0 +1,567 @@
+//! An httpkom-compatible HTTP gateway to LysKOM servers (hyper 1).
+//!
+//! Every resource lives under `/<server_id>/…`. A client opens a LysKOM connection with
+//! `POST /<server_id>/sessions/` and gets a secret connection id (a random UUID v4), which it
+//! sends back in the `Httpkom-Connection` header (or query parameter) of later requests. The
+//! id is valid only under the server it was made for. The answers, status codes and JSON
+//! bodies are httpkom 0.32's, so its clients (jskom among them) work unchanged; where
+//! httpkom has known defects (who-am-i failing when logged in, a dropped connection making
+//! the next request hang, ids valid under any server) this gateway does the right thing.
+//!
+//! Connections idle for longer than [`GatewayConfig::idle_timeout`] are closed by a reaper
+//! task; at most [`GatewayConfig::max_connections`] are open at once (503 beyond that); a
+//! connection the LysKOM server dropped answers 403 at once.
+
+mod json;
+mod registry;
+mod resources;
+mod response;
+mod sessions;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use crate::client::ConnectOptions;
+pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
+pub use response::Resp;
+use response::{Fail, Outcome, empty};
+
+/// The header (and query parameter) carrying the connection id.
+pub const CONNECTION_HEADER: &str = "Httpkom-Connection";
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// One LysKOM server the gateway serves.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct ServerEntry {
+    /// The id used in URLs (`/<id>/…`).
+    pub id: String,
+    /// A display name.
+    pub name: String,
+    /// Host name or address.
+    pub host: String,
+    /// Port (4894 by default).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Position in the server list (defaults to the order of the configuration).
+    #[serde(default)]
+    pub sort_order: Option<u32>,
+}
+
+fn default_port() -> u16 {
+    4894
+}
+
+/// How the gateway behaves.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The servers, in order.
+    pub servers: Vec<ServerEntry>,
+    /// Connections unused for this long are closed.
+    pub idle_timeout: Duration,
+    /// How often the reaper looks for idle connections.
+    pub reap_interval: Duration,
+    /// The most connections open at once.
+    pub max_connections: usize,
+    /// How LysKOM connections are made.
+    pub connect: ConnectOptions,
+    /// Allowed CORS origins; `*` allows all (httpkom's default).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            servers: Vec::new(),
+            idle_timeout: Duration::from_secs(30 * 60),
+            reap_interval: Duration::from_secs(30),
+            max_connections: 10_000,
+            connect: ConnectOptions {
+                handshake_user: "kom-gateway".into(),
+                ..ConnectOptions::default()
+            },
+            allowed_origins: vec!["*".into()],
+        }
+    }
+}
+
+struct State {
+    config: GatewayConfig,
+    registry: Registry,
+}
+
+/// The gateway: cheap to clone, all clones share the connections.
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("servers", &self.state.config.servers.len())
+            .field("open", &self.state.registry.open())
+            .finish()
+    }
+}
+
+impl Gateway {
+    /// A gateway for `config`. Call [`Gateway::spawn_reaper`] (or [`Gateway::serve`], which
+    /// does) inside a tokio runtime to close idle connections.
+    pub fn new(config: GatewayConfig) -> Self {
+        let registry = Registry::new(config.max_connections);
+        Gateway {
+            state: Arc::new(State { config, registry }),
+        }
+    }
+
+    /// The metrics now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.state.registry.snapshot()
+    }
+
+    /// Closes idle connections and those the server dropped now; returns how many.
+    pub fn reap(&self) -> usize {
+        self.state.registry.reap(self.state.config.idle_timeout)
+    }
+
+    /// Starts the task that closes idle connections every `reap_interval`. It stops when
+    /// the last clone of the gateway is dropped.
+    pub fn spawn_reaper(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.state);
+        let interval = self
+            .state
+            .config
+            .reap_interval
+            .max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(state) = weak.upgrade() else { return };
+                state.registry.reap(state.config.idle_timeout);
+            }
+        })
+    }
+
+    /// Serves HTTP/1.1 on `listener` until the task is dropped.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        let _reaper = AbortOnDrop(self.spawn_reaper());
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await
+                {
+                    tracing::debug!("HTTP connection ended: {e}");
+                }
+            });
+        }
+    }
+
+    /// Answers one HTTP request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.state
+            .registry
+            .metrics
+            .requests
+            .fetch_add(1, Ordering::Relaxed);
+        let (parts, body) = req.into_parts();
+        let origin = parts.headers.get(header::ORIGIN).cloned();
+        let is_post = parts.method == Method::POST;
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return self.finish(empty(StatusCode::PAYLOAD_TOO_LARGE), origin, is_post);
+            }
+        };
+        let response = self
+            .route(&parts.method, &parts.uri, &parts.headers, body)
+            .await;
+        self.finish(response, origin, is_post)
+    }
+
+    fn finish(&self, mut response: Resp, origin: Option<HeaderValue>, is_post: bool) -> Resp {
+        let headers = response.headers_mut();
+        if let Some(origin) = origin {
+            let allowed = &self.state.config.allowed_origins;
+            let origin_str = origin.to_str().unwrap_or("");
+            let (value, ok) = if allowed.iter().any(|o| o == "*") {
+                (HeaderValue::from_static("*"), true)
+            } else if allowed.iter().any(|o| o == origin_str) {
+                (origin.clone(), true)
+            } else {
+                (HeaderValue::from_static("null"), false)
+            };
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            if ok {
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS, HEAD"),
+                );
+                headers.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("0"),
+                );
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(
+                        "Origin, Accept, Content-Type, X-Requested-With, Cache-Control, Httpkom-Connection",
+                    ),
+                );
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("Cache-Control, Httpkom-Connection"),
+                );
+            }
+        }
+        if is_post || !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Resp {
+        let path = uri.path();
+        let query = parse_query(uri.query().unwrap_or(""));
+        if path == "/" {
+            return match *method {
+                Method::GET | Method::HEAD => self.index(),
+                Method::OPTIONS => options_response(),
+                _ => empty(StatusCode::METHOD_NOT_ALLOWED),
+            };
+        }
+        if path == "/_metrics" && *method == Method::GET {
+            return response::json(
+                StatusCode::OK,
+                &serde_json::to_value(self.metrics()).unwrap_or(Value::Null),
+            );
+        }
+        let Some(rest) = path.strip_prefix('/') else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let (server_id, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        let server_id = percent_decode(server_id);
+        let Some(server) = self.state.config.servers.iter().find(|s| s.id == server_id) else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let segments: Vec<String> = rest.split('/').map(percent_decode).collect();
+        let ctx = Ctx {
+            state: &self.state,
+            server,
+            method: method.clone(),
+            headers,
+            query,
+            body,
+        };
+        if *method == Method::OPTIONS {
+            return options_response();
+        }
+        let outcome = ctx.dispatch(&segments).await;
+        match outcome {
+            Ok(r) => r,
+            Err(fail) => {
+                if let (true, Some(id)) = (fail.is_connection_lost(), ctx.connection_id()) {
+                    self.state.registry.remove_lost(&id);
+                }
+                fail.into_response()
+            }
+        }
+    }
+
+    fn index(&self) -> Resp {
+        let mut servers = Map::new();
+        for (i, s) in self.state.config.servers.iter().enumerate() {
+            servers.insert(
+                s.id.clone(),
+                json!({
+                    "id": s.id,
+                    "sort_order": s.sort_order.unwrap_or(i as u32),
+                    "name": s.name,
+                    "host": s.host,
+                    "port": s.port,
+                }),
+            );
+        }
+        response::json(StatusCode::OK, &Value::Object(servers))
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn options_response() -> Resp {
+    let mut r = empty(StatusCode::OK);
+    r.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS, HEAD"),
+    );
+    r
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.entry(percent_decode(&k.replace('+', " ")))
+            .or_insert_with(|| percent_decode(&v.replace('+', " ")));
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are), as UTF-8.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One request being answered.
+pub(crate) struct Ctx<'a> {
+    state: &'a State,
+    server: &'a ServerEntry,
+    method: Method,
+    headers: &'a HeaderMap,
+    query: HashMap<String, String>,
+    body: Bytes,
+}
+
+impl Ctx<'_> {
+    /// The connection id from the header, else from the query parameter.
+    fn connection_id(&self) -> Option<String> {
+        match self.headers.get(CONNECTION_HEADER) {
+            Some(v) => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            None => self.query.get(CONNECTION_HEADER).cloned(),
+        }
+    }
+
+    /// The request's connection: 403 if missing, unknown, for another server or dropped.
+    fn session(&self) -> Result<Arc<Connection>, Fail> {
+        let forbidden = || Fail::respond(empty(StatusCode::FORBIDDEN));
+        let id = self.connection_id().ok_or_else(forbidden)?;
+        let connection = self.state.registry.get(&id).ok_or_else(forbidden)?;
+        if connection.server_id != self.server.id {
+            return Err(forbidden());
+        }
+        if connection.client.is_closed() {
+            self.state.registry.remove_lost(&id);
+            return Err(forbidden());
+        }
+        connection.touch();
+        Ok(connection)
+    }
+
+    /// The request's connection, which must be logged in (401 otherwise).
+    fn login(&self) -> Result<Arc<Connection>, Fail> {
+        let connection = self.session()?;
+        if connection.pers_no() == 0 {
+            return Err(Fail::respond(empty(StatusCode::UNAUTHORIZED)));
+        }
+        Ok(connection)
+    }
+
+    /// The body as a JSON value: `None` when it is not sent as JSON, 400 when it is
+    /// malformed JSON.
+    fn json_body(&self) -> Result<Option<Value>, Fail> {
+        let is_json = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Ok(None);
+        }
+        serde_json::from_slice(&self.body)
+            .map(Some)
+            .map_err(|_| Fail::respond(empty(StatusCode::BAD_REQUEST)))
+    }
+
+    /// The body as a JSON object (400 `Invalid body.` otherwise).
+    fn json_object(&self) -> Result<Map<String, Value>, Fail> {
+        match self.json_body()? {
+            Some(Value::Object(m)) => Ok(m),
+            _ => Err(response::fail(StatusCode::BAD_REQUEST, "Invalid body.")),
+        }
+    }
+
+    /// A query parameter.
+    fn arg(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// A boolean query parameter (`true`/`false`; anything else is 400).
+    fn bool_arg(&self, name: &str, default: bool) -> Result<bool, Fail> {
+        match self.arg(name) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(Fail::respond(empty(StatusCode::BAD_REQUEST))),
+        }
+    }
+
+    /// An integer query parameter (400 when not a number).
+    fn int_arg(&self, name: &str, default: u32) -> Result<u32, Fail> {
+        match self.arg(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Fail::respond(empty(StatusCode::BAD_REQUEST))),
+        }
+    }
+
+    async fn dispatch(&self, segments: &[String]) -> Outcome {
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let m = &self.method;
+        let get = *m == Method::GET || *m == Method::HEAD;
+        let post = *m == Method::POST;
+        let put = *m == Method::PUT;
+        let delete = *m == Method::DELETE;
+        let num = |x: &str| -> Option<u32> {
+            (!x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| x.parse().ok())
+                .flatten()
+        };
+        let not_allowed = || Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
+        match s.as_slice() {
+            ["server", "info"] if get => resources::server_info(self).await,
+            ["sessions", ""] if post => sessions::create(self).await,
+            ["sessions", "current", "who-am-i"] if get => sessions::who_am_i(self).await,
+            ["sessions", "current", "active"] if post => sessions::active(self).await,
+            ["sessions", "current", "login"] if post => sessions::login(self).await,
+            ["sessions", "current", "logout"] if post => sessions::logout(self).await,
+            ["sessions", "current", "working-conference"] if post => {
+                sessions::working_conference(self).await
+            }
+            ["sessions", n] if delete && num(n).is_some() => {
+                sessions::delete(self, num(n).unwrap_or(0)).await
+            }
+            ["conferences", ""] if get => resources::conferences_lookup(self).await,
+            ["conferences", ""] if post => resources::conferences_create(self).await,
+            ["conferences", c] if get && num(c).is_some() => {
+                resources::conferences_get(self, num(c).unwrap_or(0)).await
+            }
+            ["conferences", c, "texts", ""] if get && num(c).is_some() => {
+                resources::conferences_texts(self, num(c).unwrap_or(0)).await
+            }
+            ["conferences", c, "texts", l, "read-marking"]
+                if put && num(c).is_some() && num(l).is_some() =>
+            {
+                resources::conference_read_marking(self, num(c).unwrap_or(0), num(l).unwrap_or(0))
+                    .await
+            }
+            ["texts", ""] if post => resources::texts_create(self).await,
+            ["texts", "marks", ""] if get => resources::texts_marks(self).await,
+            ["texts", t] if get && num(t).is_some() => {
+                resources::texts_get(self, num(t).unwrap_or(0)).await
+            }
+            ["texts", t, "body"] if get && num(t).is_some() => {
+                resources::texts_body(self, num(t).unwrap_or(0)).await
+            }
+            ["texts", t, "mark"] if (put || delete) && num(t).is_some() => {
+                resources::texts_mark(self, num(t).unwrap_or(0), put).await
+            }
+            ["texts", t, "read-marking"] if (put || delete) && num(t).is_some() => {
+                resources::texts_read_marking(self, num(t).unwrap_or(0), put).await
+            }
+            ["persons", ""] if post => resources::persons_create(self).await,
+            ["persons", p, "set-passwd"] if post && num(p).is_some() => {
+                resources::persons_set_passwd(self, num(p).unwrap_or(0)).await
+            }
+            ["persons", p, "set-presentation"] if post && num(p).is_some() => {
+                resources::persons_set_presentation(self, num(p).unwrap_or(0)).await
+            }
+            ["persons", "current", "memberships", c, "unread"] if post && num(c).is_some() => {
+                resources::memberships_set_unread(self, num(c).unwrap_or(0)).await
+            }
+            ["persons", p, "memberships", ""] if get && num(p).is_some() => {
+                resources::memberships_list(self, num(p).unwrap_or(0)).await
+            }
+            ["persons", p, "memberships", "unread", ""] if get && num(p).is_some() => {
+                resources::memberships_unreads(self, num(p).unwrap_or(0)).await
+            }
+            ["persons", p, "memberships", c] if num(p).is_some() && num(c).is_some() => {
+                let (p, c) = (num(p).unwrap_or(0), num(c).unwrap_or(0));
+                if get {
+                    resources::memberships_get(self, p, c).await
+                } else if put {
+                    resources::memberships_add(self, p, c).await
+                } else if delete {
+                    resources::memberships_remove(self, p, c).await
+                } else {
+                    not_allowed()
+                }
+            }
+            ["persons", p, "memberships", c, "unread"]
+                if get && num(p).is_some() && num(c).is_some() =>
+            {
+                resources::memberships_unread(self, num(p).unwrap_or(0), num(c).unwrap_or(0)).await
+            }
+            _ => Ok(empty(StatusCode::NOT_FOUND)),
+        }
+    }
+}
