@@ -34,11 +34,13 @@ enum StoreCommand {
     /// Show one session: its metadata and attributes.
     Show {
         /// The session key (64 hex digits) or the session id itself.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Delete one session.
     Delete {
         /// The session key (64 hex digits) or the session id itself.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Remove every expired session now.
