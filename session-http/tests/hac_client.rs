@@ -295,6 +295,63 @@ async fn the_authenticator_logs_in_or_refuses() {
     assert!(matches!(refused, AuthError::InvalidCredentials));
 }
 
+#[tokio::test]
+async fn the_password_never_reaches_the_cache_file() {
+    let f = Fixture::start(|c| c.users = vec![("admin".into(), "s3cret-pw".into())]).await;
+    f.client(Some("s3cret-pw")).login().await.unwrap();
+    let file = f.cache.path_of(&f.key());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("s3cret-pw"));
+    let fields: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut names: Vec<&str> = fields
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "base_url",
+            "created_at",
+            "csrf_token",
+            "environment",
+            "is_authenticated",
+            "last_used_at",
+            "route_cookie",
+            "session_id",
+            "username"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_connection_error() {
+    let port = test_support::free_port();
+    let client = HacClient::new(CacheKey::new(
+        format!("http://127.0.0.1:{port}"),
+        "admin",
+        "x",
+    ))
+    .unwrap()
+    .with_password("nimda");
+    let error = client.login().await.unwrap_err();
+    assert!(matches!(error, HacError::Connection { .. }), "{error}");
+    assert!(error.to_string().contains(&port.to_string()));
+}
+
+#[test]
+fn https_and_odd_urls_are_refused_up_front() {
+    for url in ["https://localhost:9002", "ftp://h", "not a url"] {
+        let error = HacClient::new(CacheKey::new(url, "admin", "x")).unwrap_err();
+        assert!(
+            matches!(error, HacError::InvalidUrl { .. }),
+            "{url}: {error}"
+        );
+    }
+}
+
 // ---- The emulator's HTTP contract, without a network. ----
 
 fn request(method: &str, uri: &str, cookie: Option<&str>) -> http::request::Builder {

@@ -331,3 +331,64 @@ async fn a_session_started_by_sessionctl_is_used_by_hac_client_cli() {
     );
     assert_eq!(world.logins(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_can_live_in_a_session_store_instead_of_the_shared_cache() {
+    let Some(ctl) = sessionctl("sessions_can_live_in_a_session_store_instead_of_the_shared_cache")
+    else {
+        return;
+    };
+    let world = World::start().await;
+    let url = world.hac.base_url();
+    let store = format!("file:{}", world.home.path().join("store").display());
+    let args = |rest: &[&str]| -> Vec<String> {
+        [
+            "hac",
+            "--url",
+            url.as_str(),
+            "--user",
+            "admin",
+            "--store",
+            store.as_str(),
+        ]
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>, env: &'static [(&'static str, &'static str)]| {
+        let world = &world;
+        let ctl = ctl.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            world.run(&ctl, &args, env, None).await
+        }
+    };
+    assert_ok(&run(args(&["login"]), &[("HAC_PASSWORD", "nimda")]).await);
+    let out = run(args(&["groovy", "return 'stored'"]), &[]).await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "stored\n");
+    assert_eq!(world.logins(), 1);
+    // Nothing went to hac-client-core's directory, and the store's files hold no password.
+    assert!(!world.home.path().join(".cache").join("hac-client").exists());
+    for entry in walk(&world.home.path().join("store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("nimda"));
+    }
+    let out = run(args(&["sessions", "list"]), &[]).await;
+    assert_ok(&out);
+    assert!(stdout(&out).contains(&url));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
