@@ -5,8 +5,11 @@
 //! - [`server`]: a tower `Layer` for hyper 1 and axum that gives every request a lazy session
 //!   (id by cookie or header, no store I/O unless used), saves what changed before the response
 //!   head goes out, rolls the idle expiry, renews ids on login and fails closed on store errors.
-//! - [`client`]: client-side sessions: an RFC 6265 cookie jar, headers and auth, read and
-//!   written as HTTPie session files.
+//! - [`client`]: client-side sessions shared with HTTPie: an RFC 6265 cookie jar that never
+//!   sends a cookie to a host it was not set for, headers and auth (basic, bearer) per host and
+//!   name, HTTPie 3.x session files (current and legacy layouts read, current layout written as
+//!   HTTPie writes it, at HTTPie's paths) kept 0600, atomically and under a lock, in any session
+//!   store too, and a hyper client that applies and updates a session across redirects.
 //! - [`hac`]: a SAP Commerce HAC client (CSRF form login, `JSESSIONID`/`ROUTE` in one cookie
 //!   jar, re-login and one retry on a dead session; Groovy, FlexibleSearch, Impex) with a
 //!   session cache shared with hac-client-core, and an emulator of HAC for tests.

@@ -432,3 +432,48 @@ fn sessions_upgrade_rewrites_legacy_files() {
     .unwrap();
     assert_eq!(report[0]["result"], "up to date");
 }
+
+#[test]
+fn concurrent_runs_on_one_session_lose_no_cookie() {
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    let runs = 8;
+    let children: Vec<_> = (0..runs)
+        .map(|i| {
+            sessionctl(config.path())
+                .args([
+                    "request",
+                    "--session",
+                    "shared",
+                    &server.localhost(&format!("/set?c{i}={i}")),
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let file = session_json(&session_path(
+        config.path(),
+        &format!("localhost_{}", server.port()),
+        "shared",
+    ));
+    assert_eq!(cookie_set(&file).len(), runs, "{file}");
+    let leftovers: Vec<_> = std::fs::read_dir(
+        session_path(
+            config.path(),
+            &format!("localhost_{}", server.port()),
+            "shared",
+        )
+        .parent()
+        .unwrap(),
+    )
+    .unwrap()
+    .filter_map(Result::ok)
+    .map(|e| e.file_name().to_string_lossy().into_owned())
+    .filter(|n| n.ends_with(".tmp"))
+    .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
