@@ -73,9 +73,9 @@
 //! # }).unwrap();
 //! ```
 
-mod error;
 #[cfg(feature = "encrypted")]
 pub mod encrypted;
+mod error;
 #[cfg(feature = "file")]
 mod file;
 #[cfg(feature = "redis")]
@@ -88,9 +88,9 @@ use std::sync::Arc;
 
 use session_core::{MemoryStore, SessionStore, StoreConfig};
 
-pub use error::{Error, Result};
 #[cfg(feature = "encrypted")]
-pub use encrypted::{EncryptedFileStore, Encryption, Key, KdfParams, Keyring};
+pub use encrypted::{EncryptedFileStore, Encryption, KdfParams, Key, Keyring};
+pub use error::{Error, Result};
 #[cfg(feature = "file")]
 pub use file::{FileStore, Plain, ResealReport, Sealer};
 #[cfg(feature = "redis")]
@@ -110,55 +110,84 @@ pub async fn open(url: &str, config: StoreConfig) -> Result<Arc<dyn SessionStore
     open_parsed(parsed, config).await
 }
 
-#[allow(unused_variables)]
 async fn open_parsed(url: StoreUrl, config: StoreConfig) -> Result<Arc<dyn SessionStore>> {
     match url {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::builder().config(config).build())),
-        StoreUrl::File(dir) => {
-            #[cfg(feature = "file")]
-            return Ok(Arc::new(FileStore::open(dir, config)?));
-            #[cfg(not(feature = "file"))]
-            return Err(not_built_in("file", "file"));
-        }
-        StoreUrl::Sqlite(path) => {
-            #[cfg(feature = "sqlite")]
-            return Ok(Arc::new(SqliteStore::open(path, config).await?));
-            #[cfg(not(feature = "sqlite"))]
-            return Err(not_built_in("sqlite", "sqlite"));
-        }
-        StoreUrl::Redis { url, prefix } => {
-            #[cfg(feature = "redis")]
-            return Ok(Arc::new(
-                RedisStore::builder()
-                    .prefix(prefix)
-                    .config(config)
-                    .connect(&url)
-                    .await?,
-            ));
-            #[cfg(not(feature = "redis"))]
-            return Err(not_built_in("redis", "redis"));
-        }
+        StoreUrl::File(dir) => backends::file(dir, config),
+        StoreUrl::Sqlite(path) => backends::sqlite(path, config).await,
+        StoreUrl::Redis { url, prefix } => backends::redis(&url, prefix, config).await,
         StoreUrl::RedisCluster { nodes, prefix } => {
-            #[cfg(feature = "redis")]
-            return Ok(Arc::new(
-                RedisStore::builder()
-                    .prefix(prefix)
-                    .config(config)
-                    .connect_cluster(&nodes)
-                    .await?,
-            ));
-            #[cfg(not(feature = "redis"))]
-            return Err(not_built_in("redis+cluster", "redis"));
+            backends::redis_cluster(&nodes, prefix, config).await
         }
-        StoreUrl::Encrypted { dir, keys } => {
-            #[cfg(feature = "encrypted")]
-            {
-                let keyring = Keyring::from_sources(&keys)?;
-                return Ok(Arc::new(EncryptedFileStore::open(dir, keyring, config)?));
-            }
-            #[cfg(not(feature = "encrypted"))]
-            return Err(not_built_in("encrypted", "encrypted"));
-        }
+        StoreUrl::Encrypted { dir, keys } => backends::encrypted(dir, &keys, config),
+    }
+}
+
+/// One opener per backend; a backend whose feature is off says so.
+#[allow(clippy::unused_async)]
+mod backends {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use session_core::{SessionStore, StoreConfig};
+
+    #[allow(unused_imports)]
+    use super::*;
+
+    type Opened = Result<Arc<dyn SessionStore>>;
+
+    #[cfg(feature = "file")]
+    pub(super) fn file(dir: PathBuf, config: StoreConfig) -> Opened {
+        Ok(Arc::new(FileStore::open(dir, config)?))
+    }
+    #[cfg(not(feature = "file"))]
+    pub(super) fn file(_: PathBuf, _: StoreConfig) -> Opened {
+        Err(not_built_in("file", "file"))
+    }
+
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn sqlite(path: PathBuf, config: StoreConfig) -> Opened {
+        Ok(Arc::new(SqliteStore::open(path, config).await?))
+    }
+    #[cfg(not(feature = "sqlite"))]
+    pub(super) async fn sqlite(_: PathBuf, _: StoreConfig) -> Opened {
+        Err(not_built_in("sqlite", "sqlite"))
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) async fn redis(url: &str, prefix: String, config: StoreConfig) -> Opened {
+        let builder = RedisStore::builder().prefix(prefix).config(config);
+        Ok(Arc::new(builder.connect(url).await?))
+    }
+    #[cfg(not(feature = "redis"))]
+    pub(super) async fn redis(_: &str, _: String, _: StoreConfig) -> Opened {
+        Err(not_built_in("redis", "redis"))
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) async fn redis_cluster(
+        nodes: &[String],
+        prefix: String,
+        config: StoreConfig,
+    ) -> Opened {
+        let builder = RedisStore::builder().prefix(prefix).config(config);
+        Ok(Arc::new(builder.connect_cluster(nodes).await?))
+    }
+    #[cfg(not(feature = "redis"))]
+    pub(super) async fn redis_cluster(_: &[String], _: String, _: StoreConfig) -> Opened {
+        Err(not_built_in("redis+cluster", "redis"))
+    }
+
+    #[cfg(feature = "encrypted")]
+    pub(super) fn encrypted(dir: PathBuf, keys: &[KeySource], config: StoreConfig) -> Opened {
+        let keyring = Keyring::from_sources(keys)?;
+        Ok(Arc::new(EncryptedFileStore::with_keyring(
+            dir, keyring, config,
+        )?))
+    }
+    #[cfg(not(feature = "encrypted"))]
+    pub(super) fn encrypted(_: PathBuf, _: &[KeySource], _: StoreConfig) -> Opened {
+        Err(not_built_in("encrypted", "encrypted"))
     }
 }
 
