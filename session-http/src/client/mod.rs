@@ -46,4 +46,7 @@ pub use error::ClientError;
 pub use httpie_format::{FileAuth, Layout};
 pub use send::{ClientRequest, ClientResponse, DEFAULT_MAX_REDIRECTS, SessionClient};
 pub use session::{ClientSession, STORE_ATTRIBUTE};
-pub use session_file::{SessionFile, create_private_dirs, lock_path, read_if_exists, write_atomic};
+pub use session_file::{
+    FileSealer, SessionFile, create_private_dirs, lock_path, looks_like_json, read_if_exists,
+    write_atomic,
+};

@@ -64,10 +64,49 @@ impl SessionFile {
     }
 
     /// Reads the session, bound to `host` (without port); `None` when there is no file yet.
+    /// An encrypted file is an error that says a key is needed.
     pub fn load(&self, host: &str) -> Result<Option<ClientSession>, ClientError> {
-        let Some(text) = read_if_exists(&self.path)? else {
-            return Ok(None);
+        self.load_with(host, None)
+    }
+
+    /// Reads the session, decrypting it with `sealer` when the file is encrypted (a plain
+    /// HTTPie file is read as it is, so turning encryption on needs no conversion step).
+    pub fn load_with(
+        &self,
+        host: &str,
+        sealer: Option<&dyn FileSealer>,
+    ) -> Result<Option<ClientSession>, ClientError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ClientError::Io {
+                    action: "cannot read",
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
+        let plain = if looks_like_json(&bytes) {
+            bytes
+        } else {
+            let Some(sealer) = sealer else {
+                return Err(ClientError::Decrypt {
+                    path: self.path.clone(),
+                    message: "the file is encrypted (or not a session file); a key is needed"
+                        .into(),
+                });
+            };
+            sealer
+                .unseal(&bytes)
+                .map_err(|message| ClientError::Decrypt {
+                    path: self.path.clone(),
+                    message,
+                })?
+        };
+        let text = String::from_utf8(plain).map_err(|_| {
+            ClientError::Format(format!("{} is not UTF-8 text", self.path.display()))
+        })?;
         ClientSession::from_httpie_json(&text, host)
             .map(Some)
             .map_err(|e| with_path(e, &self.path))
@@ -75,7 +114,30 @@ impl SessionFile {
 
     /// Writes the session in HTTPie's current layout: 0600, atomically.
     pub fn save(&self, session: &ClientSession) -> Result<(), ClientError> {
-        write_atomic(&self.path, session.to_httpie_json().as_bytes())
+        self.save_with(session, None)
+    }
+
+    /// Writes the session, encrypted with `sealer` when one is given (HTTPie cannot read an
+    /// encrypted file: it says the file is invalid rather than silently starting afresh).
+    pub fn save_with(
+        &self,
+        session: &ClientSession,
+        sealer: Option<&dyn FileSealer>,
+    ) -> Result<(), ClientError> {
+        let text = session.to_httpie_json();
+        match sealer {
+            None => write_atomic(&self.path, text.as_bytes()),
+            Some(sealer) => {
+                let sealed =
+                    sealer
+                        .seal(text.as_bytes())
+                        .map_err(|message| ClientError::Decrypt {
+                            path: self.path.clone(),
+                            message: format!("cannot encrypt: {message}"),
+                        })?;
+                write_atomic(&self.path, &sealed)
+            }
+        }
     }
 
     /// Removes the file (and its lock file); returns whether it existed.
@@ -94,6 +156,26 @@ impl SessionFile {
         let _ = fs::remove_file(lock_path(&self.path));
         Ok(existed)
     }
+}
+
+/// Encrypts session files at rest; implemented in `sessionctl` with the encrypted store's
+/// sealer (XChaCha20-Poly1305, keys from a key file or a passphrase).
+pub trait FileSealer: Send + Sync {
+    /// The bytes to write for `plain`.
+    fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String>;
+    /// The plain bytes in `sealed`; an error for a wrong key or a damaged file.
+    fn unseal(&self, sealed: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// Whether file bytes are a plain JSON document (an HTTPie session file) rather than sealed.
+pub fn looks_like_json(bytes: &[u8]) -> bool {
+    let bytes = bytes
+        .strip_prefix(b"\xef\xbb\xbf".as_slice())
+        .unwrap_or(bytes);
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'['))
 }
 
 fn with_path(error: ClientError, path: &Path) -> ClientError {
@@ -221,6 +303,41 @@ fn getrandom_fill(bytes: &mut [u8]) -> Result<(), ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Xor;
+
+    impl FileSealer for Xor {
+        fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
+            Ok(plain.iter().map(|b| b ^ 0x80).collect())
+        }
+        fn unseal(&self, sealed: &[u8]) -> Result<Vec<u8>, String> {
+            if sealed.first() == Some(&(b'{' ^ 0x80)) {
+                Ok(sealed.iter().map(|b| b ^ 0x80).collect())
+            } else {
+                Err("wrong key".into())
+            }
+        }
+    }
+
+    #[test]
+    fn sealed_files_need_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let file = SessionFile::lock(&path).unwrap();
+        let mut session = ClientSession::new("host");
+        session.set_header("X-A", "1");
+        file.save_with(&session, Some(&Xor)).unwrap();
+        assert!(!looks_like_json(&fs::read(&path).unwrap()));
+        assert!(matches!(
+            file.load("host"),
+            Err(ClientError::Decrypt { .. })
+        ));
+        let loaded = file.load_with("host", Some(&Xor)).unwrap().unwrap();
+        assert_eq!(loaded.headers(), session.headers());
+        // A plain file is read with or without a key.
+        file.save(&session).unwrap();
+        assert!(file.load_with("host", Some(&Xor)).unwrap().is_some());
+    }
 
     #[test]
     fn saves_private_files_atomically() {
