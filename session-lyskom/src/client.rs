@@ -434,7 +434,7 @@ impl Client {
         .await
     }
 
-    /// local-to-global-reverse [104]: global numbers of up to `count` texts below
+    /// local-to-global-reverse [121]: global numbers of up to `count` texts below
     /// `local_ceiling` (0 = the newest texts).
     pub async fn local_to_global_reverse(
         &self,

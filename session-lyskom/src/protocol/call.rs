@@ -62,8 +62,8 @@ pub const GET_INFO: u32 = 94;
 pub const ADD_MEMBER: u32 = 100;
 /// local-to-global [103]
 pub const LOCAL_TO_GLOBAL: u32 = 103;
-/// local-to-global-reverse [104]
-pub const LOCAL_TO_GLOBAL_REVERSE: u32 = 104;
+/// local-to-global-reverse [121]
+pub const LOCAL_TO_GLOBAL_REVERSE: u32 = 121;
 /// query-read-texts [107]
 pub const QUERY_READ_TEXTS: u32 = 107;
 /// get-membership [108]

@@ -1,0 +1,265 @@
+//! Helpers for kom-gateway's integration tests: a minimal HTTP/1.1 client and launchers for
+//! the gateway and for httpkom.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use test_support::{ChildGuard, free_port, wait_for_tcp};
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}), status {}: {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// An HTTP endpoint (gateway or httpkom) with an optional connection id.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub addr: SocketAddr,
+    pub connection: Option<String>,
+}
+
+impl Http {
+    pub fn new(addr: SocketAddr) -> Self {
+        Http {
+            addr,
+            connection: None,
+        }
+    }
+
+    pub fn with_connection(&self, id: &str) -> Self {
+        Http {
+            addr: self.addr,
+            connection: Some(id.to_string()),
+        }
+    }
+
+    /// Sends one request (Connection: close) and reads the whole answer.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let body_bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(id) = &self.connection {
+            req.push_str(&format!("Httpkom-Connection: {id}\r\n"));
+        }
+        for (k, v) in extra {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        match &body_bytes {
+            Some(b) => req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                b.len()
+            )),
+            None => req.push_str("Content-Length: 0\r\n\r\n"),
+        }
+        let mut bytes = req.into_bytes();
+        if let Some(b) = body_bytes {
+            bytes.extend(b);
+        }
+        stream.write_all(&bytes).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        parse_reply(&raw)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, None, &[])
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.request("POST", path, Some(body), &[])
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Reply {
+        self.request("PUT", path, Some(body), &[])
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.request("DELETE", path, None, &[])
+    }
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP header block");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&data[..nl]);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = nl + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+}
+
+/// A running kom-gateway.
+pub struct GatewayProcess {
+    pub guard: ChildGuard,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts kom-gateway for `servers` (id, port on 127.0.0.1) with extra top-level TOML.
+pub fn start_gateway(servers: &[(&str, u16)], extra: &str) -> GatewayProcess {
+    let port = free_port();
+    let dir = test_support::temp_dir();
+    let mut toml = format!("listen = \"127.0.0.1:{port}\"\n{extra}\n");
+    for (id, p) in servers {
+        toml.push_str(&format!(
+            "[[servers]]\nid = \"{id}\"\nname = \"Server {id}\"\nhost = \"127.0.0.1\"\nport = {p}\n"
+        ));
+    }
+    let config = dir.path().join("kom-gateway.toml");
+    std::fs::write(&config, toml).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kom-gateway"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard::new("kom-gateway", child);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for_tcp(addr, Duration::from_secs(30)).unwrap();
+    GatewayProcess {
+        guard,
+        addr,
+        _dir: dir,
+    }
+}
+
+/// A running httpkom (PyPI 0.32) from the peers' virtualenv.
+pub struct HttpkomProcess {
+    pub guard: ChildGuard,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts httpkom for `servers`, or `None` when it is not installed.
+pub fn start_httpkom(servers: &[(&str, u16)]) -> Option<HttpkomProcess> {
+    let python = test_support::python_peer("python")?;
+    let ok = Command::new(&python)
+        .args(["-c", "import httpkom"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    let dir = test_support::temp_dir();
+    let list: Vec<String> = servers
+        .iter()
+        .map(|(id, p)| format!("('{id}', 'Server {id}', '127.0.0.1', {p})"))
+        .collect();
+    let config = dir.path().join("httpkom.cfg");
+    std::fs::write(
+        &config,
+        format!("HTTPKOM_LYSKOM_SERVERS = [{}]\n", list.join(", ")),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(python)
+        .args(["-m", "httpkom", "--config"])
+        .arg(&config)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard::new("httpkom", child);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for_tcp(addr, Duration::from_secs(60)).unwrap();
+    Some(HttpkomProcess {
+        guard,
+        addr,
+        _dir: dir,
+    })
+}
+
+/// Opens a connection and returns the endpoint carrying its id.
+pub fn open(http: &Http, server: &str) -> (Http, u32) {
+    let r = http.post(
+        &format!("/{server}/sessions/"),
+        &serde_json::json!({"client": {"name": "tests", "version": "1.0"}}),
+    );
+    assert_eq!(r.status, 201, "{:?}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let id = v["connection_id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("Httpkom-Connection"), Some(id.as_str()));
+    (
+        http.with_connection(&id),
+        v["session_no"].as_u64().unwrap() as u32,
+    )
+}
