@@ -122,6 +122,10 @@ pub enum Error {
     Key(String),
 }
 
+#[cfg_attr(
+    not(any(feature = "file", feature = "sqlite", feature = "redis")),
+    allow(dead_code)
+)]
 impl Error {
     pub(crate) fn io(
         operation: &'static str,
