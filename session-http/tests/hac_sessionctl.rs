@@ -392,3 +392,73 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_can_be_kept_in_the_encrypted_store() {
+    let Some(ctl) = sessionctl("sessions_can_be_kept_in_the_encrypted_store") else {
+        return;
+    };
+    let world = World::start().await;
+    let url = world.hac.base_url();
+    let key_file = world.home.path().join("hac.key");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_file)
+            .unwrap();
+        std::io::Write::write_all(&mut file, "ab".repeat(32).as_bytes()).unwrap();
+    }
+    let dir = world.home.path().join("sealed");
+    let store = format!(
+        "encrypted:{}?key_file={}",
+        dir.display(),
+        key_file.display()
+    );
+    let args = |rest: &[&str]| -> Vec<String> {
+        [
+            "hac",
+            "--url",
+            url.as_str(),
+            "--user",
+            "admin",
+            "--store",
+            store.as_str(),
+        ]
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>, env: &'static [(&'static str, &'static str)]| {
+        let world = &world;
+        let ctl = ctl.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            world.run(&ctl, &args, env, None).await
+        }
+    };
+    assert_ok(&run(args(&["login"]), &[("HAC_PASSWORD", "nimda")]).await);
+    let out = run(args(&["groovy", "return 'sealed'"]), &[]).await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out), "sealed\n");
+    assert_eq!(world.logins(), 1);
+    // Nothing of the session is in the clear on disk.
+    let out = run(args(&["sessions", "list", "--format", "json"]), &[]).await;
+    assert_ok(&out);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(shown[0]["username"], "admin");
+    let files = walk(&dir);
+    assert!(!files.is_empty());
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("nimda") && !text.contains("session_id"),
+            "{}",
+            file.display()
+        );
+    }
+}
