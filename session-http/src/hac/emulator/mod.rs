@@ -181,7 +181,7 @@ impl Drop for RunningEmulator {
 }
 
 /// The parts of a request the emulator looks at.
-struct Incoming_ {
+struct ParsedRequest {
     method: Method,
     path: String,
     query: String,
@@ -280,7 +280,7 @@ impl HacEmulator {
         } else {
             HashMap::new()
         };
-        let incoming = Incoming_ {
+        let incoming = ParsedRequest {
             method: parts.method.clone(),
             path: parts.uri.path().to_string(),
             query: parts.uri.query().unwrap_or_default().to_string(),
@@ -317,7 +317,7 @@ impl HacEmulator {
     }
 
     /// The live session the request names, touched; `None` if it has none that lives here.
-    fn live_session(&self, state: &mut State, request: &Incoming_) -> Option<String> {
+    fn live_session(&self, state: &mut State, request: &ParsedRequest) -> Option<String> {
         if let Some(route) = &self.config.route {
             let routes: Vec<&str> = request
                 .cookies
@@ -359,7 +359,7 @@ impl HacEmulator {
         (id, token)
     }
 
-    fn route(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
+    fn route(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
         let path = request.path.as_str();
         let get = request.method == Method::GET || request.method == Method::HEAD;
         let post = request.method == Method::POST;
@@ -399,7 +399,12 @@ impl HacEmulator {
         self.reject_status(self.config.rejection_status)
     }
 
-    fn page(&self, state: &mut State, request: &Incoming_, title: &str) -> Response<Full<Bytes>> {
+    fn page(
+        &self,
+        state: &mut State,
+        request: &ParsedRequest,
+        title: &str,
+    ) -> Response<Full<Bytes>> {
         match self.live_session(state, request) {
             Some(id) => match state.sessions.get(&id) {
                 Some(HttpSession {
@@ -416,7 +421,7 @@ impl HacEmulator {
         }
     }
 
-    fn login_page(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
+    fn login_page(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
         let login_error = request
             .query
             .split('&')
@@ -443,7 +448,11 @@ impl HacEmulator {
     }
 
     /// The session and whether the request's token matches it; `None` when it has no session.
-    fn checked_session(&self, state: &mut State, request: &Incoming_) -> Option<(String, bool)> {
+    fn checked_session(
+        &self,
+        state: &mut State,
+        request: &ParsedRequest,
+    ) -> Option<(String, bool)> {
         let id = self.live_session(state, request)?;
         let expected = state.sessions.get(&id)?.csrf_token.clone();
         let offered = request
@@ -453,7 +462,7 @@ impl HacEmulator {
         Some((id, offered == Some(expected.as_str())))
     }
 
-    fn login(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
+    fn login(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
         let Some((id, true)) = self.checked_session(state, request) else {
             return self.reject(state);
         };
@@ -475,7 +484,7 @@ impl HacEmulator {
         redirect("/hac/", Some(&new_id))
     }
 
-    fn logout(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
+    fn logout(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
         let Some((id, true)) = self.checked_session(state, request) else {
             return self.reject(state);
         };
@@ -483,7 +492,7 @@ impl HacEmulator {
         redirect("/hac/login?logout=true", None)
     }
 
-    fn console(&self, state: &mut State, request: &Incoming_) -> Response<Full<Bytes>> {
+    fn console(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
         let Some((id, true)) = self.checked_session(state, request) else {
             return self.reject(state);
         };
