@@ -99,27 +99,27 @@ pub(crate) fn time(t: &Time) -> Value {
     Value::String(t.to_iso8601())
 }
 
-/// A conference type's eight flags.
+/// A conference type's eight flags, as 0 or 1 (httpkom passes pylyskom's integers on).
 pub(crate) fn conf_type(t: &ConfType) -> Value {
     json!({
-        "rd_prot": t.rd_prot,
-        "original": t.original,
-        "secret": t.secret,
-        "letterbox": t.letterbox,
-        "allow_anonymous": t.allow_anonymous,
-        "forbid_secret": t.forbid_secret,
-        "reserved2": t.reserved2,
-        "reserved3": t.reserved3,
+        "rd_prot": u8::from(t.rd_prot),
+        "original": u8::from(t.original),
+        "secret": u8::from(t.secret),
+        "letterbox": u8::from(t.letterbox),
+        "allow_anonymous": u8::from(t.allow_anonymous),
+        "forbid_secret": u8::from(t.forbid_secret),
+        "reserved2": u8::from(t.reserved2),
+        "reserved3": u8::from(t.reserved3),
     })
 }
 
 /// A membership type.
 pub(crate) fn membership_type(t: &MembershipType) -> Value {
     json!({
-        "invitation": t.invitation,
-        "passive": t.passive,
-        "secret": t.secret,
-        "passive_message_invert": t.passive_message_invert,
+        "invitation": u8::from(t.invitation),
+        "passive": u8::from(t.passive),
+        "secret": u8::from(t.secret),
+        "passive_message_invert": u8::from(t.passive_message_invert),
     })
 }
 
@@ -147,11 +147,11 @@ async fn aux_items(namer: &mut Namer<'_>, items: &[AuxItem]) -> Result<Value, Er
             "creator": namer.person(ai.creator).await?,
             "created_at": time(&ai.created_at),
             "flags": {
-                "deleted": flag(0),
-                "inherit": flag(1),
-                "secret": flag(2),
-                "hide_creator": flag(3),
-                "dont_garb": flag(4),
+                "deleted": u8::from(flag(0)),
+                "inherit": u8::from(flag(1)),
+                "secret": u8::from(flag(2)),
+                "hide_creator": u8::from(flag(3)),
+                "dont_garb": u8::from(flag(4)),
             },
             "inherit_limit": ai.inherit_limit,
             "data": crate::protocol::reader::decode_text(&ai.data),
