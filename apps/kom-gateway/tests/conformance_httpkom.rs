@@ -257,10 +257,8 @@ fn run(base: std::net::SocketAddr, steps: &[Step]) -> Vec<Observed> {
     let mut out = Vec::new();
     for s in steps {
         let mut http = Http::new(base);
-        if s.with_connection {
-            if let Some(Value::String(id)) = vars.get("conn") {
-                http = http.with_connection(id);
-            }
+        if let (true, Some(Value::String(id))) = (s.with_connection, vars.get("conn")) {
+            http = http.with_connection(id);
         }
         let path = fill(s.path, &vars);
         let body = s.body.as_ref().map(|b| fill_value(b, &vars));
