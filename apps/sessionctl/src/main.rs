@@ -13,6 +13,7 @@ mod hac;
 mod output;
 mod request;
 mod request_items;
+mod sealing;
 mod sessions;
 mod store;
 
@@ -27,6 +28,8 @@ struct Cli {
     /// Print JSON for scripts instead of tables and text.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    keys: sealing::KeyArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,8 +77,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
     let result = match cli.command {
-        Command::Request(args) => request::run(args, json).await,
-        Command::Sessions(args) => sessions::run(args, json).await,
+        Command::Request(args) => request::run(args, &cli.keys, json).await,
+        Command::Sessions(args) => sessions::run(args, &cli.keys, json).await,
         Command::Store(args) => store::run(args, json).await,
         Command::Hac(args) => hac::run(args)
             .await

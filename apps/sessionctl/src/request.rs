@@ -128,8 +128,16 @@ fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
 }
 
 /// Runs `sessionctl request`.
-pub(crate) async fn run(args: RequestArgs, json: bool) -> Result<ExitCode, CliError> {
+pub(crate) async fn run(
+    args: RequestArgs,
+    keys: &crate::sealing::KeyArgs,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let parsed = parse(&args)?;
+    let sealer = crate::sealing::sealer(keys)?;
+    let sealer = sealer
+        .as_ref()
+        .map(|s| s as &dyn session_http::client::FileSealer);
     let session_arg = args.session.as_ref().or(args.session_read_only.as_ref());
     let read_only = args.session_read_only.is_some();
 
@@ -153,7 +161,7 @@ pub(crate) async fn run(args: RequestArgs, json: bool) -> Result<ExitCode, CliEr
     let is_new = file.as_ref().is_none_or(|f| !f.exists());
     let mut session = match &file {
         Some(file) => file
-            .load(&bare_host)?
+            .load_with(&bare_host, sealer)?
             .unwrap_or_else(|| ClientSession::new(&bare_host)),
         None => ClientSession::new(&bare_host),
     };
@@ -231,15 +239,13 @@ pub(crate) async fn run(args: RequestArgs, json: bool) -> Result<ExitCode, CliEr
     };
 
     let client = SessionClient::new().max_redirects(args.max_redirects);
-    let result = client.send(&mut session, request, args.follow).await;
-
-    // Save even when the request failed after cookies arrived? HTTPie saves only after a
-    // completed exchange; so do we.
-    let response = result?;
+    // As in HTTPie, the session is saved only after a completed exchange, and a read-only
+    // session only when it did not exist yet.
+    let response = client.send(&mut session, request, args.follow).await?;
     if let Some(file) = &file
         && (is_new || !read_only)
     {
-        file.save(&session)?;
+        file.save_with(&session, sealer)?;
     }
     print_response(&response, json);
     Ok(ExitCode::SUCCESS)

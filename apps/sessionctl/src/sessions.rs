@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use session_http::client::paths::{
     SESSIONS_DIR_NAME, host_dir_name, httpie_config_dir, is_path_session, session_file_path,
 };
-use session_http::client::{ClientSession, FileAuth, SessionFile, write_atomic};
+use session_http::client::{
+    ClientSession, FileAuth, FileSealer, SessionFile, looks_like_json, write_atomic,
+};
 
 use crate::CliError;
 use crate::output::{Table, progress_bar};
@@ -78,14 +80,22 @@ enum SessionsCommand {
 }
 
 /// Runs `sessionctl sessions …`.
-pub(crate) async fn run(args: SessionsArgs, json: bool) -> Result<ExitCode, CliError> {
+pub(crate) async fn run(
+    args: SessionsArgs,
+    keys: &crate::sealing::KeyArgs,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let config = httpie_config_dir();
+    let sealer = crate::sealing::sealer(keys)?;
+    let sealer = sealer.as_ref().map(|s| s as &dyn FileSealer);
     match args.command {
-        SessionsCommand::List { host } => list(&config, host.as_deref(), json),
-        SessionsCommand::Show { host, name, reveal } => show(&config, &host, &name, reveal, json),
+        SessionsCommand::List { host } => list(&config, host.as_deref(), sealer, json),
+        SessionsCommand::Show { host, name, reveal } => {
+            show(&config, &host, &name, reveal, sealer, json)
+        }
         SessionsCommand::Delete { host, name } => {
             let path = resolve(&config, &host, &name)?;
-            let file = SessionFile::lock(&path)?;
+            let file = lock_existing(&path, &host, &name)?;
             if !file.delete()? {
                 return Err(CliError::NotFound(format!(
                     "no session {name:?} for {host} ({})",
@@ -101,8 +111,8 @@ pub(crate) async fn run(args: SessionsArgs, json: bool) -> Result<ExitCode, CliE
         }
         SessionsCommand::Export { host, name, output } => {
             let path = resolve(&config, &host, &name)?;
-            let file = SessionFile::lock(&path)?;
-            let session = file.load(&host_of(&host))?.ok_or_else(|| {
+            let file = lock_existing(&path, &host, &name)?;
+            let session = file.load_with(&host_of(&host), sealer)?.ok_or_else(|| {
                 CliError::NotFound(format!(
                     "no session {name:?} for {host} ({})",
                     path.display()
@@ -141,7 +151,7 @@ pub(crate) async fn run(args: SessionsArgs, json: bool) -> Result<ExitCode, CliE
                     path.display()
                 )));
             }
-            file.save(&session)?;
+            file.save_with(&session, sealer)?;
             if json {
                 println!(
                     "{}",
@@ -158,9 +168,20 @@ pub(crate) async fn run(args: SessionsArgs, json: bool) -> Result<ExitCode, CliE
             Ok(ExitCode::SUCCESS)
         }
         SessionsCommand::Upgrade { host, name } => {
-            upgrade(&config, host.as_deref(), name.as_deref(), json)
+            upgrade(&config, host.as_deref(), name.as_deref(), sealer, json)
         }
     }
+}
+
+/// Locks an existing session file; a missing one is `NotFound` (and creates nothing).
+fn lock_existing(path: &Path, host: &str, name: &str) -> Result<SessionFile, CliError> {
+    if !path.exists() {
+        return Err(CliError::NotFound(format!(
+            "no session {name:?} for {host} ({})",
+            path.display()
+        )));
+    }
+    Ok(SessionFile::lock(path)?)
 }
 
 /// The session file for HOST and NAME.
@@ -243,15 +264,26 @@ fn auth_kind(session: &ClientSession) -> String {
     }
 }
 
-fn list(config: &Path, host: Option<&str>, json: bool) -> Result<ExitCode, CliError> {
+fn list(
+    config: &Path,
+    host: Option<&str>,
+    sealer: Option<&dyn FileSealer>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let found = find_sessions(config, host)?;
     let mut rows = Vec::new();
     let mut table = Table::new(["HOST", "NAME", "COOKIES", "HEADERS", "AUTH", "LAYOUT"]);
     for f in &found {
-        let text = std::fs::read_to_string(&f.path).unwrap_or_default();
-        match ClientSession::from_httpie_json(&text, &host_of(&f.host_dir)) {
+        let sealed = std::fs::read(&f.path).is_ok_and(|b| !looks_like_json(&b));
+        let loaded = SessionFile::lock(&f.path).and_then(|file| {
+            file.load_with(&host_of(&f.host_dir), sealer)?
+                .ok_or_else(|| session_http::client::ClientError::Format("vanished".into()))
+        });
+        match loaded {
             Ok(session) => {
-                let layout = if session.layout().is_legacy() {
+                let layout = if sealed {
+                    "encrypted"
+                } else if session.layout().is_legacy() {
                     "legacy"
                 } else {
                     "current"
@@ -278,7 +310,12 @@ fn list(config: &Path, host: Option<&str>, json: bool) -> Result<ExitCode, CliEr
                     "?".into(),
                     "?".into(),
                     "?".into(),
-                    "unreadable".into(),
+                    if sealed {
+                        "encrypted (no key)"
+                    } else {
+                        "unreadable"
+                    }
+                    .into(),
                 ]);
             }
         }
@@ -301,16 +338,18 @@ fn show(
     host: &str,
     name: &str,
     reveal: bool,
+    sealer: Option<&dyn FileSealer>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let path = resolve(config, host, name)?;
-    let text = session_http::client::read_if_exists(&path)?.ok_or_else(|| {
+    let file = lock_existing(&path, host, name)?;
+    let session = file.load_with(&host_of(host), sealer)?.ok_or_else(|| {
         CliError::NotFound(format!(
             "no session {name:?} for {host} ({})",
             path.display()
         ))
     })?;
-    let session = ClientSession::from_httpie_json(&text, &host_of(host))?;
+    drop(file);
     if json {
         let value: Value = serde_json::from_str(&session.to_httpie_json()).unwrap_or(Value::Null);
         let mut value = value;
@@ -388,6 +427,7 @@ fn upgrade(
     config: &Path,
     host: Option<&str>,
     name: Option<&str>,
+    sealer: Option<&dyn FileSealer>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let targets: Vec<Found> = match (host, name) {
@@ -406,13 +446,16 @@ fn upgrade(
         bar.inc(1);
         let outcome = (|| -> Result<&'static str, CliError> {
             let file = SessionFile::lock(&target.path)?;
-            let session = file.load(&host_of(&target.host_dir))?.ok_or_else(|| {
-                CliError::NotFound(format!("{} does not exist", target.path.display()))
-            })?;
+            let sealed = std::fs::read(&target.path).is_ok_and(|b| !looks_like_json(&b));
+            let session = file
+                .load_with(&host_of(&target.host_dir), sealer)?
+                .ok_or_else(|| {
+                    CliError::NotFound(format!("{} does not exist", target.path.display()))
+                })?;
             if !session.layout().is_legacy() {
                 return Ok("up to date");
             }
-            file.save(&session)?;
+            file.save_with(&session, if sealed { sealer } else { None })?;
             Ok("upgraded")
         })();
         let label = if is_path_session(&target.name) {
