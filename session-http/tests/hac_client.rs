@@ -231,6 +231,19 @@ async fn a_server_restart_with_403_for_dead_sessions_is_survived() {
 }
 
 #[tokio::test]
+async fn a_refused_token_means_a_new_login_and_one_retry() {
+    let f = Fixture::start(|_| {}).await;
+    let client = f.client(Some("nimda"));
+    client.login().await.unwrap();
+    f.hac.emulator().rotate_csrf_tokens();
+    let result = client.groovy("return 'retried'", false).await.unwrap();
+    assert_eq!(result.result, "retried");
+    let stats = f.hac.emulator().stats();
+    assert_eq!((stats.logins, stats.rejected), (2, 1));
+    assert_eq!(stats.count("POST", "/hac/console/scripting/execute"), 2);
+}
+
+#[tokio::test]
 async fn a_stale_token_in_the_cache_is_refreshed_by_validation() {
     let f = Fixture::start(|_| {}).await;
     f.client(Some("nimda")).login().await.unwrap();

@@ -213,6 +213,14 @@ impl HacEmulator {
         self.state().sessions.clear();
     }
 
+    /// Gives every session a new CSRF token, so that clients holding the old one are refused
+    /// (as after a token rotation they did not see).
+    pub fn rotate_csrf_tokens(&self) {
+        for session in self.state().sessions.values_mut() {
+            session.csrf_token = random_uuid();
+        }
+    }
+
     /// How many sessions are alive (anonymous ones included).
     pub fn live_sessions(&self) -> usize {
         let now = self.config.clock.now();
