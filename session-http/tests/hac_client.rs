@@ -243,6 +243,54 @@ async fn a_refused_token_means_a_new_login_and_one_retry() {
     assert_eq!(stats.count("POST", "/hac/console/scripting/execute"), 2);
 }
 
+/// A HAC whose consoles refuse every request (405), whatever the session: logins work.
+async fn hac_with_broken_consoles() -> (std::net::SocketAddr, HacEmulator) {
+    use http_body_util::BodyExt;
+    let emulator = HacEmulator::new(EmulatorConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let inner = emulator.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let emulator = inner.clone();
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let emulator = emulator.clone();
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let mut response = emulator.handle(parts.clone(), &body);
+                        if parts.uri.path().starts_with("/hac/console/") {
+                            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                        }
+                        Ok::<_, hyper::Error>(response)
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    (addr, emulator)
+}
+
+#[tokio::test]
+async fn the_retry_happens_once_then_the_session_is_reported_rejected() {
+    let (addr, emulator) = hac_with_broken_consoles().await;
+    let client = HacClient::new(CacheKey::new(format!("http://{addr}"), "admin", "local"))
+        .unwrap()
+        .with_password("nimda");
+    let error = client.groovy("return 1", false).await.unwrap_err();
+    assert!(
+        matches!(error, HacError::SessionRejected { answer: ref a, .. } if a == "HTTP 405"),
+        "{error}"
+    );
+    let stats = emulator.stats();
+    assert_eq!(stats.logins, 2);
+    assert_eq!(stats.count("POST", "/hac/console/scripting/execute"), 2);
+}
+
 #[tokio::test]
 async fn a_stale_token_in_the_cache_is_refreshed_by_validation() {
     let f = Fixture::start(|_| {}).await;
