@@ -166,6 +166,14 @@ pub(crate) async fn run(
         None => ClientSession::new(&bare_host),
     };
     session.set_read_only(read_only);
+    if let session_http::client::FileAuth::Other(auth) = session.file_auth()
+        && args.auth.is_none()
+    {
+        let kind = auth.get("type").and_then(Value::as_str).unwrap_or("?");
+        eprintln!(
+            "sessionctl: warning: the session's {kind:?} auth is not supported here and is not sent (it is kept in the file)"
+        );
+    }
 
     // What HTTPie records: its defaults for JSON requests, then the session's, then ours.
     let mut request_headers: Vec<(String, String)> = Vec::new();
