@@ -182,3 +182,58 @@ fn store_commands_on_a_real_redis_server() {
     let server = test_support::redis::RedisServer::start().unwrap();
     exercise(&server.url(), 0);
 }
+
+#[test]
+fn migrate_into_an_encrypted_store_and_read_it_only_with_the_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = test_support::temp_dir();
+    let config = test_support::temp_dir();
+    let source = format!("file:{}", dir.path().join("plain").display());
+    let ids = fill(&source, 2, 0);
+    let key = dir.path().join("key");
+    std::fs::write(&key, "11".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "22".repeat(32)).unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let sealed_dir = dir.path().join("sealed");
+    let encrypted = format!(
+        "encrypted:{}?key_file={}",
+        sealed_dir.display(),
+        key.display()
+    );
+
+    let report = json_of(&ok(sessionctl(config.path()).args([
+        "--json", "store", "--store", &source, "migrate", "--to", &encrypted,
+    ])));
+    assert_eq!(report["copied"], 2);
+    let shown = json_of(&ok(sessionctl(config.path()).args([
+        "--json",
+        "store",
+        "--store",
+        &encrypted,
+        "show",
+        &ids[1].key().to_hex(),
+    ])));
+    assert_eq!(shown["attributes"]["n"], 1);
+
+    let with_wrong_key = format!(
+        "encrypted:{}?key_file={}",
+        sealed_dir.display(),
+        wrong.display()
+    );
+    let output = run(sessionctl(config.path()).args([
+        "store",
+        "--store",
+        &with_wrong_key,
+        "show",
+        &ids[1].key().to_hex(),
+    ]));
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
+}
