@@ -1,6 +1,12 @@
 //! Helpers for kom-gateway's integration tests: a minimal HTTP/1.1 client and launchers for
 //! the gateway and for httpkom.
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
