@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-pub mod redis;
-
 pub mod browser;
 pub mod lyskomd;
 pub mod redis;
@@ -63,15 +61,19 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
     })
 }
 
+/// [`wait_until`]'s probe never succeeded in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
 /// Polls `probe` every 20 ms until it returns true or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut probe: impl FnMut() -> bool) -> Result<(), ()> {
+pub fn wait_until(timeout: Duration, mut probe: impl FnMut() -> bool) -> Result<(), TimedOut> {
     let deadline = Instant::now() + timeout;
     loop {
         if probe() {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(());
+            return Err(TimedOut);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -189,7 +191,11 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     target.join(profile).join(name)
 }
 
