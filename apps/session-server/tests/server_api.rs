@@ -398,3 +398,39 @@ fn sigterm_shuts_down_gracefully() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
 }
+
+#[tokio::test]
+async fn the_api_works_on_a_real_redis_store() {
+    if test_support::redis::redis_server_program().is_none() {
+        test_support::skip("the_api_works_on_a_real_redis_store", "redis-server");
+        return;
+    }
+    let redis = test_support::redis::RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
+    let server = ServerProcess::start(&redis.url(), &users, &[]);
+    let addr = server.addr;
+    let a = login(addr, "alice", "wonderland").await;
+    let b = login(addr, "alice", "wonderland").await;
+    let reply = send(addr, "POST", "/api/counter/r", &[("cookie", &a)], None).await;
+    assert_eq!(reply.json(), json!({"value": 1}));
+    let list = send(addr, "GET", "/api/sessions", &[("cookie", &a)], None)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let reply = send(
+        addr,
+        "POST",
+        "/api/logout-everywhere",
+        &[("cookie", &b)],
+        None,
+    )
+    .await;
+    assert_eq!(reply.json(), json!({"revoked": 2}));
+    assert_eq!(
+        send(addr, "GET", "/api/session", &[("cookie", &a)], None)
+            .await
+            .status,
+        401
+    );
+}

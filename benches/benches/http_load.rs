@@ -1,0 +1,578 @@
+//! HTTP load benchmark: bare hyper, this project's session layer and tower-sessions, on the
+//! same handlers, in one run.
+//!
+//! `cargo bench -p session-benches --bench http_load` (set `HTTP_LOAD_SECS` for longer runs,
+//! `HTTP_LOAD_CONNECTIONS` for another concurrency). Each server runs in a child process (this
+//! binary re-executed with `serve …`) with two tokio workers; the load generator keeps one
+//! HTTP/1.1 keep-alive connection per client and one session per connection, so concurrent
+//! writes never collide. Scenarios:
+//!
+//! - `unused`: the handler never touches the session;
+//! - `new`: every request writes to a new session (no cookie sent);
+//! - `read`: read one attribute of the connection's session;
+//! - `read+write`: read it and write it back incremented.
+//!
+//! Stores: memory (ours and tower-sessions), SQLite and Redis (ours; Redis when a
+//! `redis-server` can be started).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use session_core::{ExpiryPolicy, MemoryStore, SessionConfig, SessionManager, StoreConfig};
+use session_http::server::{CookieConfig, Session, SessionLayer};
+use tower::{Service, ServiceBuilder, service_fn};
+
+const IDLE: Duration = Duration::from_secs(30 * 60);
+
+// ---------------------------------------------------------------- servers
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(serve(&args[2], &args[3], args[4].parse().unwrap()));
+        return;
+    }
+    let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run_all(filter));
+}
+
+async fn serve(variant: &str, store_url: &str, port: u16) {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    match variant {
+        "bare-hyper" => {
+            serve_hyper(
+                listener,
+                service_fn(|_req: Request<Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+                }),
+            )
+            .await
+        }
+        "ours-hyper" => {
+            let layer = our_layer(store_url).await;
+            let service = ServiceBuilder::new().layer(layer).service(service_fn(
+                |req: Request<Incoming>| async move {
+                    let session = req.extensions().get::<Session>().cloned().unwrap();
+                    let body = our_handler(req.uri().path(), &session).await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+                },
+            ));
+            serve_hyper(listener, service).await
+        }
+        "bare-axum" => {
+            let router = Router::new().route("/unused", get(|| async { "hello" }));
+            axum::serve(listener, router).await.unwrap();
+        }
+        "ours-axum" => {
+            let layer = our_layer(store_url).await;
+            let router = Router::new()
+                .route("/{scenario}", get(our_axum_handler))
+                .layer(layer);
+            axum::serve(listener, router).await.unwrap();
+        }
+        "towersessions-axum" => {
+            let store = tower_sessions::MemoryStore::default();
+            let layer = tower_sessions::SessionManagerLayer::new(store)
+                .with_secure(false)
+                .with_expiry(tower_sessions::Expiry::OnInactivity(
+                    tower_sessions::cookie::time::Duration::seconds(IDLE.as_secs() as i64),
+                ));
+            let router = Router::new()
+                .route("/{scenario}", get(ts_axum_handler))
+                .layer(layer);
+            axum::serve(listener, router).await.unwrap();
+        }
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+async fn serve_hyper<S, B>(listener: tokio::net::TcpListener, service: S)
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let hyper_service = hyper::service::service_fn(move |request| {
+                let mut service = service.clone();
+                service.call(request)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), hyper_service)
+                .await;
+        });
+    }
+}
+
+async fn our_layer(store_url: &str) -> SessionLayer {
+    let store: Arc<dyn session_core::SessionStore> = if store_url == "memory:" {
+        Arc::new(MemoryStore::new())
+    } else {
+        session_stores::open(store_url, StoreConfig::default())
+            .await
+            .unwrap()
+    };
+    let manager = SessionManager::new(
+        store,
+        SessionConfig {
+            expiry: ExpiryPolicy::idle(IDLE),
+            ..SessionConfig::default()
+        },
+    );
+    SessionLayer::builder(manager)
+        .cookie(CookieConfig {
+            secure: false,
+            ..CookieConfig::default()
+        })
+        .build()
+        .unwrap()
+}
+
+async fn our_handler(path: &str, session: &Session) -> String {
+    match path {
+        "/new" => {
+            session.insert("n", &1u64).await.unwrap();
+            "1".to_owned()
+        }
+        "/read" => session
+            .get::<u64>("n")
+            .await
+            .unwrap()
+            .unwrap_or(0)
+            .to_string(),
+        "/write" => {
+            let n = session.get::<u64>("n").await.unwrap().unwrap_or(0) + 1;
+            session.insert("n", &n).await.unwrap();
+            n.to_string()
+        }
+        _ => "hello".to_owned(),
+    }
+}
+
+async fn our_axum_handler(
+    axum::Extension(session): axum::Extension<Session>,
+    uri: http::Uri,
+) -> String {
+    our_handler(uri.path(), &session).await
+}
+
+async fn ts_axum_handler(session: tower_sessions::Session, uri: http::Uri) -> String {
+    match uri.path() {
+        "/new" => {
+            session.insert("n", 1u64).await.unwrap();
+            "1".to_owned()
+        }
+        "/read" => session
+            .get::<u64>("n")
+            .await
+            .unwrap()
+            .unwrap_or(0)
+            .to_string(),
+        "/write" => {
+            let n = session.get::<u64>("n").await.unwrap().unwrap_or(0) + 1;
+            session.insert("n", n).await.unwrap();
+            n.to_string()
+        }
+        _ => "hello".to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------- load generator
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Unused,
+    New,
+    Read,
+    ReadWrite,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Unused => "unused",
+            Scenario::New => "new",
+            Scenario::Read => "read",
+            Scenario::ReadWrite => "read+write",
+        }
+    }
+    fn path(self) -> &'static str {
+        match self {
+            Scenario::Unused => "/unused",
+            Scenario::New => "/new",
+            Scenario::Read => "/read",
+            Scenario::ReadWrite => "/write",
+        }
+    }
+    fn needs_session(self) -> bool {
+        matches!(self, Scenario::Read | Scenario::ReadWrite)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    requests: u64,
+    errors: u64,
+    latencies_us: Vec<u32>,
+    elapsed: Duration,
+}
+
+impl Stats {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        self.latencies_us.sort_unstable();
+        let index = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+}
+
+struct ServerChild {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(variant: &str, store: &str) -> ServerChild {
+    let port = test_support::free_port();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["serve", variant, store, &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    test_support::wait_for_tcp(addr, Duration::from_secs(30)).unwrap();
+    ServerChild { child, addr }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Sender {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+async fn request(
+    sender: &mut Sender,
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<String>) {
+    let mut builder = Request::get(path).header("host", addr.to_string());
+    if let Some(cookie) = cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    sender.ready().await.unwrap();
+    let response = sender
+        .send_request(builder.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let _ = response.into_body().collect().await;
+    (status, set_cookie)
+}
+
+async fn load(
+    addr: SocketAddr,
+    scenario: Scenario,
+    connections: usize,
+    duration: Duration,
+) -> Stats {
+    let start = Arc::new(tokio::sync::Barrier::new(connections + 1));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await;
+            let cookie = if scenario.needs_session() {
+                let (status, cookie) = request(&mut sender, addr, "/new", None).await;
+                assert!(status.is_success());
+                Some(cookie.expect("a session cookie"))
+            } else {
+                None
+            };
+            start.wait().await;
+            let began = Instant::now();
+            let deadline = began + duration;
+            let mut stats = Stats {
+                latencies_us: Vec::with_capacity(200_000),
+                ..Stats::default()
+            };
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let (status, _) =
+                    request(&mut sender, addr, scenario.path(), cookie.as_deref()).await;
+                let micros = sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                if status.is_success() {
+                    stats.requests += 1;
+                    stats.latencies_us.push(micros);
+                } else {
+                    stats.errors += 1;
+                }
+            }
+            stats.elapsed = began.elapsed();
+            stats
+        }));
+    }
+    start.wait().await;
+    let mut total = Stats::default();
+    for task in tasks {
+        let stats = task.await.unwrap();
+        total.requests += stats.requests;
+        total.errors += stats.errors;
+        total.latencies_us.extend(stats.latencies_us);
+        total.elapsed = total.elapsed.max(stats.elapsed);
+    }
+    total
+}
+
+struct Row {
+    variant: String,
+    store: String,
+    scenario: Scenario,
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Measures a group of servers on one scenario, alternating between them for several rounds
+/// so that a noisy neighbour hurts all of them alike; reports each one's median round.
+async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mut Vec<Row>) {
+    let secs: u64 = env_or("HTTP_LOAD_SECS", 3);
+    let rounds: usize = env_or("HTTP_LOAD_ROUNDS", 3);
+    let connections: usize = env_or("HTTP_LOAD_CONNECTIONS", 32);
+    let servers: Vec<ServerChild> = members
+        .iter()
+        .map(|(variant, store)| start_server(variant, store))
+        .collect();
+    for server in &servers {
+        // Warm up connections, allocator and caches.
+        let _ = load(
+            server.addr,
+            scenario,
+            connections,
+            Duration::from_millis(500),
+        )
+        .await;
+    }
+    let mut results: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); members.len()];
+    for _ in 0..rounds {
+        for (i, server) in servers.iter().enumerate() {
+            let mut stats = load(
+                server.addr,
+                scenario,
+                connections,
+                Duration::from_secs(secs),
+            )
+            .await;
+            results[i].push((
+                stats.rps(),
+                stats.percentile(0.50),
+                stats.percentile(0.99),
+                stats.errors,
+            ));
+        }
+    }
+    for ((variant, store), mut runs) in members.iter().zip(results) {
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (rps, p50, p99, errors) = runs[runs.len() / 2];
+        let row = Row {
+            variant: (*variant).to_owned(),
+            store: store.split(':').next().unwrap_or(store).to_owned(),
+            scenario,
+            rps,
+            p50,
+            p99,
+            errors,
+        };
+        println!(
+            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  errors {}",
+            row.variant,
+            row.store,
+            row.scenario.name(),
+            row.rps,
+            row.p50,
+            row.p99,
+            row.errors
+        );
+        rows.push(row);
+    }
+}
+
+async fn run_all(filter: Option<String>) {
+    use Scenario::*;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("bench.db").display());
+    let redis = test_support::redis::RedisServer::start().ok();
+    let redis_url = redis.as_ref().map(|r| r.url());
+    let memory = || "memory:".to_owned();
+    let none = || "none".to_owned();
+    let mut plan: Vec<(Vec<(&str, String)>, Scenario)> = vec![
+        (
+            vec![("bare-hyper", none()), ("ours-hyper", memory())],
+            Unused,
+        ),
+        (
+            vec![
+                ("bare-axum", none()),
+                ("ours-axum", memory()),
+                ("towersessions-axum", memory()),
+            ],
+            Unused,
+        ),
+    ];
+    for scenario in [New, Read, ReadWrite] {
+        plan.push((
+            vec![("ours-axum", memory()), ("towersessions-axum", memory())],
+            scenario,
+        ));
+    }
+    for scenario in [New, Read, ReadWrite] {
+        let mut group = vec![("ours-axum", sqlite.clone())];
+        if let Some(url) = &redis_url {
+            group.push(("ours-axum", url.clone()));
+        }
+        plan.push((group, scenario));
+    }
+    if redis_url.is_none() {
+        eprintln!("redis-server not available: skipping the Redis rows");
+    }
+    let mut rows = Vec::new();
+    for (group, scenario) in plan {
+        let label = format!("{group:?} {}", scenario.name());
+        if filter.as_ref().is_some_and(|f| !label.contains(f.as_str())) {
+            continue;
+        }
+        measure_group(&group, scenario, &mut rows).await;
+    }
+    print_summary(&rows);
+}
+
+fn find<'a>(rows: &'a [Row], variant: &str, store: &str, scenario: Scenario) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.variant == variant && r.store == store && r.scenario == scenario)
+}
+
+fn print_summary(rows: &[Row]) {
+    println!("\n| server | store | scenario | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} |",
+            r.variant,
+            r.store,
+            r.scenario.name(),
+            r.rps,
+            r.p50,
+            r.p99,
+            r.errors
+        );
+    }
+    println!("\n| comparison | ratio (req/s) | p99 ours / theirs (ms) |");
+    println!("|---|---:|---:|");
+    if let (Some(ours), Some(bare)) = (
+        find(rows, "ours-hyper", "memory", Scenario::Unused),
+        find(rows, "bare-hyper", "none", Scenario::Unused),
+    ) {
+        println!(
+            "| unused session vs bare hyper (both plain hyper) | {:.2}x | {:.3} / {:.3} |",
+            ours.rps / bare.rps,
+            ours.p99,
+            bare.p99
+        );
+    }
+    if let (Some(ours), Some(bare)) = (
+        find(rows, "ours-axum", "memory", Scenario::Unused),
+        find(rows, "bare-axum", "none", Scenario::Unused),
+    ) {
+        println!(
+            "| unused session vs bare axum | {:.2}x | {:.3} / {:.3} |",
+            ours.rps / bare.rps,
+            ours.p99,
+            bare.p99
+        );
+    }
+    for scenario in [
+        Scenario::Unused,
+        Scenario::New,
+        Scenario::Read,
+        Scenario::ReadWrite,
+    ] {
+        if let (Some(ours), Some(theirs)) = (
+            find(rows, "ours-axum", "memory", scenario),
+            find(rows, "towersessions-axum", "memory", scenario),
+        ) {
+            println!(
+                "| {} vs tower-sessions (axum, MemoryStore) | {:.2}x | {:.3} / {:.3} |",
+                scenario.name(),
+                ours.rps / theirs.rps,
+                ours.p99,
+                theirs.p99
+            );
+        }
+    }
+}
