@@ -51,10 +51,7 @@ impl Error {
 
     /// Whether the connection this error came from is unusable from now on.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(
-            self,
-            Error::Io(_) | Error::Disconnected | Error::ProtocolViolation(_) | Error::Malformed(_)
-        )
+        matches!(self, Error::Io(_) | Error::Disconnected)
     }
 }
 

@@ -648,4 +648,46 @@ mod tests {
         assert_eq!(sparse.pairs, vec![(2, 11)]);
         assert!(sparse.more_texts_exist);
     }
+
+    /// Replies captured from a real lyskomd (also in the fuzz corpus).
+    #[test]
+    fn decodes_real_lyskomd_replies() {
+        let memberships: Vec<Membership> = decode_all(&body(b"=15 2 { 0 22 41 4 22 10 126 0 325 0 7 100 0 * 5 22 41 4 22 10 126 0 325 0 00000000 1 49 14 15 13 8 91 5 255 0 5 255 0 * 5 49 14 15 13 8 91 5 255 0 00000000 }\n")).unwrap();
+        assert_eq!(memberships.len(), 2);
+        assert_eq!(
+            (memberships[0].conference, memberships[0].priority),
+            (7, 100)
+        );
+        assert_eq!(memberships[1].conference, 5);
+        assert!(memberships[1].read_ranges.is_empty());
+
+        let person: Person = decode_all(&body(b"=14 24Hfuzzy(unknown)@127.0.0.1 1111111111111111 00000000 22 41 4 22 10 126 0 325 0 0 482 5 0 0 0 0 1 1 1 0 0 2\n")).unwrap();
+        assert_eq!(person.username, "fuzzy(unknown)@127.0.0.1");
+        assert!(person.privileges.iter().all(|b| *b));
+        assert_eq!(person.no_of_confs, 2);
+
+        let conf: Conference = decode_all(&body(b"=12 9HFuzz conf 00001000 22 41 4 22 10 126 0 325 0 22 41 4 22 10 126 0 325 0 5 0 5 0 5 0 77 77 1 1 0 0 0 *\n")).unwrap();
+        assert_eq!(conf.name, "Fuzz conf");
+        assert!(conf.conf_type.allow_anonymous);
+        assert_eq!(
+            (conf.creator, conf.supervisor, conf.no_of_members),
+            (5, 5, 1)
+        );
+
+        let info: ServerInfo = decode_all(&body(b"=21 20102 1 2 3 4 0 0 *\n")).unwrap();
+        assert_eq!(
+            (info.version, info.motd_conf, info.kom_news_conf),
+            (20102, 3, 4)
+        );
+
+        let empty: TextMapping = decode_all(&body(b"=18 1 1 0 0 0 *\n")).unwrap();
+        assert!(empty.pairs.is_empty() && !empty.more_texts_exist);
+
+        let found: Vec<ConfZInfo> = decode_all(&body(
+            b"=22 2 { 10Hfuzz pers\xe5 1001 6 9HFuzz conf 0000 7 }\n",
+        ))
+        .unwrap();
+        assert_eq!(found[0].name, "fuzz pers\u{e5}");
+        assert!(found[0].conf_type.letterbox);
+    }
 }
