@@ -9,10 +9,15 @@
 //!   sends a cookie to a host it was not set for, headers and auth (basic, bearer) per host and
 //!   name, HTTPie 3.x session files (current and legacy layouts read, current layout written as
 //!   HTTPie writes it, at HTTPie's paths) kept 0600, atomically and under a lock, in any session
-//!   store too, and a hyper client that applies and updates a session across redirects.
+//!   store too, and a hyper client that applies and updates a session across redirects, over
+//!   `http://` and `https://`.
 //! - [`hac`]: a SAP Commerce HAC client (CSRF form login, `JSESSIONID`/`ROUTE` in one cookie
-//!   jar, re-login and one retry on a dead session; Groovy, FlexibleSearch, Impex) with a
-//!   session cache shared with hac-client-core, and an emulator of HAC for tests.
+//!   jar, re-login and one retry on a dead session; Groovy, FlexibleSearch, Impex) over
+//!   `http://` or `https://`, with a session cache shared with hac-client-core, and an emulator
+//!   of HAC for tests.
+//! - [`transport`]: the HTTP/HTTPS transport both clients use (rustls; certificates verified
+//!   against the Mozilla roots by default, or a CA bundle, or not at all on request; clear
+//!   errors for untrusted certificates and host name mismatches).
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -20,3 +25,5 @@ pub mod client;
 pub mod hac;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(feature = "client", feature = "hac"))]
+pub mod transport;

@@ -31,9 +31,18 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
-    /// An `https://` URL: this client speaks plain HTTP only.
-    #[error("https is not supported by this client (only http:// URLs): {0}")]
-    HttpsUnsupported(String),
+    /// The TLS connection to an `https://` URL failed: the certificate was not accepted, or
+    /// the server does not speak TLS.
+    #[error("TLS connection to {url} failed: {problem}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// What went wrong, and what to do about it.
+        problem: crate::transport::TlsProblem,
+    },
+    /// TLS settings (CA bundle, client certificate) that cannot be used.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::transport::TlsConfigError),
     /// A header name or value that HTTP does not allow.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),

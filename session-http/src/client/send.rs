@@ -5,21 +5,23 @@
 //! redirect leaves the original host (as requests/HTTPie do); 301/302 turn a `POST` into a
 //! `GET`, 303 turns anything but `HEAD` into a `GET`, 307/308 keep method and body.
 //!
-//! Only `http://` is supported; an `https://` URL is a clear [`ClientError::HttpsUnsupported`].
+//! `http://` and `https://` URLs are sent over the shared [`HttpTransport`]: by default a
+//! server's certificate is verified against the Mozilla roots; [`SessionClient::with_transport`]
+//! takes one built with other [`crate::transport::TlsOptions`] (a CA bundle, or no
+//! verification, as HTTPie's `--verify`). A certificate that is not accepted is a
+//! [`ClientError::Tls`] saying why.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use url::Url;
 
 use super::error::ClientError;
 use super::session::ClientSession;
+use crate::transport::{HttpTransport, TransportError};
 
 /// HTTPie's default limit on redirects followed.
 pub const DEFAULT_MAX_REDIRECTS: usize = 30;
@@ -29,7 +31,7 @@ pub const DEFAULT_MAX_REDIRECTS: usize = 30;
 pub struct ClientRequest {
     /// The method.
     pub method: Method,
-    /// The URL (`http://` only).
+    /// The URL (`http://` or `https://`).
     pub url: Url,
     /// Headers given for this request (they win over the session's).
     pub headers: HeaderMap,
@@ -72,7 +74,7 @@ pub struct ClientResponse {
 /// An HTTP client that uses and updates a [`ClientSession`].
 #[derive(Clone, Debug)]
 pub struct SessionClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    transport: HttpTransport,
     max_redirects: usize,
     timeout: Duration,
 }
@@ -85,15 +87,19 @@ impl Default for SessionClient {
 
 impl SessionClient {
     /// A client following at most [`DEFAULT_MAX_REDIRECTS`] redirects, with a 30 s timeout
-    /// per hop.
+    /// per hop, verifying certificates against the default roots.
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
         SessionClient {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            transport: HttpTransport::default(),
             max_redirects: DEFAULT_MAX_REDIRECTS,
             timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Sends over `transport` (its TLS settings: CA bundle, verification, client certificate).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Sets the redirect limit.
@@ -188,8 +194,7 @@ impl SessionClient {
         body: &Bytes,
     ) -> Result<(StatusCode, Version, HeaderMap, Bytes), ClientError> {
         match url.scheme() {
-            "http" => {}
-            "https" => return Err(ClientError::HttpsUnsupported(url.to_string())),
+            "http" | "https" => {}
             other => {
                 return Err(ClientError::InvalidUrl {
                     url: url.to_string(),
@@ -216,33 +221,16 @@ impl SessionClient {
             url: url.to_string(),
             message,
         };
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| failed(error_chain(&e)))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| failed(error_chain(&e)))?
-                .to_bytes();
-            Ok::<_, ClientError>((parts.status, parts.version, parts.headers, body))
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        let (parts, body) = tokio::time::timeout(self.timeout, self.transport.fetch(request))
             .await
             .map_err(|_| failed(format!("no response within {:?}", self.timeout)))?
+            .map_err(|error| match error {
+                TransportError::Tls(problem) => ClientError::Tls {
+                    url: url.to_string(),
+                    problem,
+                },
+                other => failed(other.to_string()),
+            })?;
+        Ok((parts.status, parts.version, parts.headers, body))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

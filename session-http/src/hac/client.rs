@@ -1,5 +1,6 @@
 //! The HAC client: form login, session reuse through the cache, re-login and one retry, and
-//! the Groovy, FlexibleSearch and Impex consoles.
+//! the Groovy, FlexibleSearch and Impex consoles, over `http://` or `https://` (the shared
+//! [`HttpTransport`]; hac-client-core's `ignore_ssl` is [`crate::transport::Verify::Off`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,10 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use session_core::{AuthError, Authenticator, PasswordCredentials};
 use url::Url;
 
@@ -20,6 +18,7 @@ use super::error::HacError;
 use super::html::{csrf_token, is_login_page};
 use super::results::{FlexSearchQuery, FlexSearchResult, GroovyResult, ImpexResult};
 use crate::client::{CookieJar, StoredCookie};
+use crate::transport::{HttpTransport, TransportError};
 
 const MAX_REDIRECTS: usize = 10;
 /// The session cookie of HAC (Tomcat).
@@ -66,7 +65,7 @@ struct State {
 pub struct HacClient {
     key: CacheKey,
     base: Url,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: HttpTransport,
     password: Option<PasswordSource>,
     cache: Option<Arc<dyn SessionCache>>,
     timeout: Duration,
@@ -80,28 +79,22 @@ impl fmt::Debug for HacClient {
             .field("has_password", &self.password.is_some())
             .field("cache", &self.cache)
             .field("timeout", &self.timeout)
+            .field("transport", &self.http)
             .finish_non_exhaustive()
     }
 }
 
 impl HacClient {
     /// A client for the user, server and environment of `key`, without a password (it can only
-    /// reuse a cached session until one is given) and without a cache.
+    /// reuse a cached session until one is given) and without a cache. An `https://` server's
+    /// certificate is verified against the default roots; see [`HacClient::with_transport`].
     pub fn new(key: CacheKey) -> Result<Self, HacError> {
         let base = Url::parse(&key.base_url).map_err(|e| HacError::InvalidUrl {
             url: key.base_url.clone(),
             reason: e.to_string(),
         })?;
         match base.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(HacError::InvalidUrl {
-                    url: key.base_url.clone(),
-                    reason: "https is not supported by this build (no TLS); put a local TLS \
-                             terminator in front or use http"
-                        .to_string(),
-                });
-            }
+            "http" | "https" => {}
             other => {
                 return Err(HacError::InvalidUrl {
                     url: key.base_url.clone(),
@@ -118,7 +111,7 @@ impl HacClient {
         Ok(HacClient {
             key,
             base,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            http: HttpTransport::default(),
             password: None,
             cache: None,
             timeout: Duration::from_secs(30),
@@ -141,6 +134,13 @@ impl HacClient {
     /// Files the session in `cache` and reuses a session found there.
     pub fn with_cache(mut self, cache: Arc<dyn SessionCache>) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Sends over `transport`: its TLS settings (a CA bundle, no verification as
+    /// hac-client-core's `ignore_ssl`, a client certificate) and its connection pool.
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.http = transport;
         self
     }
 
@@ -547,34 +547,27 @@ impl HacClient {
                 url: url.to_string(),
                 reason: e.to_string(),
             })?;
-        let connection_error = |e: Box<dyn std::error::Error + Send + Sync>| HacError::Connection {
-            url: url.to_string(),
-            source: e,
-        };
-        let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| connection_error(Box::new(e)))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| connection_error(Box::new(e)))?
-                .to_bytes();
-            Ok::<_, HacError>(Answer {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })
-        };
-        let answer = tokio::time::timeout(self.timeout, exchange)
+        let (parts, body) = tokio::time::timeout(self.timeout, self.http.fetch(request))
             .await
             .map_err(|_| HacError::Timeout {
                 url: url.to_string(),
                 seconds: self.timeout.as_secs(),
-            })??;
+            })?
+            .map_err(|error| match error {
+                TransportError::Tls(problem) => HacError::Tls {
+                    url: url.to_string(),
+                    problem,
+                },
+                other => HacError::Connection {
+                    url: url.to_string(),
+                    source: Box::new(other),
+                },
+            })?;
+        let answer = Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        };
         state.jar.store_response_headers(url, &answer.headers);
         Ok(answer)
     }
@@ -593,6 +586,7 @@ pub struct HacAuthenticator {
     base_url: String,
     environment: String,
     cache: Option<Arc<dyn SessionCache>>,
+    transport: HttpTransport,
 }
 
 impl HacAuthenticator {
@@ -602,7 +596,14 @@ impl HacAuthenticator {
             base_url: base_url.into(),
             environment: environment.into(),
             cache: None,
+            transport: HttpTransport::default(),
         }
+    }
+
+    /// Logs in over `transport` (its TLS settings).
+    pub fn with_transport(mut self, transport: HttpTransport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Files sessions in `cache`.
@@ -624,6 +625,7 @@ impl Authenticator for HacAuthenticator {
         let key = CacheKey::new(&self.base_url, &credentials.username, &self.environment);
         let mut client = HacClient::new(key)
             .map_err(|e| AuthError::Malformed(e.to_string()))?
+            .with_transport(self.transport.clone())
             .with_password(credentials.password.clone());
         if let Some(cache) = &self.cache {
             client = client.with_cache(Arc::clone(cache));

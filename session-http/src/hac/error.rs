@@ -53,7 +53,7 @@ pub enum HacError {
         /// What is wrong with it.
         detail: String,
     },
-    /// The base URL is not an http URL this client can use.
+    /// The base URL is not an http(s) URL this client can use.
     #[error("invalid HAC base URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL given.
@@ -70,6 +70,18 @@ pub enum HacError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The TLS connection to an `https://` HAC failed: its certificate was not accepted (not
+    /// trusted, for another host name, expired), or the port does not speak TLS.
+    #[error("TLS connection to HAC at {url} failed: {problem}")]
+    Tls {
+        /// The URL requested.
+        url: String,
+        /// What went wrong, and what to do about it.
+        problem: crate::transport::TlsProblem,
+    },
+    /// TLS settings (CA bundle, client certificate) that cannot be used.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::transport::TlsConfigError),
     /// The request took too long.
     #[error("HAC did not answer {url} within {seconds} s")]
     Timeout {

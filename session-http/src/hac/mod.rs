@@ -26,6 +26,13 @@
 //! file store, say). A cached session is validated (`GET /hac/`) before it is reused. The
 //! password never touches disk.
 //!
+//! The server may be `http://` or `https://`. An https server's certificate is verified
+//! against the default roots unless the client is given another
+//! [`crate::transport::HttpTransport`] ([`HacClient::with_transport`]): a CA bundle for a
+//! private CA, or no verification ([`crate::transport::Verify::Off`], what hac-client-cli's
+//! `ignore_ssl = true` does — for development servers with self-signed certificates only).
+//! A certificate that is not accepted is a [`HacError::Tls`] saying why.
+//!
 //! The operations return typed results: [`GroovyResult`], [`FlexSearchResult`] (a query HAC
 //! cannot run is a 200 with an exception object, kept as [`FlexSearchError`]) and
 //! [`ImpexResult`] (read from the HTML page HAC answers with). [`HacAuthenticator`] is the login
