@@ -245,7 +245,7 @@ impl Client {
 
     // ---- typed calls -------------------------------------------------------------------
 
-    /// login [62]: logs in as `person` (visibly unless `invisible`).
+    /// login (call 62): logs in as `person` (visibly unless `invisible`).
     pub async fn login(&self, person: u32, password: &str, invisible: bool) -> Result<(), Error> {
         self.call(
             call::LOGIN,
@@ -258,37 +258,37 @@ impl Client {
         .await
     }
 
-    /// logout [1].
+    /// logout (call 1).
     pub async fn logout(&self) -> Result<(), Error> {
         self.call(call::LOGOUT, &[]).await
     }
 
-    /// who-am-i [56]: this connection's session number.
+    /// who-am-i (call 56): this connection's session number.
     pub async fn who_am_i(&self) -> Result<u32, Error> {
         self.call(call::WHO_AM_I, &[]).await
     }
 
-    /// user-active [82]: tells the server the user is active.
+    /// user-active (call 82): tells the server the user is active.
     pub async fn user_active(&self) -> Result<(), Error> {
         self.call(call::USER_ACTIVE, &[]).await
     }
 
-    /// disconnect [55]: ends session `session_no` (0 = this one).
+    /// disconnect (call 55): ends session `session_no` (0 = this one).
     pub async fn disconnect(&self, session_no: u32) -> Result<(), Error> {
         self.call(call::DISCONNECT, &[Arg::Int(session_no)]).await
     }
 
-    /// get-time [35]: the server's clock.
+    /// get-time (call 35): the server's clock.
     pub async fn get_time(&self) -> Result<Time, Error> {
         self.call(call::GET_TIME, &[]).await
     }
 
-    /// enable [42]: sets the privilege level (255 for an administrator's full rights).
+    /// enable (call 42): sets the privilege level (255 for an administrator's full rights).
     pub async fn enable(&self, level: u32) -> Result<(), Error> {
         self.call(call::ENABLE, &[Arg::Int(level)]).await
     }
 
-    /// set-client-version [69].
+    /// set-client-version (call 69).
     pub async fn set_client_version(&self, name: &str, version: &str) -> Result<(), Error> {
         self.call(
             call::SET_CLIENT_VERSION,
@@ -297,19 +297,19 @@ impl Client {
         .await
     }
 
-    /// accept-async [80]: the asynchronous messages this connection wants.
+    /// accept-async (call 80): the asynchronous messages this connection wants.
     pub async fn accept_async(&self, messages: &[u32]) -> Result<(), Error> {
         let list = messages.iter().map(|m| Arg::Int(*m)).collect();
         self.call(call::ACCEPT_ASYNC, &[Arg::Array(list)]).await
     }
 
-    /// change-conference [2]: sets the working conference.
+    /// change-conference (call 2): sets the working conference.
     pub async fn change_conference(&self, conf_no: u32) -> Result<(), Error> {
         self.call(call::CHANGE_CONFERENCE, &[Arg::Int(conf_no)])
             .await
     }
 
-    /// lookup-z-name [76]: persons and/or conferences whose names match `name`.
+    /// lookup-z-name (call 76): persons and/or conferences whose names match `name`.
     pub async fn lookup_z_name(
         &self,
         name: &str,
@@ -327,7 +327,7 @@ impl Client {
         .await
     }
 
-    /// create-person [89]: a new person with `name` and `password`; its number.
+    /// create-person (call 89): a new person with `name` and `password`; its number.
     pub async fn create_person(&self, name: &str, password: &str) -> Result<u32, Error> {
         self.call(
             call::CREATE_PERSON,
@@ -341,7 +341,7 @@ impl Client {
         .await
     }
 
-    /// create-conf [88]: a new conference of `conf_type`; its number.
+    /// create-conf (call 88): a new conference of `conf_type`; its number.
     pub async fn create_conf(&self, name: &str, conf_type: ConfType) -> Result<u32, Error> {
         self.call(
             call::CREATE_CONF,
@@ -354,27 +354,27 @@ impl Client {
         .await
     }
 
-    /// get-uconf-stat [78].
+    /// get-uconf-stat (call 78).
     pub async fn get_uconf_stat(&self, conf_no: u32) -> Result<UConference, Error> {
         self.call(call::GET_UCONF_STAT, &[Arg::Int(conf_no)]).await
     }
 
-    /// get-conf-stat [91].
+    /// get-conf-stat (call 91).
     pub async fn get_conf_stat(&self, conf_no: u32) -> Result<Conference, Error> {
         self.call(call::GET_CONF_STAT, &[Arg::Int(conf_no)]).await
     }
 
-    /// get-person-stat [49].
+    /// get-person-stat (call 49).
     pub async fn get_person_stat(&self, pers_no: u32) -> Result<Person, Error> {
         self.call(call::GET_PERSON_STAT, &[Arg::Int(pers_no)]).await
     }
 
-    /// get-info [94]: facts about the server.
+    /// get-info (call 94): facts about the server.
     pub async fn get_info(&self) -> Result<ServerInfo, Error> {
         self.call(call::GET_INFO, &[]).await
     }
 
-    /// create-text [86]: a text (`subject\nbody` by convention) with misc-info and aux-items
+    /// create-text (call 86): a text (`subject\nbody` by convention) with misc-info and aux-items
     /// given as (tag, data) pairs; its number.
     pub async fn create_text(
         &self,
@@ -401,7 +401,7 @@ impl Client {
         .await
     }
 
-    /// get-text [25]: the bytes of a text (subject line and body).
+    /// get-text (call 25): the bytes of a text (subject line and body).
     pub async fn get_text(&self, text_no: u32) -> Result<Vec<u8>, Error> {
         let tokens = self
             .call_raw(
@@ -415,12 +415,12 @@ impl Client {
         }
     }
 
-    /// get-text-stat [90].
+    /// get-text-stat (call 90).
     pub async fn get_text_stat(&self, text_no: u32) -> Result<TextStat, Error> {
         self.call(call::GET_TEXT_STAT, &[Arg::Int(text_no)]).await
     }
 
-    /// local-to-global [103]: global numbers of up to `count` texts from `first_local_no`.
+    /// local-to-global (call 103): global numbers of up to `count` texts from `first_local_no`.
     pub async fn local_to_global(
         &self,
         conf_no: u32,
@@ -434,7 +434,7 @@ impl Client {
         .await
     }
 
-    /// local-to-global-reverse [121]: global numbers of up to `count` texts below
+    /// local-to-global-reverse (call 121): global numbers of up to `count` texts below
     /// `local_ceiling` (0 = the newest texts).
     pub async fn local_to_global_reverse(
         &self,
@@ -449,7 +449,7 @@ impl Client {
         .await
     }
 
-    /// get-membership [108]: up to `count` memberships of `pers_no` from position `first`.
+    /// get-membership (call 108): up to `count` memberships of `pers_no` from position `first`.
     pub async fn get_membership(
         &self,
         pers_no: u32,
@@ -470,7 +470,7 @@ impl Client {
         .await
     }
 
-    /// query-read-texts [107]: one membership with its read ranges.
+    /// query-read-texts (call 107): one membership with its read ranges.
     pub async fn query_read_texts(&self, pers_no: u32, conf_no: u32) -> Result<Membership, Error> {
         self.call(
             call::QUERY_READ_TEXTS,
@@ -484,14 +484,14 @@ impl Client {
         .await
     }
 
-    /// mark-as-read [27]: marks local texts of a conference as read.
+    /// mark-as-read (call 27): marks local texts of a conference as read.
     pub async fn mark_as_read(&self, conf_no: u32, local_nos: &[u32]) -> Result<(), Error> {
         let list = local_nos.iter().map(|n| Arg::Int(*n)).collect();
         self.call(call::MARK_AS_READ, &[Arg::Int(conf_no), Arg::Array(list)])
             .await
     }
 
-    /// mark-as-unread [109].
+    /// mark-as-unread (call 109).
     pub async fn mark_as_unread(&self, conf_no: u32, local_no: u32) -> Result<(), Error> {
         self.call(
             call::MARK_AS_UNREAD,
@@ -500,13 +500,13 @@ impl Client {
         .await
     }
 
-    /// set-unread [40]: leaves the last `count` texts of a conference unread.
+    /// set-unread (call 40): leaves the last `count` texts of a conference unread.
     pub async fn set_unread(&self, conf_no: u32, count: u32) -> Result<(), Error> {
         self.call(call::SET_UNREAD, &[Arg::Int(conf_no), Arg::Int(count)])
             .await
     }
 
-    /// add-member [100].
+    /// add-member (call 100).
     pub async fn add_member(
         &self,
         conf_no: u32,
@@ -528,35 +528,35 @@ impl Client {
         .await
     }
 
-    /// sub-member [15].
+    /// sub-member (call 15).
     pub async fn sub_member(&self, conf_no: u32, pers_no: u32) -> Result<(), Error> {
         self.call(call::SUB_MEMBER, &[Arg::Int(conf_no), Arg::Int(pers_no)])
             .await
     }
 
-    /// mark-text [72].
+    /// mark-text (call 72).
     pub async fn mark_text(&self, text_no: u32, mark_type: u32) -> Result<(), Error> {
         self.call(call::MARK_TEXT, &[Arg::Int(text_no), Arg::Int(mark_type)])
             .await
     }
 
-    /// unmark-text [73].
+    /// unmark-text (call 73).
     pub async fn unmark_text(&self, text_no: u32) -> Result<(), Error> {
         self.call(call::UNMARK_TEXT, &[Arg::Int(text_no)]).await
     }
 
-    /// get-marks [23].
+    /// get-marks (call 23).
     pub async fn get_marks(&self) -> Result<Vec<Mark>, Error> {
         self.call(call::GET_MARKS, &[]).await
     }
 
-    /// get-unread-confs [52]: conferences where `pers_no` may have unread texts.
+    /// get-unread-confs (call 52): conferences where `pers_no` may have unread texts.
     pub async fn get_unread_confs(&self, pers_no: u32) -> Result<Vec<u32>, Error> {
         self.call(call::GET_UNREAD_CONFS, &[Arg::Int(pers_no)])
             .await
     }
 
-    /// set-passwd [8].
+    /// set-passwd (call 8).
     pub async fn set_passwd(&self, pers_no: u32, old: &str, new: &str) -> Result<(), Error> {
         self.call(
             call::SET_PASSWD,
@@ -565,7 +565,7 @@ impl Client {
         .await
     }
 
-    /// set-presentation [16].
+    /// set-presentation (call 16).
     pub async fn set_presentation(&self, conf_no: u32, text_no: u32) -> Result<(), Error> {
         self.call(
             call::SET_PRESENTATION,
