@@ -379,18 +379,27 @@ fn a_connection_dropped_by_lyskomd_answers_403_at_once() {
     let gw = start_gateway(&[("kom", kom.port())], "");
     let http = Http::new(gw.addr);
     let (victim, victim_session) = open(&http, "kom");
-    let (admin, _) = open(&http, "kom");
-    admin.post(
-        "/kom/sessions/current/login",
-        &json!({"pers_no": ADMIN_PERSON, "passwd": ADMIN_PASSWORD}),
-    );
-    // An administrator disconnects the victim's session on the server side.
-    // Without `enable` lyskomd refuses; with it, the victim's connection ends.
-    let r = admin.delete(&format!("/kom/sessions/{victim_session}"));
-    if r.status != 204 {
-        // Fall back to killing the whole server.
-        drop(kom);
-    }
+    assert_eq!(victim.get("/kom/sessions/current/who-am-i").status, 200);
+    // An administrator, over Protocol A directly, disconnects the victim's session: lyskomd
+    // closes the gateway's connection for it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use session_lyskom::client::{Client, ConnectOptions};
+        let options = ConnectOptions {
+            connect_timeout: Duration::from_secs(20),
+            ..ConnectOptions::default()
+        };
+        let admin = Client::connect(&kom.addr_string(), &options).await.unwrap();
+        admin
+            .login(ADMIN_PERSON, ADMIN_PASSWORD, false)
+            .await
+            .unwrap();
+        admin.enable(255).await.unwrap();
+        admin.disconnect(victim_session).await.unwrap();
+    });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let r = victim.get("/kom/sessions/current/who-am-i");
