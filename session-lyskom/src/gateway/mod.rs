@@ -565,3 +565,89 @@ impl Ctx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> Gateway {
+        Gateway::new(GatewayConfig {
+            servers: vec![ServerEntry {
+                id: "kom".into(),
+                name: "Kom".into(),
+                host: "127.0.0.1".into(),
+                port: 1,
+                sort_order: None,
+            }],
+            ..GatewayConfig::default()
+        })
+    }
+
+    fn request(
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> Request<http_body_util::Full<Bytes>> {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(http_body_util::Full::new(Bytes::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn routes_answer_like_httpkom_without_a_connection() {
+        let gw = gateway();
+        let r = gw
+            .handle(request("GET", "/nosuch/sessions/current/who-am-i", &[]))
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = gw
+            .handle(request("GET", "/kom/sessions/current/who-am-i?_v=1", &[]))
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = gw
+            .handle(request(
+                "GET",
+                "/kom/texts/1",
+                &[(CONNECTION_HEADER, "not-a-connection")],
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = gw
+            .handle(request(
+                "POST",
+                "/kom/sessions/",
+                &[(CONNECTION_HEADER, "x")],
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let r = gw.handle(request("POST", "/kom/sessions/", &[])).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = gw
+            .handle(request("GET", "/kom/no/such/resource", &[]))
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = gw
+            .handle(request(
+                "OPTIONS",
+                "/kom/sessions/",
+                &[("Origin", "http://a.test")],
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        assert_eq!(r.headers()["cache-control"], "no-cache");
+        assert_eq!(gw.metrics().requests, 7);
+    }
+
+    #[test]
+    fn query_strings_and_escapes_decode() {
+        let q = parse_query("name=R%C3%A4k+sm%C3%B6rg%C3%A5s&want-pers=false&x=%zz&name=second");
+        assert_eq!(q["name"], "Räk smörgås");
+        assert_eq!(q["want-pers"], "false");
+        assert_eq!(q["x"], "%zz");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}

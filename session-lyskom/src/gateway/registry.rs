@@ -285,3 +285,30 @@ impl Registry {
 pub fn new_connection_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_counts_reserved_slots_and_gives_them_back() {
+        let registry = Registry::new(2);
+        let a = registry.reserve();
+        let b = registry.reserve();
+        assert!(a.is_some() && b.is_some());
+        assert!(registry.reserve().is_none());
+        assert_eq!(registry.snapshot().refused, 1);
+        drop(a);
+        assert_eq!(registry.open(), 1);
+        assert!(registry.reserve().is_some());
+    }
+
+    #[test]
+    fn connection_ids_are_random_uuid_v4() {
+        let a = new_connection_id();
+        let b = new_connection_id();
+        assert_ne!(a, b);
+        let parsed = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+    }
+}
