@@ -42,6 +42,33 @@
 //!   handler's response goes out unchanged. A per-principal session limit set to refuse gives
 //!   `403`, an oversized session `413`.
 //!
+//! ## Compared with tower-sessions and actix-session
+//!
+//! | | `session_http::server` | tower-sessions 0.14 | actix-session 0.10 |
+//! |---|---|---|---|
+//! | frameworks | tower: hyper 1, axum | tower: axum | actix-web only |
+//! | lazy: no store I/O, no cookie unless used/written | yes | yes | loads on extraction |
+//! | saves only changed attributes; concurrent writes to different keys all survive | yes (per-key delta, versioned) | no: whole record, last writer wins | no: whole state, last writer wins |
+//! | conflicting write to the same key detected | yes: `409` (configurable) | no: silently lost | no: silently lost |
+//! | a session ended elsewhere is never resurrected by a late write | yes (`Gone`, cookie expired) | no: save re-creates it | no |
+//! | idle and absolute expiry together | yes | one policy at a time | TTL with extension policy |
+//! | rolling expiry without a write per request | yes: throttled touch of the timestamp only | only by re-saving the record (`always_save`) | `OnEveryRequest` rewrites the state |
+//! | cookie `Max-Age` follows the stored expiry | yes | yes | yes |
+//! | id in a header for API clients (Bearer or named) | yes, also both with cookie | cookie only | cookie only |
+//! | `__Host-`/`__Secure-` prefix and `SameSite=None` rules checked at build | yes | no | no |
+//! | `Cache-Control: no-store` when the id is set or cleared | yes | no | no |
+//! | store failure policy | fail closed `503` with a plain body, or continue without a session | `500` | `500` |
+//! | not saved after a 5xx | yes (configurable) | yes | no |
+//! | malformed/unknown ids | fresh session + `SuspiciousId` event, no store access for malformed ids | fresh session | fresh session |
+//! | stores keep a digest of the id (a dump yields no usable cookie) | yes (SHA-256) | no: id is the key | no: key is the id |
+//! | list and revoke a user's sessions ("log out everywhere") | yes (principal index) | no | no |
+//! | lifecycle events and counters for metrics | yes | no | no |
+//! | conformance test kit for third-party stores | yes | no | no |
+//! | stores in the same project | memory, file, SQLite, Redis (and Cluster), encrypted file | memory (others in separate crates) | cookie, Redis |
+//!
+//! Throughput and latency against bare hyper and tower-sessions on the same handler are
+//! measured by `benches/benches/http_load.rs`; the results are in `benches/RESULTS.md`.
+//!
 //! ## Example
 //!
 //! ```
