@@ -32,8 +32,10 @@ const READERS: usize = 2;
 ///   file, waiting up to five seconds on a busy database) are serialized by SQLite.
 /// - **Indexes** on the expiry time and on (principal, last access): the sweep, `count` and
 ///   the principal index do not scan the table.
-/// - **Off the runtime**: every statement runs on tokio's blocking pool, on one writer
-///   connection and a few reader connections.
+/// - **Off the runtime**: every statement runs outside the async workers — through
+///   `block_in_place` on a multi-thread runtime (the worker's other tasks move to another
+///   thread meanwhile), on the blocking pool otherwise — on one writer connection and a few
+///   reader connections.
 /// - **Schema version** in `schema_version`, migrated on open; a newer schema is refused.
 /// - Rows are keyed by the 32-byte [`SessionKey`]; the session id is never stored.
 ///
@@ -138,15 +140,24 @@ impl SqliteStore {
         work: impl FnOnce(&mut Connection, &Inner) -> Result<T, OpError> + Send + 'static,
     ) -> CoreResult<T> {
         let inner = self.inner.clone();
-        let joined = tokio::task::spawn_blocking(move || {
+        let job = move || {
             let mut conn = if write {
                 lock(&inner.writer)?
             } else {
                 inner.reader()?
             };
             work(&mut conn, &inner)
-        })
-        .await;
+        };
+        // On a multi-thread runtime, `block_in_place` hands this worker's other tasks to
+        // another thread for the duration of the statement (cheaper than a trip to the
+        // blocking pool); elsewhere the statement goes to the blocking pool.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let joined = if multi_thread {
+            Ok(tokio::task::block_in_place(job))
+        } else {
+            tokio::task::spawn_blocking(job).await
+        };
         match joined {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(OpError::Contract(e))) => Err(e),
@@ -204,7 +215,11 @@ struct Row {
     last_access: i64,
 }
 
+/// Liveness for scans (may use the expiry index).
 const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
+/// Liveness for lookups by key: written so the planner keeps to the primary key (an index on
+/// a column the statement updates would make SQLite take a slower two-pass path).
+const LIVE_ROW: &str = "ifnull(expires_at, 9223372036854775807) > :now";
 
 impl Inner {
     fn now(&self) -> Timestamp {
@@ -246,7 +261,7 @@ fn decode_row(key: &SessionKey, row: Row) -> Result<Record> {
 fn live_record(conn: &Connection, key: &SessionKey, now: Timestamp) -> Result<Option<Record>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT record, last_access FROM sessions WHERE key = :key AND {LIVE}"
+            "SELECT record, last_access FROM sessions WHERE key = :key AND {LIVE_ROW}"
         ))?
         .query_row(
             rusqlite::named_params! {":key": key.as_bytes(), ":now": millis(now)},
@@ -296,9 +311,14 @@ fn put(tx: &Transaction<'_>, record: &Record) -> Result<()> {
         reason: format!("cannot encode: {e}"),
     })?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO sessions
+        "INSERT INTO sessions
             (key, principal, created_at, last_access, idle_ms, absolute_ms, expires_at, version, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (key) DO UPDATE SET
+            principal = excluded.principal, created_at = excluded.created_at,
+            last_access = excluded.last_access, idle_ms = excluded.idle_ms,
+            absolute_ms = excluded.absolute_ms, expires_at = excluded.expires_at,
+            version = excluded.version, record = excluded.record",
     )?
     .execute(params![
         record.key.as_bytes(),
@@ -439,8 +459,10 @@ impl SessionStore for SqliteStore {
         let key = *key;
         self.run("touch", true, move |conn, inner| {
             let now = millis(inner.now());
-            // One statement: the new last access and the expiry it implies, only for a live row.
-            let expires: Option<Option<i64>> = conn
+            // The new last access and the expiry it implies, only for a live row; read back in
+            // the same transaction.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx
                 .prepare_cached(&format!(
                     "UPDATE sessions SET
                         last_access = max(last_access, :now),
@@ -450,14 +472,18 @@ impl SessionStore for SqliteStore {
                             WHEN absolute_ms IS NULL THEN max(last_access, :now) + idle_ms
                             ELSE min(max(last_access, :now) + idle_ms, created_at + absolute_ms)
                         END
-                     WHERE key = :key AND {LIVE}
-                     RETURNING expires_at"
+                     WHERE key = :key AND {LIVE_ROW}"
                 ))?
-                .query_row(
-                    rusqlite::named_params! {":key": key.as_bytes(), ":now": now},
-                    |row| row.get::<_, Option<i64>>(0),
+                .execute(rusqlite::named_params! {":key": key.as_bytes(), ":now": now})?;
+            let expires: Option<Option<i64>> = if changed == 0 {
+                None
+            } else {
+                Some(
+                    tx.prepare_cached("SELECT expires_at FROM sessions WHERE key = ?1")?
+                        .query_row([key.as_bytes()], |row| row.get(0))?,
                 )
-                .optional()?;
+            };
+            tx.commit()?;
             Ok(expires.map(|e| e.map(|ms| Timestamp::from_millis(u64::try_from(ms).unwrap_or(0)))))
         })
         .await
