@@ -16,6 +16,7 @@ mod request_items;
 mod sealing;
 mod sessions;
 mod store;
+mod tls;
 
 use std::process::ExitCode;
 

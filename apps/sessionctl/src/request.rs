@@ -1,5 +1,6 @@
 //! `sessionctl request`: an HTTPie-style request that uses and updates an HTTPie session.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
@@ -7,7 +8,9 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
-use session_http::client::{Auth, ClientRequest, ClientSession, SessionClient, SessionFile};
+use session_http::client::{
+    Auth, ClientError, ClientRequest, ClientSession, SessionClient, SessionFile,
+};
 use url::Url;
 
 use crate::CliError;
@@ -47,6 +50,17 @@ pub(crate) struct RequestArgs {
     /// Most redirects to follow.
     #[arg(long, default_value_t = session_http::client::DEFAULT_MAX_REDIRECTS)]
     max_redirects: usize,
+    /// Check the server's TLS certificate, as HTTPie's --verify: "yes" (the default; the
+    /// Mozilla roots, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE if set), "no" (no check:
+    /// insecure), or the path of a CA bundle (PEM) to trust instead.
+    #[arg(long, value_name = "yes|no|CA_BUNDLE")]
+    verify: Option<String>,
+    /// Client certificate to present (PEM; it may hold the private key too).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, unencrypted), if not in --cert's file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    cert_key: Option<PathBuf>,
     /// The method (GET, POST …), optional as in HTTPie; then the URL and request items
     /// (Header:value, Header:, Header;, name==value, field=value, field:=json).
     #[arg(value_name = "METHOD URL ITEMS", required = true, num_args = 1..)]
@@ -134,6 +148,11 @@ pub(crate) async fn run(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let parsed = parse(&args)?;
+    let verify = crate::tls::verify(args.verify.as_deref(), false, &|name| {
+        std::env::var(name).ok()
+    });
+    let transport = crate::tls::transport(verify, args.cert.clone(), args.cert_key.clone())
+        .map_err(ClientError::from)?;
     let sealer = crate::sealing::sealer(keys)?;
     let sealer = sealer
         .as_ref()
@@ -246,10 +265,20 @@ pub(crate) async fn run(
         omit_headers,
     };
 
-    let client = SessionClient::new().max_redirects(args.max_redirects);
+    let client = SessionClient::new()
+        .with_transport(transport)
+        .max_redirects(args.max_redirects);
     // As in HTTPie, the session is saved only after a completed exchange, and a read-only
     // session only when it did not exist yet.
-    let response = client.send(&mut session, request, args.follow).await?;
+    let response = client
+        .send(&mut session, request, args.follow)
+        .await
+        .map_err(|error| match &error {
+            ClientError::Tls { problem, .. } => {
+                CliError::Other(format!("{error}{}", crate::tls::hint(problem)))
+            }
+            _ => CliError::from(error),
+        })?;
     if let Some(file) = &file
         && (is_new || !read_only)
     {

@@ -8,6 +8,11 @@
 //! The password comes from `HAC_PASSWORD_<ENV>_<ENDPOINT>`, `HAC_PASSWORD_<ENV>` or
 //! `HAC_PASSWORD`, else from standard input — and only when a login is needed. It is never
 //! a flag (flags show in `ps`) and never stored.
+//!
+//! An `https://` HAC's certificate is verified against the Mozilla roots (or
+//! `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE`, as `requests` does for hac-client-core), unless the
+//! endpoint has hac-client-cli's `ignore_ssl = true`; `--verify yes|no|CA_BUNDLE` overrides
+//! both, as HTTPie's flag.
 
 mod format;
 mod target;
@@ -65,6 +70,11 @@ struct TargetArgs {
     /// Seconds one HTTP request may take.
     #[arg(long, global = true)]
     timeout: Option<u64>,
+    /// Check the server's TLS certificate: "yes" (the default, unless config.toml's endpoint
+    /// has ignore_ssl = true), "no" (no check: insecure, as ignore_ssl), or the path of a CA
+    /// bundle (PEM) to trust.
+    #[arg(long, global = true, value_name = "yes|no|CA_BUNDLE")]
+    verify: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,7 +218,14 @@ pub(crate) async fn run(args: HacArgs) -> Result<ExitCode, BoxError> {
         }
         command => {
             let client = client(&args.target, &target, key, cache)?;
-            operate(&client, command).await
+            operate(&client, command).await.map_err(|error| {
+                match error.downcast_ref::<session_http::hac::HacError>() {
+                    Some(session_http::hac::HacError::Tls { problem, .. }) => {
+                        format!("{error}{}", crate::tls::hint(problem)).into()
+                    }
+                    _ => error,
+                }
+            })
         }
     }
 }
@@ -290,7 +307,10 @@ fn client(
             (!password.is_empty()).then_some(password)
         })
     });
+    let verify = crate::tls::verify(args.verify.as_deref(), target.ignore_ssl, &env_var);
+    let transport = crate::tls::transport(verify, None, None)?;
     let mut client = HacClient::new(key)?
+        .with_transport(transport)
         .with_cache(cache)
         .with_password_source(password);
     if let Some(seconds) = args.timeout.or(target.timeout) {

@@ -33,6 +33,9 @@ struct EndpointEntry {
     url: String,
     #[serde(default)]
     timeout: Option<u64>,
+    /// hac-client-cli's "ignore SSL certificate errors".
+    #[serde(default)]
+    ignore_ssl: bool,
 }
 
 /// A resolved target.
@@ -49,6 +52,23 @@ pub(crate) struct Target {
     pub(crate) variable_suffixes: Vec<String>,
     /// The request timeout in seconds, if configured.
     pub(crate) timeout: Option<u64>,
+    /// The endpoint's `ignore_ssl = true`: TLS certificates are not verified.
+    pub(crate) ignore_ssl: bool,
+}
+
+/// An endpoint of the configuration, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// The environment's name.
+    pub(crate) environment: String,
+    /// The endpoint's name.
+    pub(crate) name: String,
+    /// Its URL.
+    pub(crate) url: String,
+    /// Its request timeout in seconds, if set.
+    pub(crate) timeout: Option<u64>,
+    /// Whether TLS certificate errors are ignored.
+    pub(crate) ignore_ssl: bool,
 }
 
 /// Where hac-client-cli looks for its configuration: `HAC_CLIENT_CONFIG_PATH`, else
@@ -83,7 +103,7 @@ impl Config {
         &self,
         environment: Option<&str>,
         endpoint: Option<&str>,
-    ) -> Result<(String, String, String, Option<u64>), String> {
+    ) -> Result<Endpoint, String> {
         let env_name = environment.unwrap_or(&self.default_environment);
         let entry = self
             .environments
@@ -114,7 +134,13 @@ impl Config {
                 known.join(", ")
             )
         })?;
-        Ok((env_name.to_string(), name, found.url.clone(), found.timeout))
+        Ok(Endpoint {
+            environment: env_name.to_string(),
+            name,
+            url: found.url.clone(),
+            timeout: found.timeout,
+            ignore_ssl: found.ignore_ssl,
+        })
     }
 }
 
@@ -139,7 +165,13 @@ pub(crate) fn from_config(
     user: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Target, String> {
-    let (env_name, endpoint_name, url, timeout) = config.endpoint(environment, endpoint)?;
+    let Endpoint {
+        environment: env_name,
+        name: endpoint_name,
+        url,
+        timeout,
+        ignore_ssl,
+    } = config.endpoint(environment, endpoint)?;
     let suffixes = vec![
         format!(
             "{}_{}",
@@ -157,6 +189,7 @@ pub(crate) fn from_config(
         label: format!("{env_name}/{endpoint_name}"),
         variable_suffixes: suffixes,
         timeout,
+        ignore_ssl,
     })
 }
 
@@ -177,6 +210,7 @@ pub(crate) fn from_url(
         label: environment.to_string(),
         variable_suffixes: suffixes,
         timeout: None,
+        ignore_ssl: false,
     }
 }
 
@@ -220,11 +254,13 @@ url = "https://prod2:9002"
         assert_eq!(target.url, "https://localhost:9002");
         assert_eq!(target.label, "local/hac");
         assert_eq!(target.user.as_deref(), Some("admin"));
+        assert!(target.ignore_ssl);
         let target = from_config(&config, Some("prod"), Some("node1"), Some("ops"), &env).unwrap();
         assert_eq!(
             (target.label.as_str(), target.timeout),
             ("prod/node1", Some(60))
         );
+        assert!(!target.ignore_ssl);
         assert_eq!(target.user.as_deref(), Some("ops"));
         assert!(
             from_config(&config, Some("prod"), None, None, &env)
