@@ -192,3 +192,33 @@ pub fn render(active: Option<u64>, store: &str, timings: &StoreTimings, events: 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text_with_cumulative_buckets() {
+        let timings = StoreTimings::default();
+        timings.histograms[0].observe(0.0003, false);
+        timings.histograms[0].observe(0.2, true);
+        let events = Events::new();
+        let text = render(Some(7), "memory", &timings, &events);
+        assert!(text.contains("session_active_sessions{store=\"memory\"} 7\n"));
+        assert!(text.contains(
+            "session_store_operation_duration_seconds_bucket{operation=\"load\",le=\"0.0005\"} 1\n"
+        ));
+        assert!(text.contains(
+            "session_store_operation_duration_seconds_bucket{operation=\"load\",le=\"0.25\"} 2\n"
+        ));
+        assert!(text.contains(
+            "session_store_operation_duration_seconds_bucket{operation=\"load\",le=\"+Inf\"} 2\n"
+        ));
+        assert!(text.contains("session_store_operation_errors_total{operation=\"load\"} 1\n"));
+        assert!(text.contains("session_events_total{kind=\"suspicious_id\"} 0\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}

@@ -155,3 +155,65 @@ impl Authenticator for Users {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::{Algorithm, Params, Version};
+
+    fn cheap_hash(password: &str) -> String {
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        argon
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn users_file_accounts_authenticate_and_wrong_passwords_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let text = format!("# comment\n\nalice:{}\n", cheap_hash("secret"));
+        std::fs::write(&path, text).unwrap();
+        let users = Users::load(&[], Some(&path)).unwrap();
+        assert_eq!(users.len(), 1);
+        let ok = users
+            .authenticate(&PasswordCredentials::new("alice", "secret"))
+            .await
+            .unwrap();
+        assert_eq!(ok, "alice");
+        for (name, password) in [("alice", "nope"), ("bob", "secret")] {
+            assert!(matches!(
+                users
+                    .authenticate(&PasswordCredentials::new(name, password))
+                    .await,
+                Err(AuthError::InvalidCredentials)
+            ));
+        }
+        assert!(!format!("{users:?}").contains("argon2"));
+    }
+
+    #[test]
+    fn bad_users_files_and_arguments_are_refused_with_the_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, "alice:plaintext-password\n").unwrap();
+        match Users::load(&[], Some(&path)) {
+            Err(UsersError::BadLine { line: 1, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        let message = Users::load(&[], Some(&path)).unwrap_err().to_string();
+        assert!(!message.contains("plaintext-password"), "{message}");
+        for bad in ["alice", ":pw", "alice:"] {
+            assert!(matches!(
+                Users::load(&[bad.to_owned()], None),
+                Err(UsersError::BadUserArgument)
+            ));
+        }
+    }
+}
