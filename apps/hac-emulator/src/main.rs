@@ -1,12 +1,14 @@
 //! `hac-emulator`: serves an emulated SAP Commerce HAC under `/hac` for testing HAC clients.
 //!
-//! It prints `listening on http://ADDR` once it accepts connections (so `--listen
-//! 127.0.0.1:0` works for tests) and runs until SIGTERM or Ctrl-C. Accounts come from `--user
+//! It prints `listening on http://ADDR` (`https://ADDR` with `--tls-cert`) once it accepts
+//! connections (so `--listen 127.0.0.1:0` works for tests) and runs until SIGTERM or Ctrl-C. Accounts come from `--user
 //! NAME` with the password in `HAC_EMULATOR_PASSWORD` (default `nimda`), or from
 //! `HAC_EMULATOR_USERS="name:password,name2:password2"`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -32,6 +34,33 @@ struct Args {
     /// Load-balancer route of this node: sets a ROUTE cookie.
     #[arg(long)]
     route: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first; it may hold the key too).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM), if not in the same file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+/// A rustls server configuration from PEM files.
+fn tls_config(cert: &Path, key: Option<&Path>) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()));
+    }
+    let key_path = key.unwrap_or(cert);
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| format!("{}: no private key: {e}", key_path.display()))?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("{}: {e}", cert.display()))
 }
 
 #[tokio::main]
@@ -67,7 +96,18 @@ async fn main() -> ExitCode {
         route: args.route,
         ..EmulatorConfig::default()
     };
-    let running = match HacEmulator::new(config).bind(args.listen).await {
+    let emulator = HacEmulator::new(config);
+    let bound = match &args.tls_cert {
+        None => emulator.bind(args.listen).await,
+        Some(cert) => match tls_config(cert, args.tls_key.as_deref()) {
+            Ok(tls) => emulator.bind_tls(args.listen, Arc::new(tls)).await,
+            Err(e) => {
+                eprintln!("hac-emulator: TLS: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let running = match bound {
         Ok(running) => running,
         Err(e) => {
             eprintln!("hac-emulator: cannot listen on {}: {e}", args.listen);

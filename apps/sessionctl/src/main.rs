@@ -1,7 +1,8 @@
 //! `sessionctl`: client session files (HTTPie-compatible), server-side stores and SAP Commerce HAC.
 //!
 //! - `sessionctl request [--session NAME|PATH] METHOD URL [items]`: an HTTPie-style request that
-//!   uses and updates an HTTPie session file (same `HTTPIE_CONFIG_DIR`, same paths, same format).
+//!   uses and updates an HTTPie session file (same `HTTPIE_CONFIG_DIR`, same paths, same format),
+//!   over http or https (`--verify yes|no|CA_BUNDLE`, `--cert`, `--cert-key` as in HTTPie).
 //! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
 //! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
 //! - `sessionctl hac …`: SAP Commerce HAC.

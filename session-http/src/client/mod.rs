@@ -10,8 +10,11 @@
 //! - [`paths`]: HTTPie's config directory and session file paths.
 //! - [`SessionFile`]: 0600 files in 0700 directories, atomic writes, a lock against
 //!   concurrent runs.
-//! - [`SessionClient`]: sends requests with a session over hyper's client (`http://` only),
-//!   following redirects hop by hop.
+//! - [`SessionClient`]: sends requests with a session over `http://` or `https://` (the shared
+//!   [`crate::transport::HttpTransport`]: certificates verified against the Mozilla roots by
+//!   default, a CA bundle or no verification as HTTPie's `--verify PATH|no`, an optional
+//!   client certificate), following redirects hop by hop. A certificate that is not accepted
+//!   is a [`ClientError::Tls`] that says why (not trusted, another host name, expired).
 //!
 //! ```
 //! use session_http::client::{Auth, ClientSession};

@@ -19,6 +19,9 @@
 //!
 //! The consoles answer deterministically; see `console.rs` for what they understand.
 //!
+//! [`HacEmulator::bind`] serves plain HTTP; [`HacEmulator::bind_tls`] serves HTTPS with a
+//! rustls server configuration (a real HAC listens on `https://…:9002`).
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use session_http::hac::emulator::{EmulatorConfig, HacEmulator};
@@ -44,8 +47,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use session_core::{SharedClock, SystemClock, Timestamp};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use console::Catalogue;
 
@@ -149,6 +154,7 @@ pub struct HacEmulator {
 pub struct RunningEmulator {
     emulator: HacEmulator,
     addr: SocketAddr,
+    tls: bool,
     task: JoinHandle<()>,
 }
 
@@ -158,9 +164,11 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://ADDR` (without `/hac`): what clients take as the base URL.
+    /// `http://ADDR`, or `https://ADDR` when serving TLS (without `/hac`): what clients take
+    /// as the base URL.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The emulator behind it (stats, session control).
@@ -231,33 +239,68 @@ impl HacEmulator {
             .count()
     }
 
-    /// Listens on `addr` and serves connections on the current tokio runtime.
+    /// Listens on `addr` and serves plain HTTP connections on the current tokio runtime.
     pub async fn bind(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+        self.listen(addr, None).await
+    }
+
+    /// Listens on `addr` and serves HTTPS with `tls` (its certificate and key) on the current
+    /// tokio runtime. A connection whose handshake fails is closed.
+    pub async fn bind_tls(
+        self,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<RunningEmulator> {
+        self.listen(addr, Some(TlsAcceptor::from(tls))).await
+    }
+
+    async fn listen(
+        self,
+        addr: SocketAddr,
+        acceptor: Option<TlsAcceptor>,
+    ) -> std::io::Result<RunningEmulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let emulator = self.clone();
+        let tls = acceptor.is_some();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let emulator = emulator.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let emulator = emulator.clone();
-                        async move { Ok::<_, Infallible>(emulator.serve(request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match acceptor {
+                        None => emulator.serve_connection(stream).await,
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                emulator.serve_connection(stream).await;
+                            }
+                        }
+                    }
                 });
             }
         });
         Ok(RunningEmulator {
             emulator: self,
             addr,
+            tls,
             task,
         })
+    }
+
+    async fn serve_connection<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |request: Request<Incoming>| {
+            let emulator = self.clone();
+            async move { Ok::<_, Infallible>(emulator.serve(request).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .await;
     }
 
     /// Answers one request.
