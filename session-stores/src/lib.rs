@@ -17,7 +17,7 @@
 //! | [`RedisStore`] (`redis`) | whatever the server's persistence gives; change sets and the version check run server-side in one Lua script; native expiry (`PEXPIREAT`) purges | one server or a Cluster (a session's data is one hash in one slot); reconnects by itself after the server comes back |
 //! | [`EncryptedFileStore`] (`encrypted`) | the file store's guarantees, with every file sealed by XChaCha20-Poly1305 | keys from a passphrase (Argon2id) or key files; rotation; tampering, truncation and a wrong key are distinct errors; nothing unreadable is ever deleted |
 //!
-//! All of them file records under the [`SessionKey`] (a digest of the session id), never the id
+//! All of them file records under the [`SessionKey`](session_core::SessionKey) (a digest of the session id), never the id
 //! itself: a copy of the directory, the database file or a Redis dump yields nothing a client
 //! could present.
 //!

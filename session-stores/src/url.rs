@@ -1,28 +1,27 @@
 //! Store URLs: one string that says which store to open and where.
-//!
-//! | URL | store |
-//! |---|---|
-//! | `memory:` | [`MemoryStore`](session_core::MemoryStore) (this process only) |
-//! | `file:DIR` | [`FileStore`](crate::FileStore) in `DIR` |
-//! | `sqlite:PATH` | [`SqliteStore`](crate::SqliteStore) in the database file `PATH` |
-//! | `redis://HOST:PORT/DB` (also `rediss://`, `redis+unix://`) | [`RedisStore`](crate::RedisStore) on one server |
-//! | `redis+cluster://H1:P1,H2:P2,…` | [`RedisStore`](crate::RedisStore) on a Redis Cluster (seed nodes) |
-//! | `encrypted:DIR?key_env=VAR` or `encrypted:DIR?key_file=PATH` | [`EncryptedFileStore`](crate::EncryptedFileStore) |
-//!
-//! Redis URLs take `?prefix=P` (the key prefix, default `session:`). Encrypted URLs may repeat
-//! `key_env`/`key_file`: the first key writes, the others still read (key rotation). `key_env`
-//! names an environment variable holding a passphrase (stretched with Argon2id); `key_file` a
-//! file holding a raw 32-byte key (or 64 hex digits). Paths are taken literally (no
-//! percent-decoding); `file:` and `sqlite:` also accept `scheme:///absolute/path`.
-//!
-//! Anything else is an error that says what was expected: a typo never falls back to another
-//! store.
-
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-/// A parsed store URL.
+/// A parsed store URL: one string that says which store to open and where.
+///
+/// | URL | store |
+/// |---|---|
+/// | `memory:` | [`MemoryStore`](session_core::MemoryStore) (this process only) |
+/// | `file:DIR` | [`FileStore`](crate::FileStore) in `DIR` |
+/// | `sqlite:PATH` | [`SqliteStore`](crate::SqliteStore) in the database file `PATH` |
+/// | `redis://HOST:PORT/DB` (also `rediss://`, `redis+unix://`) | [`RedisStore`](crate::RedisStore) on one server |
+/// | `redis+cluster://H1:P1,H2:P2,…` | [`RedisStore`](crate::RedisStore) on a Redis Cluster (seed nodes) |
+/// | `encrypted:DIR?key_env=VAR` or `encrypted:DIR?key_file=PATH` | [`EncryptedFileStore`](crate::EncryptedFileStore) |
+///
+/// Redis URLs take `?prefix=P` (the key prefix, default `session:`). Encrypted URLs may repeat
+/// `key_env`/`key_file`: the first key writes, the others still read (key rotation). `key_env`
+/// names an environment variable holding a passphrase (stretched with Argon2id); `key_file` a
+/// file holding a raw 32-byte key (or 64 hex digits). Paths are taken literally (no
+/// percent-decoding); `file:` and `sqlite:` also accept `scheme:///absolute/path`.
+///
+/// Anything else is an error that says what was expected: a typo never falls back to another
+/// store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreUrl {
     /// `memory:`
@@ -152,7 +151,7 @@ fn redis_prefix(url: &str, query: Option<&str>) -> Result<(String, Vec<String>)>
 }
 
 impl StoreUrl {
-    /// Parses a store URL (see the [module docs](self)).
+    /// Parses a store URL (the grammar is in the [type docs](StoreUrl)).
     pub fn parse(url: &str) -> Result<StoreUrl> {
         let Some((scheme, rest)) = url.split_once(':') else {
             return Err(bad(

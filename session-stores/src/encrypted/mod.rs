@@ -4,7 +4,7 @@
 //! every guarantee of the file store (0600 files, atomic writes, the advisory lock) and adds:
 //!
 //! - **Confidentiality and integrity**: each file is sealed with XChaCha20-Poly1305 under a
-//!   fresh random 192-bit nonce, behind a versioned header (see [`format`]) that is itself
+//!   fresh random 192-bit nonce, behind a versioned header (see [`format`](mod@format)) that is itself
 //!   authenticated. No attribute value, principal or key appears in clear on disk.
 //! - **Keys** from a key file (32 random bytes) or a passphrase stretched with Argon2id (the
 //!   salt and costs are in each file's header).
