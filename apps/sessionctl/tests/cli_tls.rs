@@ -240,3 +240,83 @@ fn hac_over_https_with_verify_and_with_ignore_ssl() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("not trusted"));
 }
+
+#[test]
+fn httpie_and_sessionctl_share_a_session_over_https() {
+    let test = "httpie_and_sessionctl_share_a_session_over_https";
+    let world = World::new();
+    let Some(mut httpie) = common::httpie(test, world.config()) else {
+        return;
+    };
+    let addr = world.counter(&["127.0.0.1"]);
+    let bundle = world.bundle();
+    let url = format!("https://{addr}/count");
+    httpie
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .args(["--verify", &bundle, "--session", "shared", "GET", &url]);
+
+    // HTTPie starts the session over https (the CA bundle makes the server trusted) ...
+    let first = ok(&mut httpie);
+    assert!(first.contains("cookie: -"), "{first}");
+    // ... sessionctl sends HTTPie's Secure cookie back and stores the next one ...
+    let second =
+        ok(world
+            .request()
+            .args(["--verify", &bundle, "--session", "shared", "GET", &url]));
+    assert!(second.contains("cookie: visits=1"), "{second}");
+    // ... which HTTPie then sends.
+    let third = ok(&mut httpie);
+    assert!(third.contains("cookie: visits=2"), "{third}");
+}
+
+#[test]
+fn a_hac_client_cli_session_over_https_is_reused_by_sessionctl() {
+    let test = "a_hac_client_cli_session_over_https_is_reused_by_sessionctl";
+    let Some(hac_cli) = test_support::python_peer("hac") else {
+        test_support::skip(test, "hac-client-cli in the peers' virtualenv");
+        return;
+    };
+    let world = World::new();
+    let (emulator, addr) = world.hac();
+    let home = world.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = world.dir.path().join("hac.toml");
+    // A development HAC with a certificate nobody trusts: hac-client-cli's ignore_ssl.
+    std::fs::write(
+        &config,
+        format!(
+            "default_environment = \"local\"\n\n[environments.local]\ndefault_endpoint = \"hac\"\n\n\
+             [environments.local.endpoints.hac]\nurl = \"https://{addr}\"\nignore_ssl = true\n"
+        ),
+    )
+    .unwrap();
+    let with_env = |command: &mut Command| {
+        command
+            .env("HOME", &home)
+            .env("HAC_CLIENT_CONFIG_PATH", &config)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("HAC_USERNAME")
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE");
+    };
+    let mut start = Command::new(hac_cli);
+    with_env(&mut start);
+    start
+        .env("HAC_PASSWORD", "nimda")
+        .args(["session", "start", "local", "--username", "admin"]);
+    ok(&mut start);
+    assert_eq!(emulator.stats().logins, 1);
+
+    let mut groovy = sessionctl(world.config());
+    with_env(&mut groovy);
+    groovy
+        .env_remove("HAC_PASSWORD")
+        .args(["hac", "-e", "local", "groovy", "return 'shared'"]);
+    let output = run(&mut groovy);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "shared\n");
+    assert!(stderr(&output).contains("using the cached session"));
+    assert_eq!(emulator.stats().logins, 1);
+}
