@@ -175,7 +175,7 @@ pub struct Server {
 impl Server {
     /// Opens the store, binds the address and serves in a background task.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let (router, url) = build(&config).await?;
+        let (router, url, manager) = build(&config).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -188,12 +188,15 @@ impl Server {
         })?;
         tracing::info!(%addr, store = %redact_url(&url), "session-server listening");
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sweeper = tokio::spawn(sweep_expired(manager));
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
-                .await
+                .await;
+            sweeper.abort();
+            served
         });
         Ok(Server {
             addr,
@@ -249,7 +252,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-async fn build(config: &Config) -> Result<(axum::Router, String), StartError> {
+/// Removes expired sessions from the store every minute (stores never return expired
+/// sessions anyway; this reclaims their space).
+async fn sweep_expired(manager: SessionManager) {
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    every_minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every_minute.tick().await;
+        match manager.store().delete_expired().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "expired sessions removed"),
+            Err(error) => tracing::warn!(error = %error, "removing expired sessions failed"),
+        }
+    }
+}
+
+async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager), StartError> {
     let users = Users::load(&config.users, config.users_file.as_deref())?;
     if users.is_empty() {
         tracing::warn!(
@@ -296,9 +314,9 @@ async fn build(config: &Config) -> Result<(axum::Router, String), StartError> {
         })
         .build()?;
     let state = AppState {
-        manager,
+        manager: manager.clone(),
         users,
         timings,
     };
-    Ok((app::router(state, layer), url))
+    Ok((app::router(state, layer), url, manager))
 }
