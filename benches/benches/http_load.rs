@@ -290,6 +290,23 @@ fn start_server(variant: &str, store: &str) -> ServerChild {
     ServerChild { child, addr }
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat` (in clock ticks
+/// of 10 ms, the Linux default).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(addr: SocketAddr) -> Sender {
@@ -390,6 +407,8 @@ struct Row {
     p50: f64,
     p99: f64,
     errors: u64,
+    /// Server CPU time per request, in microseconds (all rounds).
+    cpu_us: f64,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -420,8 +439,10 @@ async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mu
         .await;
     }
     let mut results: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); members.len()];
+    let mut cpu: Vec<(Duration, u64)> = vec![(Duration::ZERO, 0); members.len()];
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
+            let cpu_before = cpu_time(server.child.id());
             let mut stats = load(
                 server.addr,
                 scenario,
@@ -429,6 +450,8 @@ async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mu
                 Duration::from_secs(secs),
             )
             .await;
+            cpu[i].0 += cpu_time(server.child.id()).saturating_sub(cpu_before);
+            cpu[i].1 += stats.requests + stats.errors;
             results[i].push((
                 stats.rps(),
                 stats.percentile(0.50),
@@ -437,9 +460,11 @@ async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mu
             ));
         }
     }
-    for ((variant, store), mut runs) in members.iter().zip(results) {
+    for (((variant, store), mut runs), (cpu_used, requests)) in members.iter().zip(results).zip(cpu)
+    {
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (rps, p50, p99, errors) = runs[runs.len() / 2];
+        let cpu_us = cpu_used.as_secs_f64() * 1e6 / requests.max(1) as f64;
         let row = Row {
             variant: (*variant).to_owned(),
             store: store.split(':').next().unwrap_or(store).to_owned(),
@@ -448,15 +473,17 @@ async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mu
             p50,
             p99,
             errors,
+            cpu_us,
         };
         println!(
-            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  errors {}",
+            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  errors {}",
             row.variant,
             row.store,
             row.scenario.name(),
             row.rps,
             row.p50,
             row.p99,
+            row.cpu_us,
             row.errors
         );
         rows.push(row);
@@ -518,43 +545,51 @@ fn find<'a>(rows: &'a [Row], variant: &str, store: &str, scenario: Scenario) -> 
 }
 
 fn print_summary(rows: &[Row]) {
-    println!("\n| server | store | scenario | req/s | p50 ms | p99 ms | errors |");
-    println!("|---|---|---|---:|---:|---:|---:|");
+    println!(
+        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} |",
             r.variant,
             r.store,
             r.scenario.name(),
             r.rps,
             r.p50,
             r.p99,
+            r.cpu_us,
             r.errors
         );
     }
-    println!("\n| comparison | ratio (req/s) | p99 ours / theirs (ms) |");
-    println!("|---|---:|---:|");
+    println!(
+        "\n| comparison | ratio (req/s) | ratio (server CPU per request, theirs / ours) | p99 ours / theirs (ms) |"
+    );
+    println!("|---|---:|---:|---:|");
+    let line = |label: &str, ours: &Row, theirs: &Row| {
+        println!(
+            "| {label} | {:.2}x | {:.2}x | {:.3} / {:.3} |",
+            ours.rps / theirs.rps,
+            theirs.cpu_us / ours.cpu_us.max(f64::MIN_POSITIVE),
+            ours.p99,
+            theirs.p99
+        );
+    };
     if let (Some(ours), Some(bare)) = (
         find(rows, "ours-hyper", "memory", Scenario::Unused),
         find(rows, "bare-hyper", "none", Scenario::Unused),
     ) {
-        println!(
-            "| unused session vs bare hyper (both plain hyper) | {:.2}x | {:.3} / {:.3} |",
-            ours.rps / bare.rps,
-            ours.p99,
-            bare.p99
+        line(
+            "unused session vs bare hyper (both plain hyper)",
+            ours,
+            bare,
         );
     }
     if let (Some(ours), Some(bare)) = (
         find(rows, "ours-axum", "memory", Scenario::Unused),
         find(rows, "bare-axum", "none", Scenario::Unused),
     ) {
-        println!(
-            "| unused session vs bare axum | {:.2}x | {:.3} / {:.3} |",
-            ours.rps / bare.rps,
-            ours.p99,
-            bare.p99
-        );
+        line("unused session vs bare axum", ours, bare);
     }
     for scenario in [
         Scenario::Unused,
@@ -566,12 +601,10 @@ fn print_summary(rows: &[Row]) {
             find(rows, "ours-axum", "memory", scenario),
             find(rows, "towersessions-axum", "memory", scenario),
         ) {
-            println!(
-                "| {} vs tower-sessions (axum, MemoryStore) | {:.2}x | {:.3} / {:.3} |",
-                scenario.name(),
-                ours.rps / theirs.rps,
-                ours.p99,
-                theirs.p99
+            line(
+                &format!("{} vs tower-sessions (axum, MemoryStore)", scenario.name()),
+                ours,
+                theirs,
             );
         }
     }
