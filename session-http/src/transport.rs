@@ -241,7 +241,10 @@ impl TlsProblem {
                 | AlertDescription::UnknownCA
                 | AlertDescription::CertificateUnknown),
             ) => TlsProblem::ClientCertificateRequired(format!("alert {alert:?}")),
-            rustls::Error::InvalidMessage(_) => TlsProblem::NotTls,
+            // What a plain HTTP server answers to a ClientHello is no TLS record at all.
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                TlsProblem::NotTls
+            }
             other => TlsProblem::Handshake(other.to_string()),
         }
     }

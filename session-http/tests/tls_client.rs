@@ -264,3 +264,75 @@ async fn a_client_certificate_is_presented_when_the_server_requires_one() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_from_https_to_http_keeps_secure_cookies_and_credentials_back() {
+    use session_http::client::Auth;
+    // The plain HTTP side echoes what it gets.
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain_addr = plain.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = plain.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|request| async move {
+                    Ok::<_, std::convert::Infallible>(tls_support::counter(request).await)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    // The https side sets a Secure cookie and redirects to the plain side, same host.
+    let ca = TestCa::new("Test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = ca.write_bundle(dir.path());
+    let target = format!("http://{plain_addr}/landed");
+    let addr = serve_tls(
+        server_config(&ca.leaf(&["127.0.0.1"]), None),
+        move |request| {
+            let target = target.clone();
+            async move {
+                let mut response = counter(request).await;
+                *response.status_mut() = StatusCode::FOUND;
+                response
+                    .headers_mut()
+                    .insert(http::header::LOCATION, target.parse().unwrap());
+                response
+            }
+        },
+    )
+    .await;
+    let client = client(Verify::CaBundle(bundle));
+    let mut session = ClientSession::new("127.0.0.1");
+    session.set_auth(Some(Auth::Bearer {
+        token: "s3cret".into(),
+    }));
+    let request = ClientRequest::new(
+        Method::GET,
+        Url::parse(&format!("https://{addr}/start")).unwrap(),
+    );
+    // Without following, the https hop gets the credentials.
+    let first = client
+        .send(&mut session, request.clone(), false)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first.body).contains("authorization: Bearer s3cret"));
+    let response = client.send(&mut session, request, true).await.unwrap();
+    assert_eq!(response.redirects, 1);
+    assert_eq!(response.url.scheme(), "http");
+    let body = String::from_utf8_lossy(&response.body);
+    // The Secure cookie set over https is not sent over http.
+    assert!(body.contains("cookie: -"), "{body}");
+    // Nor are the credentials: the redirect left https.
+    assert!(body.contains("authorization: -"), "{body}");
+    // The Secure cookie stays in the session for https.
+    let https_url = Url::parse(&format!("https://{addr}/")).unwrap();
+    assert!(
+        session
+            .cookies
+            .cookie_header(&https_url)
+            .unwrap()
+            .contains("visits=2")
+    );
+}

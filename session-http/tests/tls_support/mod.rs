@@ -147,11 +147,17 @@ where
 }
 
 /// A handler that sets `visits=N+1` from the `visits` cookie it gets and echoes the request's
-/// `Cookie` header: `cookie: …` in the body.
+/// `Cookie` and `Authorization` headers: `cookie: …` and `authorization: …` in the body.
 pub async fn counter(request: Request<Incoming>) -> Response<Full<Bytes>> {
     let cookie = request
         .headers()
         .get(http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string();
@@ -167,7 +173,7 @@ pub async fn counter(request: Request<Incoming>) -> Response<Full<Bytes>> {
         )
         .header(http::header::CONTENT_TYPE, "text/plain")
         .body(Full::new(Bytes::from(format!(
-            "{} {}\ncookie: {cookie}\n",
+            "{} {}\ncookie: {cookie}\nauthorization: {authorization}\n",
             request.method(),
             request.uri().path()
         ))))
