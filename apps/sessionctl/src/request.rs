@@ -151,7 +151,7 @@ pub(crate) async fn run(
     let verify = crate::tls::verify(args.verify.as_deref(), false, &|name| {
         std::env::var(name).ok()
     });
-    let transport = crate::tls::transport(verify, args.cert.clone(), args.cert_key.clone())
+    let transport = crate::tls::transport(verify, true, args.cert.clone(), args.cert_key.clone())
         .map_err(ClientError::from)?;
     let sealer = crate::sealing::sealer(keys)?;
     let sealer = sealer

@@ -45,13 +45,16 @@ pub(crate) fn verify(
         })
 }
 
-/// A transport with `verify` and the client certificate, if any.
+/// A transport with `verify` and the client certificate, if any. With `warn_when_off`, turning
+/// verification off is announced on standard error (not for hac-client-cli's `ignore_ssl`,
+/// which hac-client-cli keeps quiet too).
 pub(crate) fn transport(
     verify: Verify,
+    warn_when_off: bool,
     cert: Option<PathBuf>,
     cert_key: Option<PathBuf>,
 ) -> Result<HttpTransport, TlsConfigError> {
-    if verify == Verify::Off {
+    if warn_when_off && verify == Verify::Off {
         eprintln!(
             "sessionctl: warning: TLS certificate verification is off; the server is not authenticated"
         );

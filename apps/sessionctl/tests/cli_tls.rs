@@ -208,10 +208,12 @@ fn hac_over_https_with_verify_and_with_ignore_ssl() {
     assert!(out.contains("admin"), "{out}");
     assert_eq!(emulator.stats().logins, 1);
 
-    // --verify no, as hac-client-cli's ignore_ssl.
-    ok(world
+    // --verify no, as hac-client-cli's ignore_ssl, with a warning.
+    let output = run(world
         .hac_command(&url)
         .args(["--verify", "no", "login", "--fresh"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("verification is off"));
     assert_eq!(emulator.stats().logins, 2);
 
     // ignore_ssl = true in hac-client-cli's config.toml.
@@ -233,7 +235,10 @@ fn hac_over_https_with_verify_and_with_ignore_ssl() {
         .args(["hac", "--cache-dir"])
         .arg(world.dir.path().join("hac-cache"))
         .args(["-e", "local", "login", "--fresh"]);
-    ok(&mut command);
+    let output = run(&mut command);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Quiet, as hac-client-cli: the configuration asked for it.
+    assert!(!stderr(&output).contains("verification is off"));
     assert_eq!(emulator.stats().logins, 3);
     // ... and --verify yes overrides it.
     let output = run(command.args(["--verify", "yes"]));

@@ -308,7 +308,7 @@ fn client(
         })
     });
     let verify = crate::tls::verify(args.verify.as_deref(), target.ignore_ssl, &env_var);
-    let transport = crate::tls::transport(verify, None, None)?;
+    let transport = crate::tls::transport(verify, args.verify.is_some(), None, None)?;
     let mut client = HacClient::new(key)?
         .with_transport(transport)
         .with_cache(cache)
