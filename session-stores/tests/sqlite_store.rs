@@ -51,7 +51,7 @@ mod sqlite_specific {
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, 2);
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT key FROM sessions WHERE principal = 'x' ORDER BY last_access",

@@ -30,8 +30,8 @@ const READERS: usize = 2;
 ///   in an immediate transaction that reads the row, checks the version rule of
 ///   [`Record::apply`] and writes; concurrent writers (tasks or other processes sharing the
 ///   file, waiting up to five seconds on a busy database) are serialized by SQLite.
-/// - **Indexes** on the expiry time and on (principal, last access): the sweep, `count` and
-///   the principal index do not scan the table.
+/// - **Indexes** on the expiry time and on the principal: the sweep, `count` and the principal
+///   index do not scan the table; a touch or a save updates only the columns that changed.
 /// - **Off the runtime**: every statement runs outside the async workers — through
 ///   `block_in_place` on a multi-thread runtime (the worker's other tasks move to another
 ///   thread meanwhile), on the blocking pool otherwise — on one writer connection and a few
@@ -334,6 +334,30 @@ fn put(tx: &Transaction<'_>, record: &Record) -> Result<()> {
     Ok(())
 }
 
+/// Writes a saved `record` over its row, touching the principal and policy columns (and so
+/// the principal index) only when the change set changed them.
+fn update_saved(tx: &Transaction<'_>, record: &Record, changes: &ChangeSet) -> Result<()> {
+    if changes.principal.is_some() || changes.expiry.is_some() {
+        return put(tx, record);
+    }
+    let bytes = encode_record(record).map_err(|e| Error::Corrupt {
+        location: format!("sqlite row {}", record.key.short()),
+        reason: format!("cannot encode: {e}"),
+    })?;
+    tx.prepare_cached(
+        "UPDATE sessions SET last_access = ?2, expires_at = ?3, version = ?4, record = ?5
+         WHERE key = ?1",
+    )?
+    .execute(params![
+        record.key.as_bytes(),
+        millis(record.last_access),
+        record.expires_at().map(millis),
+        i64::try_from(record.version).unwrap_or(i64::MAX),
+        bytes,
+    ])?;
+    Ok(())
+}
+
 fn remove(tx: &Transaction<'_>, key: &SessionKey) -> Result<bool> {
     Ok(tx
         .prepare_cached("DELETE FROM sessions WHERE key = ?1")?
@@ -448,7 +472,7 @@ impl SessionStore for SqliteStore {
             if let Some(Some(principal)) = &changes.principal {
                 make_room(inner, &tx, principal, &key, now)?;
             }
-            put(&tx, &record)?;
+            update_saved(&tx, &record, &changes)?;
             tx.commit()?;
             Ok(record.version)
         })
