@@ -93,16 +93,26 @@ pub fn set_cookie(
     id: &str,
     max_age_secs: Option<u64>,
 ) -> Option<HeaderValue> {
-    let mut text = String::with_capacity(config.name.len() + id.len() + 96);
-    text.push_str(&config.name);
+    set_cookie_with_suffix(&config.name, &config.attribute_suffix(), id, max_age_secs)
+}
+
+/// [`set_cookie`] with the attribute suffix computed once, when the layer was built.
+pub(crate) fn set_cookie_with_suffix(
+    name: &str,
+    suffix: &str,
+    id: &str,
+    max_age_secs: Option<u64>,
+) -> Option<HeaderValue> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(name.len() + id.len() + suffix.len() + 24);
+    text.push_str(name);
     text.push('=');
     text.push_str(id);
     if let Some(secs) = max_age_secs {
-        text.push_str("; Max-Age=");
-        text.push_str(&secs.to_string());
+        let _ = write!(text, "; Max-Age={secs}");
     }
-    text.push_str(&config.attribute_suffix());
-    HeaderValue::from_str(&text).ok()
+    text.push_str(suffix);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
 }
 
 /// A `Set-Cookie` value that makes the browser forget the cookie: the same name, path, domain

@@ -21,7 +21,8 @@ use super::config::{
 };
 use super::handle::{Session, Used};
 use super::id_transport::{
-    Via, expire_cookie, response_header, set_cookie, token_from_cookies, token_from_header,
+    Via, expire_cookie, response_header, set_cookie_with_suffix, token_from_cookies,
+    token_from_header,
 };
 
 /// The body of a response that went through the layer: the handler's own, or the layer's
@@ -33,10 +34,41 @@ pub type SessionBody<B> = Either<B, Full<Bytes>>;
 pub(crate) struct Shared {
     pub(crate) manager: SessionManager,
     pub(crate) cookie: Option<CookieConfig>,
+    /// The cookie's attributes as they follow its value, computed once.
+    pub(crate) cookie_suffix: String,
+    /// The `Set-Cookie` value that expires the cookie, computed once.
+    pub(crate) cookie_expired: Option<HeaderValue>,
     pub(crate) header: Option<HeaderTransport>,
     pub(crate) save_on_server_error: bool,
     pub(crate) store_failure: StoreFailurePolicy,
     pub(crate) conflict: ConflictPolicy,
+}
+
+impl Shared {
+    fn new(
+        manager: SessionManager,
+        cookie: Option<CookieConfig>,
+        header: Option<HeaderTransport>,
+        save_on_server_error: bool,
+        store_failure: StoreFailurePolicy,
+        conflict: ConflictPolicy,
+    ) -> Self {
+        let cookie_suffix = cookie
+            .as_ref()
+            .map(CookieConfig::attribute_suffix)
+            .unwrap_or_default();
+        let cookie_expired = cookie.as_ref().and_then(expire_cookie);
+        Shared {
+            manager,
+            cookie,
+            cookie_suffix,
+            cookie_expired,
+            header,
+            save_on_server_error,
+            store_failure,
+            conflict,
+        }
+    }
 }
 
 /// A tower [`Layer`] that gives every request a [`Session`]. See the [module docs](super).
@@ -51,14 +83,14 @@ impl SessionLayer {
     /// on store failure, 409 on conflicting writes.
     pub fn new(manager: SessionManager) -> Self {
         SessionLayer {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Shared::new(
                 manager,
-                cookie: Some(CookieConfig::default()),
-                header: None,
-                save_on_server_error: false,
-                store_failure: StoreFailurePolicy::default(),
-                conflict: ConflictPolicy::default(),
-            }),
+                Some(CookieConfig::default()),
+                None,
+                false,
+                StoreFailurePolicy::default(),
+                ConflictPolicy::default(),
+            )),
         }
     }
 
@@ -141,14 +173,14 @@ impl SessionLayerBuilder {
             cookie.validate()?;
         }
         Ok(SessionLayer {
-            shared: Arc::new(Shared {
-                manager: self.manager,
-                cookie: self.cookie,
-                header: self.header,
-                save_on_server_error: self.save_on_server_error,
-                store_failure: self.store_failure,
-                conflict: self.conflict,
-            }),
+            shared: Arc::new(Shared::new(
+                self.manager,
+                self.cookie,
+                self.header,
+                self.save_on_server_error,
+                self.store_failure,
+                self.conflict,
+            )),
         })
     }
 }
@@ -327,7 +359,9 @@ fn announce_id<B>(
         } else {
             None
         };
-        if let Some(value) = set_cookie(cookie, id, max_age) {
+        if let Some(value) =
+            set_cookie_with_suffix(&cookie.name, &shared.cookie_suffix, id, max_age)
+        {
             headers.append(SET_COOKIE, value);
         }
     }
@@ -343,11 +377,11 @@ fn announce_id<B>(
 /// Tells the client to forget its id, on the transport it used.
 fn forget_id<B>(shared: &Shared, via: Via, response: &mut Response<B>) {
     let headers = response.headers_mut();
-    if let Some(cookie) = &shared.cookie
+    if shared.cookie.is_some()
         && via != Via::Header
-        && let Some(value) = expire_cookie(cookie)
+        && let Some(value) = &shared.cookie_expired
     {
-        headers.append(SET_COOKIE, value);
+        headers.append(SET_COOKIE, value.clone());
     }
     if let Some(transport) = &shared.header
         && via != Via::Cookie
