@@ -325,3 +325,37 @@ fn a_hac_client_cli_session_over_https_is_reused_by_sessionctl() {
     assert!(stderr(&output).contains("using the cached session"));
     assert_eq!(emulator.stats().logins, 1);
 }
+
+#[test]
+fn request_presents_a_client_certificate_with_cert_and_cert_key() {
+    let world = World::new();
+    let clients = TestCa::new("client CA");
+    let config = server_config(&world.ca.leaf(&["127.0.0.1"]), Some(&clients));
+    let addr = world.runtime.runtime.block_on(serve_tls(config, counter));
+    let url = format!("https://{addr}/");
+    let bundle = world.bundle();
+    let me = clients.leaf(&["alice"]);
+    let cert = world.dir.path().join("alice.crt");
+    let key = world.dir.path().join("alice.key");
+    std::fs::write(&cert, &me.cert_pem).unwrap();
+    std::fs::write(&key, &me.key_pem).unwrap();
+
+    let out = ok(world
+        .request()
+        .args(["--verify", &bundle, "--cert"])
+        .arg(&cert)
+        .arg("--cert-key")
+        .arg(&key)
+        .arg(&url));
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+
+    let output = run(world.request().args(["--verify", &bundle, &url]));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("client certificate"), "{message}");
+    assert!(message.contains("--cert"), "{message}");
+
+    // --cert-key alone is a usage error.
+    let output = run(world.request().arg("--cert-key").arg(&key).arg(&url));
+    assert_eq!(output.status.code(), Some(2));
+}
