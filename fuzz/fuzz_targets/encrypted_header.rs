@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let sealer = Encryption::new(Keyring::new(Key::from_bytes([7; 32])));
     let _ = sealer.unseal(data, "fuzz input");
     if let Ok(sealed) = sealer.seal(data) {
-        assert_eq!(sealer.unseal(&sealed, "fuzz round trip").ok().as_deref(), Some(data));
+        assert_eq!(
+            sealer.unseal(&sealed, "fuzz round trip").ok().as_deref(),
+            Some(data)
+        );
     }
 });
