@@ -112,6 +112,9 @@ pub enum StartError {
         /// Why.
         source: session_stores::Error,
     },
+    /// No random password could be made for the first-run account.
+    #[error("cannot make a password for the demo account: {0}")]
+    DemoAccount(String),
     /// No data directory for the default store.
     #[error(
         "cannot find a data directory for the default SQLite store; pass --data-dir or --store"
@@ -267,12 +270,24 @@ async fn sweep_expired(manager: SessionManager) {
     }
 }
 
+/// With no accounts configured, one account `demo` with a random password, shown once on the
+/// terminal (never logged), so that a first run can be tried at once.
+fn demo_account() -> Result<Users, StartError> {
+    let secret = session_core::SessionId::generate()
+        .map_err(|e| StartError::DemoAccount(e.to_string()))?
+        .expose_secret();
+    let password = &secret[..20];
+    eprintln!(
+        "session-server: no accounts configured (--user NAME:PASSWORD or --users FILE); \
+         for this run you can log in as \"demo\" with password \"{password}\""
+    );
+    Ok(Users::load(&[format!("demo:{password}")], None)?)
+}
+
 async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager), StartError> {
-    let users = Users::load(&config.users, config.users_file.as_deref())?;
+    let mut users = Users::load(&config.users, config.users_file.as_deref())?;
     if users.is_empty() {
-        tracing::warn!(
-            "no accounts configured (--user NAME:PASSWORD or --users FILE): nobody can log in"
-        );
+        users = demo_account()?;
     }
     let url = store_url(config)?;
     let events = session_core::Events::new();

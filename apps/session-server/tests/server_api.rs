@@ -434,3 +434,55 @@ async fn the_api_works_on_a_real_redis_store() {
         401
     );
 }
+
+/// The README's first command has no accounts: the server makes a `demo` account with a
+/// random password, shows it once on the terminal, and that password logs in.
+#[tokio::test]
+async fn without_accounts_a_demo_account_is_made_and_shown_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = test_support::temp_dir();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], test_support::free_port()).into();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session-server"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _guard = test_support::ChildGuard::new("session-server", child);
+    let mut password = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("with password \"").nth(1) {
+            password = rest.split('"').next().map(str::to_owned);
+            break;
+        }
+    }
+    let password = password.expect("the demo password is shown on stderr");
+    assert!(password.len() >= 16, "a strong password: {password}");
+    test_support::wait_for_tcp(addr, std::time::Duration::from_secs(60)).unwrap();
+
+    let wrong = support::send(
+        addr,
+        "POST",
+        "/api/login",
+        &[],
+        Some(serde_json::json!({"username": "demo", "password": "demo"})),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    let cookie = support::login(addr, "demo", &password).await;
+    let me = support::send(addr, "GET", "/api/session", &[("cookie", &cookie)], None).await;
+    assert_eq!(me.json()["principal"], "demo");
+    assert!(
+        dir.path().read_dir().unwrap().next().is_some(),
+        "the default SQLite store lives in the data directory"
+    );
+}
