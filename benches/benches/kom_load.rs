@@ -93,7 +93,9 @@ fn start_httpkom(kom_port: u16, dir: &std::path::Path) -> (ChildGuard, SocketAdd
     let config = dir.join("httpkom.cfg");
     std::fs::write(
         &config,
-        format!("HTTPKOM_LYSKOM_SERVERS = [('kom', 'Bench', '127.0.0.1', {kom_port})]\nLOG_LEVEL = 40\n"),
+        format!(
+            "HTTPKOM_LYSKOM_SERVERS = [('kom', 'Bench', '127.0.0.1', {kom_port})]\nLOG_LEVEL = 40\n"
+        ),
     )
     .unwrap();
     let port = free_port();
@@ -133,7 +135,10 @@ async fn call(
         }
         None => Bytes::new(),
     };
-    let resp = http.request(b.body(Full::new(payload)).unwrap()).await.unwrap();
+    let resp = http
+        .request(b.body(Full::new(payload)).unwrap())
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (status, bytes)
@@ -209,19 +214,34 @@ async fn run(addr: SocketAddr, workload: Workload, concurrency: usize, secs: u64
                     Workload::Churn => {
                         let c = open(&http, addr).await;
                         login(&http, addr, &c).await;
-                        call(&http, addr, "DELETE", "/kom/sessions/0", Some(&c), None).await.0 == 204
-                    }
-                    Workload::WhoAmI => {
-                        call(&http, addr, "GET", "/kom/sessions/current/who-am-i", conn.as_deref(), None)
-                            .await
-                            .0
-                            == 200
-                    }
-                    Workload::Active => {
-                        call(&http, addr, "POST", "/kom/sessions/current/active", conn.as_deref(), None)
+                        call(&http, addr, "DELETE", "/kom/sessions/0", Some(&c), None)
                             .await
                             .0
                             == 204
+                    }
+                    Workload::WhoAmI => {
+                        call(
+                            &http,
+                            addr,
+                            "GET",
+                            "/kom/sessions/current/who-am-i",
+                            conn.as_deref(),
+                            None,
+                        )
+                        .await
+                        .0 == 200
+                    }
+                    Workload::Active => {
+                        call(
+                            &http,
+                            addr,
+                            "POST",
+                            "/kom/sessions/current/active",
+                            conn.as_deref(),
+                            None,
+                        )
+                        .await
+                        .0 == 204
                     }
                 };
                 latencies.push(start.elapsed());
@@ -245,7 +265,11 @@ async fn run(addr: SocketAddr, workload: Workload, concurrency: usize, secs: u64
     }
     let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     Outcome {
         per_sec: all.len() as f64 / elapsed,
         p50: pct(0.50),
@@ -296,7 +320,11 @@ async fn raw_churn(kom: SocketAddr, concurrency: usize, secs: u64) -> Outcome {
     }
     let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     Outcome {
         per_sec: all.len() as f64 / elapsed,
         p50: pct(0.50),
@@ -309,12 +337,18 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let secs: u64 = std::env::var("KOM_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let secs: u64 = std::env::var("KOM_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let concurrency: usize = std::env::var("KOM_BENCH_CONCURRENCY")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
-    if Lyskomd::program().is_none() || python_peer("python").is_none() || !workspace_binary("kom-gateway").exists() {
+    if Lyskomd::program().is_none()
+        || python_peer("python").is_none()
+        || !workspace_binary("kom-gateway").exists()
+    {
         eprintln!(
             "kom_load: needs lyskomd, httpkom in the peers virtualenv and `cargo build --release -p kom-gateway`; skipping"
         );
@@ -322,14 +356,24 @@ fn main() {
     }
     let dns = spawn_dns_responder();
     let kom_raw = start_lyskomd(dns);
-    let dir = tempfile::Builder::new().prefix("kom-bench-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("kom-bench-")
+        .tempdir()
+        .unwrap();
     let kom_gw = start_lyskomd(dns);
     let kom_py = start_lyskomd(dns);
     let (_gw, gw_addr) = start_gateway(kom_gw.port(), dir.path());
     let (_py, py_addr) = start_httpkom(kom_py.port(), dir.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("kom-gateway vs httpkom: {concurrency} concurrent clients, {secs} s per workload, 2 cores shared by everything");
-    println!("| workload | httpkom req/s | kom-gateway req/s | throughput ratio | httpkom p50 / p99 | kom-gateway p50 / p99 | p99 ratio | errors (httpkom / gateway) |");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "kom-gateway vs httpkom: {concurrency} concurrent clients, {secs} s per workload, 2 cores shared by everything"
+    );
+    println!(
+        "| workload | httpkom req/s | kom-gateway req/s | throughput ratio | httpkom p50 / p99 | kom-gateway p50 / p99 | p99 ratio | errors (httpkom / gateway) |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (name, w) in [
         ("session create + login + delete", Workload::Churn),
