@@ -1,4 +1,5 @@
-//! Micro benchmarks of session-core: MemoryStore load/save/touch and the Session handle.
+//! Micro benchmarks of session-core: MemoryStore load/save/touch and the Session handle,
+//! beside tower-sessions' MemoryStore doing the same work on a record of the same data.
 //!
 //! Run: `cargo bench -p session-benches --bench core`.
 
@@ -73,6 +74,78 @@ fn memory_store(c: &mut Criterion) {
             rt.block_on(store.save(&record.key, black_box(&changes), version))
         })
     });
+    group.bench_function("create", |b| {
+        b.iter(|| {
+            let mut fresh = Record::new(
+                SessionId::generate()
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .key(),
+                Codec::Json,
+                ExpiryPolicy::idle(Duration::from_secs(1800)),
+                SystemClock.now(),
+            );
+            for i in 0..8 {
+                fresh
+                    .insert(&format!("attribute{i}"), &format!("value number {i}"))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            rt.block_on(store.create(&fresh))
+        })
+    });
+    group.finish();
+}
+
+/// tower-sessions' MemoryStore with the same eight attributes: load, whole-record save (what
+/// its layer does after a change) and create.
+fn tower_sessions_memory_store(c: &mut Criterion) {
+    use tower_sessions::session::{Id, Record as TowerRecord};
+    use tower_sessions::session_store::SessionStore as _;
+
+    let rt = runtime();
+    let store = tower_sessions::MemoryStore::default();
+    let record = |id: Id| TowerRecord {
+        id,
+        data: (0..8)
+            .map(|i| {
+                (
+                    format!("attribute{i}"),
+                    serde_json::json!(format!("value number {i}")),
+                )
+            })
+            .collect(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(30),
+    };
+    for _ in 0..10_000 {
+        let mut seed = record(Id::default());
+        rt.block_on(store.create(&mut seed))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut target = record(Id::default());
+    rt.block_on(store.create(&mut target))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut group = c.benchmark_group("tower_sessions_memory_store");
+    group.bench_function("load", |b| {
+        b.iter(|| rt.block_on(store.load(black_box(&target.id))))
+    });
+    group.bench_function("save_one_attribute", |b| {
+        b.iter(|| {
+            let mut loaded = rt
+                .block_on(store.load(&target.id))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| target.clone());
+            loaded
+                .data
+                .insert("counter".into(), serde_json::json!(42u64));
+            rt.block_on(store.save(black_box(&loaded)))
+        })
+    });
+    group.bench_function("create", |b| {
+        b.iter(|| {
+            let mut fresh = record(Id::default());
+            rt.block_on(store.create(&mut fresh))
+        })
+    });
     group.finish();
 }
 
@@ -144,5 +217,11 @@ fn ids(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, memory_store, session_handle, ids);
+criterion_group!(
+    benches,
+    memory_store,
+    tower_sessions_memory_store,
+    session_handle,
+    ids
+);
 criterion_main!(benches);
