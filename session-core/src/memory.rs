@@ -27,8 +27,9 @@ type Shard = HashMap<SessionKey, Record>;
 /// - **Sharded**: records are spread over independently locked shards by key, so many tasks
 ///   work in parallel. Locks are never held across an `.await`.
 /// - **Bounded**: at most `capacity` records. When a shard is full, its expired records go
-///   first; if none, the record with the oldest last access in that shard is evicted (an
-///   [`EventKind::Evicted`] event), so a flood of new sessions pushes out idle ones rather than
+///   first; if that frees less than a sixteenth of the shard, the least recently used records
+///   of that shard are evicted until a sixteenth is free (an [`EventKind::Evicted`] event each),
+///   so a flood of new sessions pushes out idle ones, at amortized constant cost, rather than
 ///   failing.
 /// - **Swept**: a background task (started when the store is built inside a tokio runtime)
 ///   removes expired records every `sweep_interval`; it ends when the last handle to the store
@@ -303,7 +304,9 @@ impl Inner {
         Ok(())
     }
 
-    /// Frees a place in a full shard: expired records first, else the least recently used.
+    /// Frees room in a full shard: expired records first; if that frees less than a sixteenth of
+    /// the shard, the least recently used records go until a sixteenth is free. Freeing a batch
+    /// keeps a flood of new sessions at amortized constant cost instead of a scan per insert.
     fn make_shard_room(
         &self,
         shard: &mut Shard,
@@ -325,16 +328,20 @@ impl Inner {
                 dropped.push(record);
             }
         }
-        while shard.len() >= self.shard_capacity {
-            let Some(oldest) = shard.values().min_by_key(|r| r.last_access).map(|r| r.key) else {
-                break;
-            };
-            if let Some(record) = shard.remove(&oldest) {
-                events.push(
-                    SessionEvent::new(EventKind::Evicted, Some(oldest), now)
-                        .with_detail("memory store capacity"),
-                );
-                dropped.push(record);
+        let target = self.shard_capacity - (self.shard_capacity / 16).max(1);
+        if shard.len() > target {
+            let mut by_age: Vec<(Timestamp, SessionKey)> =
+                shard.values().map(|r| (r.last_access, r.key)).collect();
+            let excess = shard.len() - target;
+            by_age.select_nth_unstable(excess - 1);
+            for (_, key) in by_age.into_iter().take(excess) {
+                if let Some(record) = shard.remove(&key) {
+                    events.push(
+                        SessionEvent::new(EventKind::Evicted, Some(key), now)
+                            .with_detail("memory store capacity"),
+                    );
+                    dropped.push(record);
+                }
             }
         }
         dropped

@@ -142,3 +142,38 @@ async fn many_tasks_on_many_sessions_lose_nothing() {
     }
     assert_eq!(store.count().await.unwrap(), 32 * 50);
 }
+
+#[tokio::test]
+async fn a_flood_of_new_sessions_stays_within_capacity_and_keeps_the_newest() {
+    let clock = MockClock::new();
+    let events = Events::new();
+    let store = MemoryStore::builder()
+        .capacity(1_600)
+        .shards(4)
+        .clock(clock.shared())
+        .events(events.clone())
+        .build();
+    let mut newest = Vec::new();
+    for i in 0..50_000 {
+        clock.advance(Duration::from_millis(1));
+        let r = record(&clock, ExpiryPolicy::NEVER);
+        store.create(&r).await.unwrap();
+        if i >= 50_000 - 10 {
+            newest.push(r.key);
+        }
+        if i % 1000 == 0 {
+            assert!(store.count().await.unwrap() <= 1_600);
+        }
+    }
+    assert!(
+        store.count().await.unwrap() <= 1_600,
+        "capacity is a hard bound"
+    );
+    for key in newest {
+        assert!(
+            store.load(&key).await.unwrap().is_some(),
+            "the newest sessions are kept"
+        );
+    }
+    assert!(events.count(EventKind::Evicted) >= 50_000 - 1_600);
+}
