@@ -6,11 +6,15 @@
 //! [`store_conformance_tests!`](crate::store_conformance_tests) turns that into one
 //! `#[tokio::test]` per contract case:
 //!
-//! ```ignore
+//! ```no_run
+//! use session_core::{MemoryStore, StoreConfig};
+//!
 //! async fn memory(config: StoreConfig) -> (MemoryStore, ()) {
 //!     (MemoryStore::builder().config(config).build(), ())
 //! }
+//!
 //! session_core::store_conformance_tests!(memory);
+//! # fn main() {}
 //! ```
 //!
 //! The test crate needs `tokio` with the `macros` and `rt-multi-thread` features. Each case is
