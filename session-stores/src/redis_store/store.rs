@@ -265,7 +265,6 @@ impl Inner {
         expires: Option<Timestamp>,
     ) -> CoreResult<()> {
         let hex = key.to_hex();
-        let (mut a, mut b, mut c) = (self.conn(), self.conn(), self.conn());
         let mut all_cmd = cmd("ZADD");
         all_cmd.arg(self.keys.all()).arg(0).arg(&hex);
         let mut expiry_cmd = cmd("ZADD");
@@ -273,22 +272,13 @@ impl Inner {
             .arg(self.keys.expiry())
             .arg(score(expires))
             .arg(&hex);
-        let all = all_cmd.exec_async(&mut a);
-        let expiry = expiry_cmd.exec_async(&mut b);
-        let principal_set = async {
-            match principal {
-                Some(p) => {
-                    cmd("SADD")
-                        .arg(self.keys.principal(p))
-                        .arg(&hex)
-                        .exec_async(&mut c)
-                        .await
-                }
-                None => Ok(()),
-            }
-        };
-        let (x, y, z) = tokio::join!(all, expiry, principal_set);
-        x.and(y).and(z).map_err(redis_error(operation))
+        let principal_cmd = principal.map(|p| {
+            let mut sadd = cmd("SADD");
+            sadd.arg(self.keys.principal(p)).arg(&hex);
+            sadd
+        });
+        self.run_index_commands(operation, all_cmd, expiry_cmd, principal_cmd)
+            .await
     }
 
     /// Removes a session from the indexes.
@@ -299,22 +289,34 @@ impl Inner {
         principal: Option<&str>,
     ) -> CoreResult<()> {
         let hex = key.to_hex();
-        let (mut a, mut b, mut c) = (self.conn(), self.conn(), self.conn());
         let mut all_cmd = cmd("ZREM");
         all_cmd.arg(self.keys.all()).arg(&hex);
         let mut expiry_cmd = cmd("ZREM");
         expiry_cmd.arg(self.keys.expiry()).arg(&hex);
+        let principal_cmd = principal.map(|p| {
+            let mut srem = cmd("SREM");
+            srem.arg(self.keys.principal(p)).arg(&hex);
+            srem
+        });
+        self.run_index_commands(operation, all_cmd, expiry_cmd, principal_cmd)
+            .await
+    }
+
+    /// Runs the commands on the three indexes (all sessions, expiry, the principal's set)
+    /// concurrently; they live in different slots of a Cluster, so they cannot be one script.
+    async fn run_index_commands(
+        &self,
+        operation: &'static str,
+        all_cmd: redis::Cmd,
+        expiry_cmd: redis::Cmd,
+        principal_cmd: Option<redis::Cmd>,
+    ) -> CoreResult<()> {
+        let (mut a, mut b, mut c) = (self.conn(), self.conn(), self.conn());
         let all = all_cmd.exec_async(&mut a);
         let expiry = expiry_cmd.exec_async(&mut b);
         let principal_set = async {
-            match principal {
-                Some(p) => {
-                    cmd("SREM")
-                        .arg(self.keys.principal(p))
-                        .arg(&hex)
-                        .exec_async(&mut c)
-                        .await
-                }
+            match principal_cmd {
+                Some(command) => command.exec_async(&mut c).await,
                 None => Ok(()),
             }
         };
