@@ -127,6 +127,7 @@ pub enum Error {
     allow(dead_code)
 )]
 impl Error {
+    #[cfg(any(feature = "file", feature = "sqlite"))]
     pub(crate) fn io(
         operation: &'static str,
         path: impl Into<PathBuf>,
@@ -151,3 +152,43 @@ impl Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure inside a blocking store operation (file and SQLite stores): a contract outcome
+/// (`Gone`, `Conflict` …) passed on as it is, or a backend failure that gets the store's name and
+/// the operation attached.
+#[cfg(any(feature = "file", feature = "sqlite"))]
+pub(crate) enum OpError {
+    Contract(session_core::Error),
+    Backend(Error),
+}
+
+#[cfg(any(feature = "file", feature = "sqlite"))]
+impl From<session_core::Error> for OpError {
+    fn from(e: session_core::Error) -> Self {
+        OpError::Contract(e)
+    }
+}
+
+#[cfg(any(feature = "file", feature = "sqlite"))]
+impl From<Error> for OpError {
+    fn from(e: Error) -> Self {
+        OpError::Backend(e)
+    }
+}
+
+#[cfg(any(feature = "file", feature = "sqlite"))]
+impl OpError {
+    /// What a blocking job's result means to a session manager.
+    pub(crate) fn finish<T>(
+        joined: std::result::Result<std::result::Result<T, OpError>, tokio::task::JoinError>,
+        store: &'static str,
+        operation: &'static str,
+    ) -> session_core::Result<T> {
+        match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(OpError::Contract(e))) => Err(e),
+            Ok(Err(OpError::Backend(e))) => Err(e.into_core(store, operation)),
+            Err(join) => Err(session_core::Error::backend(store, operation, join)),
+        }
+    }
+}

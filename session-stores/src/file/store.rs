@@ -13,7 +13,7 @@ use session_core::{
 
 use super::directory::{Directory, DirectoryLock};
 use super::sealer::{Plain, Sealer};
-use crate::error::{Error, Result};
+use crate::error::{Error, OpError, Result};
 
 /// A session store keeping one file per session in a directory.
 ///
@@ -137,7 +137,7 @@ impl<S: Sealer> FileStore<S> {
     ) -> CoreResult<T> {
         let inner = self.inner.clone();
         let joined = tokio::task::spawn_blocking(move || work(&inner)).await;
-        finish(joined, S::STORE, operation)
+        OpError::finish(joined, S::STORE, operation)
     }
 
     /// Runs `work` on the blocking pool holding the directory lock.
@@ -153,38 +153,7 @@ impl<S: Sealer> FileStore<S> {
             work(&inner, &lock)
         })
         .await;
-        finish(joined, S::STORE, operation)
-    }
-}
-
-/// An operation's failure: a contract outcome (`Gone`, `Conflict` …) or a backend failure.
-enum OpError {
-    Contract(CoreError),
-    Backend(Error),
-}
-
-impl From<CoreError> for OpError {
-    fn from(e: CoreError) -> Self {
-        OpError::Contract(e)
-    }
-}
-
-impl From<Error> for OpError {
-    fn from(e: Error) -> Self {
-        OpError::Backend(e)
-    }
-}
-
-fn finish<T>(
-    joined: std::result::Result<Result<T, OpError>, tokio::task::JoinError>,
-    store: &'static str,
-    operation: &'static str,
-) -> CoreResult<T> {
-    match joined {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(OpError::Contract(e))) => Err(e),
-        Ok(Err(OpError::Backend(e))) => Err(e.into_core(store, operation)),
-        Err(join) => Err(CoreError::backend(store, operation, join)),
+        OpError::finish(joined, S::STORE, operation)
     }
 }
 

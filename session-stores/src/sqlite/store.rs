@@ -16,7 +16,7 @@ use session_core::{
 };
 
 use super::schema;
-use crate::error::{Error, Result};
+use crate::error::{Error, OpError, Result};
 
 const STORE: &str = "sqlite";
 /// Readers besides the writer connection.
@@ -158,12 +158,7 @@ impl SqliteStore {
         } else {
             tokio::task::spawn_blocking(job).await
         };
-        match joined {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(OpError::Contract(e))) => Err(e),
-            Ok(Err(OpError::Backend(e))) => Err(e.into_core(STORE, operation)),
-            Err(join) => Err(CoreError::backend(STORE, operation, join)),
-        }
+        OpError::finish(joined, STORE, operation)
     }
 }
 
@@ -175,24 +170,6 @@ fn lock(mutex: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, OpError
             "a thread panicked while using this connection",
         ))
     })
-}
-
-/// An operation's failure: a contract outcome (`Gone`, `Conflict` …) or a backend failure.
-enum OpError {
-    Contract(CoreError),
-    Backend(Error),
-}
-
-impl From<CoreError> for OpError {
-    fn from(e: CoreError) -> Self {
-        OpError::Contract(e)
-    }
-}
-
-impl From<Error> for OpError {
-    fn from(e: Error) -> Self {
-        OpError::Backend(e)
-    }
 }
 
 impl From<rusqlite::Error> for OpError {
