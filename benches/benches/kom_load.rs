@@ -255,27 +255,7 @@ async fn run(addr: SocketAddr, workload: Workload, concurrency: usize, secs: u64
             (latencies, errors)
         }));
     }
-    let started = Instant::now();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Outcome {
-        per_sec: all.len() as f64 / elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors,
-    }
+    collect_outcome(tasks, secs).await
 }
 
 /// The same session churn straight against lyskomd with session-lyskom's client: what the
@@ -310,27 +290,7 @@ async fn raw_churn(kom: SocketAddr, concurrency: usize, secs: u64) -> Outcome {
             (latencies, errors)
         }));
     }
-    let started = Instant::now();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Outcome {
-        per_sec: all.len() as f64 / elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors,
-    }
+    collect_outcome(tasks, secs).await
 }
 
 fn main() {
@@ -405,4 +365,32 @@ fn main() {
         raw.p99.as_secs_f64() * 1000.0,
         raw.errors
     );
+}
+
+/// Waits for the load tasks and sums up their latencies and errors over a run of `secs`.
+async fn collect_outcome(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
+    secs: u64,
+) -> Outcome {
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64().max(secs as f64);
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Outcome {
+        per_sec: all.len() as f64 / elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors,
+    }
 }
