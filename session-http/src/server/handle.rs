@@ -11,6 +11,7 @@ use session_core::{
 };
 
 use super::config::StoreFailurePolicy;
+use super::id_transport::Presented;
 use super::layer::Shared;
 
 /// The session of one request, put into the request's extensions by the
@@ -31,8 +32,8 @@ pub struct Session {
 
 struct HandleInner {
     shared: Arc<Shared>,
-    /// The token the client presented (well-formed or not).
-    token: Option<String>,
+    /// What the client presented as its id.
+    presented: Presented,
     /// The core session, made on first use.
     core: Mutex<Option<session_core::Session>>,
     /// A store operation failed while serving this request.
@@ -56,11 +57,11 @@ pub(crate) enum Used {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, token: Option<String>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, presented: Presented) -> Self {
         Session {
             inner: Arc::new(HandleInner {
                 shared,
-                token,
+                presented,
                 core: Mutex::new(None),
                 store_failed: AtomicBool::new(false),
                 degraded: AtomicBool::new(false),
@@ -162,9 +163,10 @@ impl Session {
         guard
             .get_or_insert_with(|| {
                 let manager = &self.inner.shared.manager;
-                match &self.inner.token {
-                    Some(token) => manager.session_from_token(token),
-                    None => manager.session(None),
+                match &self.inner.presented {
+                    Presented::Id(id) => manager.session(Some(id.clone())),
+                    Presented::Malformed(token) => manager.session_from_token(token),
+                    Presented::Nothing => manager.session(None),
                 }
             })
             .clone()
@@ -202,12 +204,9 @@ impl Session {
 
     /// Raises a `SuspiciousId` event once when a well-formed id named no live session.
     async fn check_unknown(&self, core: &session_core::Session) {
-        let Some(token) = &self.inner.token else {
-            return;
-        };
-        if self.inner.unknown_checked.swap(true, Ordering::Relaxed)
+        if !matches!(self.inner.presented, Presented::Id(_))
+            || self.inner.unknown_checked.swap(true, Ordering::Relaxed)
             || self.inner.degraded.load(Ordering::Relaxed)
-            || SessionId::parse(token).is_err()
         {
             return;
         }
@@ -218,6 +217,11 @@ impl Session {
                     .with_detail("unknown or expired session id"),
             );
         }
+    }
+
+    /// What every handle of the layer shares.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
     }
 
     pub(crate) fn used(&self) -> Used {
@@ -239,9 +243,7 @@ impl Session {
 
     /// Reports a malformed token the handler never looked at.
     pub(crate) fn report_untouched_token(&self) {
-        if let Some(token) = &self.inner.token
-            && SessionId::parse(token).is_err()
-        {
+        if let Presented::Malformed(token) = &self.inner.presented {
             // Raises the SuspiciousId event; no store is asked.
             let _ = self.inner.shared.manager.session_from_token(token);
         }
@@ -259,7 +261,10 @@ pub(crate) fn is_store_failure(error: &Error) -> bool {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("presented_id", &self.inner.token.is_some())
+            .field(
+                "presented_id",
+                &!matches!(self.inner.presented, Presented::Nothing),
+            )
             .field("touched", &self.is_touched())
             .finish_non_exhaustive()
     }

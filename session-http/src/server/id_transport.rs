@@ -3,6 +3,7 @@
 
 use http::HeaderValue;
 use http::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName};
+use session_core::SessionId;
 
 use super::config::{CookieConfig, HeaderTransport};
 
@@ -15,6 +16,26 @@ pub(crate) enum Via {
     Cookie,
     /// The id came in a header.
     Header,
+}
+
+/// What a request presented as its session id, parsed once when the request arrives.
+#[derive(Debug)]
+pub(crate) enum Presented {
+    /// No token at all.
+    Nothing,
+    /// A well-formed id.
+    Id(SessionId),
+    /// A token that is not an id, kept for the suspicious-id event it raises when used.
+    Malformed(String),
+}
+
+impl Presented {
+    fn parse(token: &str) -> Self {
+        match SessionId::parse(token) {
+            Ok(id) => Presented::Id(id),
+            Err(_) => Presented::Malformed(token.to_owned()),
+        }
+    }
 }
 
 /// The values of every cookie called `name` in the `Cookie` headers of a request, in order.
@@ -47,14 +68,38 @@ pub fn cookie_values<'a>(
 /// The token a request presents in a cookie: the first value that looks like an id (so that a
 /// stale cookie from another path does not hide a good one), else the first value at all.
 pub fn token_from_cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
+    chosen_cookie(headers, name).map(|(value, _)| value)
+}
+
+/// [`token_from_cookies`], parsed.
+pub(crate) fn presented_in_cookies(headers: &HeaderMap, name: &str) -> Option<Presented> {
+    chosen_cookie(headers, name).map(|(value, id)| match id {
+        Some(id) => Presented::Id(id),
+        None => Presented::Malformed(value.to_owned()),
+    })
+}
+
+/// [`token_from_header`], parsed.
+pub(crate) fn presented_in_header(
+    headers: &HeaderMap,
+    transport: &HeaderTransport,
+) -> Option<Presented> {
+    token_from_header(headers, transport).map(Presented::parse)
+}
+
+/// The cookie value [`token_from_cookies`] picks, with its id when it is well-formed.
+fn chosen_cookie<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> Option<(&'a str, Option<SessionId>)> {
     let mut first = None;
     for value in cookie_values(headers, name) {
-        if session_core::SessionId::parse(value).is_ok() {
-            return Some(value);
+        if let Ok(id) = SessionId::parse(value) {
+            return Some((value, Some(id)));
         }
         first.get_or_insert(value);
     }
-    first
+    first.map(|value| (value, None))
 }
 
 /// The token a request presents in a header: `Authorization: Bearer <id>` or a named header.

@@ -1,15 +1,17 @@
 //! The tower `Layer` and `Service`: give each request a lazy session, save it after the
 //! handler, and tell the client about its id.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
+use pin_project_lite::pin_project;
 use session_core::{
     Error, EventKind, SaveOutcome, SessionEvent, SessionManager, StoredChange, Timestamp,
 };
@@ -21,8 +23,8 @@ use super::config::{
 };
 use super::handle::{Session, Used};
 use super::id_transport::{
-    Via, expire_cookie, response_header, set_cookie_with_suffix, token_from_cookies,
-    token_from_header,
+    Presented, Via, expire_cookie, presented_in_cookies, presented_in_header, response_header,
+    set_cookie_with_suffix,
 };
 
 /// The body of a response that went through the layer: the handler's own, or the layer's
@@ -212,62 +214,144 @@ where
 {
     type Response = Response<SessionBody<ResBody>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let shared = self.shared.clone();
-        let (token, via) = incoming_token(&shared, request.headers());
-        let session = Session::new(shared.clone(), token);
+        let (presented, via) = presented_id(&self.shared, request.headers());
+        let session = Session::new(self.shared.clone(), presented);
         request.extensions_mut().insert(session.clone());
         // The clone is the one that is ready; keep the fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let response = inner.call(request).await?;
-            Ok(finish(&shared, &session, via, response).await)
-        })
+        ResponseFuture {
+            state: State::Handler {
+                handler: inner.call(request),
+                session: Some(session),
+                via,
+            },
+        }
     }
 }
 
-fn incoming_token(shared: &Shared, headers: &http::HeaderMap) -> (Option<String>, Via) {
+pin_project! {
+    /// The future of a [`SessionService`]: the handler's response, then (only when the handler
+    /// used the session) the save.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProjection]
+    enum State<F, B> {
+        // The handler is running.
+        Handler {
+            #[pin]
+            handler: F,
+            session: Option<Session>,
+            via: Via,
+        },
+        // The handler used the session; it is being saved.
+        Saving {
+            saving: Pin<Box<dyn Future<Output = Response<SessionBody<B>>> + Send>>,
+        },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Send + 'static,
+{
+    type Output = Result<Response<SessionBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProjection::Handler {
+                    handler,
+                    session,
+                    via,
+                } => {
+                    let response = ready!(handler.poll(cx))?;
+                    let via = *via;
+                    let Some(session) = session.take() else {
+                        return Poll::Ready(Ok(response.map(Either::Left)));
+                    };
+                    let saving = match finish_unused(&session, response) {
+                        Ok(done) => return Poll::Ready(Ok(done)),
+                        Err((core, response)) => Box::pin(finish(session, core, via, response)),
+                    };
+                    state.set(State::Saving { saving });
+                }
+                StateProjection::Saving { saving } => {
+                    return saving.as_mut().poll(cx).map(Ok);
+                }
+            }
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Handler { .. } => "handler",
+            State::Saving { .. } => "saving",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+fn presented_id(shared: &Shared, headers: &http::HeaderMap) -> (Presented, Via) {
     if let Some(transport) = &shared.header
-        && let Some(token) = token_from_header(headers, transport)
+        && let Some(presented) = presented_in_header(headers, transport)
     {
-        return (Some(token.to_owned()), Via::Header);
+        return (presented, Via::Header);
     }
     if let Some(cookie) = &shared.cookie
-        && let Some(token) = token_from_cookies(headers, &cookie.name)
+        && let Some(presented) = presented_in_cookies(headers, &cookie.name)
     {
-        return (Some(token.to_owned()), Via::Cookie);
+        return (presented, Via::Cookie);
     }
-    (None, Via::Nothing)
+    (Presented::Nothing, Via::Nothing)
 }
 
-/// Saves the session after the handler and adjusts the response head.
-async fn finish<B>(
-    shared: &Shared,
+/// The response when the session needs no saving (unused, or given up on after a store
+/// failure); otherwise the session to save, with the response back.
+fn finish_unused<B>(
     session: &Session,
+    response: Response<B>,
+) -> Result<Response<SessionBody<B>>, (session_core::Session, Response<B>)> {
+    match session.used() {
+        Used::Untouched => {
+            session.report_untouched_token();
+            Ok(response.map(Either::Left))
+        }
+        Used::Degraded => Ok(response.map(Either::Left)),
+        Used::StoreFailed => Ok(match session.shared().store_failure {
+            StoreFailurePolicy::FailClosed => store_unavailable(),
+            StoreFailurePolicy::ContinueWithoutSession => response.map(Either::Left),
+        }),
+        Used::Active(core) => Err((core, response)),
+    }
+}
+
+/// Saves a session the handler used and adjusts the response head.
+async fn finish<B>(
+    session: Session,
+    core: session_core::Session,
     via: Via,
     response: Response<B>,
 ) -> Response<SessionBody<B>> {
-    let core = match session.used() {
-        Used::Untouched => {
-            session.report_untouched_token();
-            return response.map(Either::Left);
-        }
-        Used::Degraded => return response.map(Either::Left),
-        Used::StoreFailed => {
-            return match shared.store_failure {
-                StoreFailurePolicy::FailClosed => store_unavailable(),
-                StoreFailurePolicy::ContinueWithoutSession => response.map(Either::Left),
-            };
-        }
-        Used::Active(core) => core,
-    };
+    let shared = session.shared();
     if response.status().is_server_error() && !shared.save_on_server_error {
         tracing::debug!(status = %response.status(), "session not saved after a server error");
         return response.map(Either::Left);

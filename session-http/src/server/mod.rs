@@ -131,4 +131,4 @@ pub use handle::Session;
 pub use id_transport::{
     cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
 };
-pub use layer::{SessionBody, SessionLayer, SessionLayerBuilder, SessionService};
+pub use layer::{ResponseFuture, SessionBody, SessionLayer, SessionLayerBuilder, SessionService};
