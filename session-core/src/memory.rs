@@ -453,20 +453,25 @@ impl SessionStore for MemoryStore {
         };
         inner.with_principal_limit(new_principal, key, || {
             let now = inner.now();
-            let (old_principal, record) = {
+            let (principal_moved, version) = {
                 let mut shard = inner.write(inner.shard_of(key))?;
                 let Some(record) = shard.get_mut(key).filter(|r| !r.is_expired(now)) else {
                     return Err(Error::Gone { key: *key });
                 };
-                let old_principal = record.principal.clone();
+                let old_principal = changes
+                    .principal
+                    .as_ref()
+                    .filter(|new| **new != record.principal)
+                    .map(|_| record.principal.clone());
                 record.apply(changes, loaded_version, now, &inner.config.limits)?;
-                (old_principal, record.clone())
+                let moved = old_principal.map(|old| (old, record.principal.clone()));
+                (moved, record.version)
             };
-            if old_principal != record.principal {
-                inner.index_remove(&old_principal, key)?;
-                inner.index_add(&record.principal, *key)?;
+            if let Some((old, new)) = principal_moved {
+                inner.index_remove(&old, key)?;
+                inner.index_add(&new, *key)?;
             }
-            Ok(record.version)
+            Ok(version)
         })
     }
 

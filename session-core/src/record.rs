@@ -115,19 +115,48 @@ impl Record {
 
     /// Checks the record against `limits`.
     pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
-        if self.attributes.len() > limits.max_attributes {
+        self.check_limits_after(&ChangeSet::default(), limits)
+    }
+
+    /// [`check_limits`](Record::check_limits) of the record `changes` would make, without
+    /// making it.
+    fn check_limits_after(&self, changes: &ChangeSet, limits: &Limits) -> Result<(), LimitError> {
+        let kept = |name: &str| {
+            !changes.cleared
+                && !changes.removals.contains(name)
+                && !changes.upserts.contains_key(name)
+        };
+        let kept_attributes = self
+            .attributes
+            .iter()
+            .filter(|(name, _)| kept(name))
+            .map(|(name, attribute)| (name, attribute.value.len()));
+        let upserted = changes
+            .upserts
+            .iter()
+            .map(|(name, value)| (name, value.len()));
+        let attributes = || kept_attributes.clone().chain(upserted.clone());
+        let count = attributes().count();
+        if count > limits.max_attributes {
             return Err(LimitError::Attributes {
-                actual: self.attributes.len(),
+                actual: count,
                 limit: limits.max_attributes,
             });
         }
-        for key in self.attributes.keys() {
-            limits.check_key(key)?;
+        for (name, _) in attributes() {
+            limits.check_key(name)?;
         }
-        if let Some(principal) = &self.principal {
+        let principal = match &changes.principal {
+            Some(changed) => changed.as_deref(),
+            None => self.principal.as_deref(),
+        };
+        if let Some(principal) = principal {
             limits.check_principal(principal)?;
         }
-        let size = self.data_size();
+        let size = attributes()
+            .map(|(name, value_len)| name.len() + value_len)
+            .sum::<usize>()
+            + principal.map_or(0, str::len);
         if size > limits.max_record_bytes {
             return Err(LimitError::RecordSize {
                 actual: size,
@@ -165,32 +194,41 @@ impl Record {
             }
         }
 
-        let mut next = self.clone();
-        next.version = self.version + 1;
+        // Checked before anything changes, so that a refused change set leaves the record
+        // as it was without a copy to roll back to.
+        self.check_limits_after(changes, limits)?;
+        self.version += 1;
+        let version = self.version;
         if changes.cleared {
-            next.attributes.clear();
+            self.attributes.clear();
         }
         for name in &changes.removals {
-            next.attributes.remove(name);
+            self.attributes.remove(name);
         }
         for (name, value) in &changes.upserts {
-            next.attributes.insert(
-                name.clone(),
-                Attribute {
-                    value: value.clone(),
-                    version: next.version,
-                },
-            );
+            match self.attributes.get_mut(name) {
+                Some(attribute) => {
+                    attribute.value.clone_from(value);
+                    attribute.version = version;
+                }
+                None => {
+                    self.attributes.insert(
+                        name.clone(),
+                        Attribute {
+                            value: value.clone(),
+                            version,
+                        },
+                    );
+                }
+            }
         }
         if let Some(principal) = &changes.principal {
-            next.principal.clone_from(principal);
+            self.principal.clone_from(principal);
         }
         if let Some(expiry) = changes.expiry {
-            next.expiry = expiry;
+            self.expiry = expiry;
         }
-        next.touch(now);
-        next.check_limits(limits)?;
-        *self = next;
+        self.touch(now);
         Ok(())
     }
 

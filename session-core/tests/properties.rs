@@ -311,3 +311,84 @@ proptest! {
         prop_assert_eq!(third, first);
     }
 }
+
+fn change_set() -> impl Strategy<Value = ChangeSet> {
+    (
+        prop::collection::btree_map(
+            "[a-c]{1,3}",
+            prop::collection::vec(any::<u8>(), 0..30),
+            0..4,
+        ),
+        prop::collection::btree_set("[a-c]{1,3}", 0..3),
+        any::<bool>(),
+        prop::option::of(prop::option::of("[a-z]{0,14}")),
+    )
+        .prop_map(|(upserts, removals, cleared, principal)| {
+            let mut changes = ChangeSet {
+                cleared,
+                principal,
+                ..ChangeSet::default()
+            };
+            for key in removals {
+                changes.remove(&key);
+            }
+            for (key, value) in upserts {
+                changes.upsert(key, value);
+            }
+            changes
+        })
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    (0usize..8, 1usize..12, 0usize..200, 1usize..15).prop_map(
+        |(max_attributes, max_key_bytes, max_record_bytes, max_principal_bytes)| Limits {
+            max_attributes,
+            max_key_bytes,
+            max_record_bytes,
+            max_principal_bytes,
+        },
+    )
+}
+
+proptest! {
+    /// `apply` checks limits before it changes anything; the model applies to a copy and
+    /// checks the result, as a store that could roll back would.
+    #[test]
+    fn apply_is_all_or_nothing_under_limits(
+        record in bincode_record(),
+        changes in change_set(),
+        limits in limits(),
+    ) {
+        let now = Timestamp::from_millis(2_000_000_000_000);
+        let loaded = record.version + 100;
+        let mut model = record.clone();
+        model.version += 1;
+        if changes.cleared {
+            model.attributes.clear();
+        }
+        for key in &changes.removals {
+            model.attributes.remove(key);
+        }
+        for (key, value) in &changes.upserts {
+            model.attributes.insert(key.clone(), Attribute { value: value.clone(), version: model.version });
+        }
+        if let Some(principal) = &changes.principal {
+            model.principal.clone_from(principal);
+        }
+        model.touch(now);
+        let expected = model.check_limits(&limits);
+
+        let mut applied = record.clone();
+        let result = applied.apply(&changes, loaded, now, &limits);
+        match expected {
+            Ok(()) => {
+                prop_assert!(result.is_ok(), "{result:?}");
+                prop_assert_eq!(applied, model);
+            }
+            Err(limit) => {
+                prop_assert!(matches!(result, Err(session_core::Error::Limit(ref e)) if *e == limit), "{result:?} vs {limit:?}");
+                prop_assert_eq!(applied, record);
+            }
+        }
+    }
+}
