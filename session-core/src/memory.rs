@@ -351,16 +351,27 @@ impl Inner {
         let now = self.now();
         let mut removed = Vec::new();
         for shard in self.shards.iter() {
+            // The scan holds only the read lock, so that requests on this shard keep going;
+            // the write lock is taken for the removals alone (rechecked: a touch may have
+            // revived a record meanwhile).
+            let expired: Vec<SessionKey> = match shard.read() {
+                Ok(shard) => shard
+                    .values()
+                    .filter(|r| r.is_expired(now))
+                    .map(|r| r.key)
+                    .collect(),
+                Err(_) => continue,
+            };
+            if expired.is_empty() {
+                continue;
+            }
             let Ok(mut shard) = shard.write() else {
                 continue;
             };
-            let expired: Vec<SessionKey> = shard
-                .values()
-                .filter(|r| r.is_expired(now))
-                .map(|r| r.key)
-                .collect();
             for key in expired {
-                if let Some(record) = shard.remove(&key) {
+                if shard.get(&key).is_some_and(|r| r.is_expired(now))
+                    && let Some(record) = shard.remove(&key)
+                {
                     removed.push(record);
                 }
             }

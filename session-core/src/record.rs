@@ -143,8 +143,12 @@ impl Record {
                 limit: limits.max_attributes,
             });
         }
-        for (name, _) in attributes() {
-            limits.check_key(name)?;
+        // The first bad name in the order of the resulting record, as a check of it would find.
+        if let Some(error) = attributes()
+            .filter_map(|(name, _)| limits.check_key(name).err().map(|e| (name, e)))
+            .min_by(|a, b| a.0.cmp(b.0))
+        {
+            return Err(error.1);
         }
         let principal = match &changes.principal {
             Some(changed) => changed.as_deref(),
