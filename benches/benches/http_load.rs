@@ -3,9 +3,12 @@
 //!
 //! `cargo bench -p session-benches --bench http_load` (set `HTTP_LOAD_SECS` for longer runs,
 //! `HTTP_LOAD_CONNECTIONS` for another concurrency). Each server runs in a child process (this
-//! binary re-executed with `serve …`) with two tokio workers; the load generator keeps one
-//! HTTP/1.1 keep-alive connection per client and one session per connection, so concurrent
-//! writes never collide. Scenarios:
+//! binary re-executed with `serve …`). On a machine with two or more CPUs and `taskset`, the
+//! servers run on CPU 1 with one tokio worker and the load generator on CPU 0 with one thread
+//! (`HTTP_LOAD_PIN=0` turns this off: then servers get two workers and everything shares the
+//! CPUs), so a server's requests per second is what one core of it can serve. The load
+//! generator keeps one HTTP/1.1 keep-alive connection per client and one session per
+//! connection, so concurrent writes never collide. Scenarios:
 //!
 //! - `unused`: the handler never touches the session;
 //! - `new`: every request writes to a new session (no cookie sent);
@@ -28,7 +31,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use session_core::{ExpiryPolicy, MemoryStore, SessionConfig, SessionManager, StoreConfig};
 use session_http::server::{CookieConfig, Session, SessionLayer};
 use tower::{Service, ServiceBuilder, service_fn};
@@ -41,7 +44,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(args[5].parse().unwrap())
             .enable_all()
             .build()
             .unwrap();
@@ -49,40 +52,72 @@ fn main() {
         return;
     }
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run_all(filter));
+    let pinned = Pinning::choose();
+    let runtime = if pinned.is_some() {
+        // The generator has its own core: one thread drives every connection.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    runtime.block_on(run_all(filter, pinned));
+}
+
+/// Servers on one core, the load generator on another, so that a server's throughput is
+/// what one core of it can do and the generator never competes with it for CPU.
+#[derive(Clone, Copy, Debug)]
+struct Pinning {
+    server_cpu: usize,
+}
+
+impl Pinning {
+    /// Pins this process to the first CPU it may use and returns the CPU for servers, when
+    /// there are two CPUs and `taskset` to use (unless `HTTP_LOAD_PIN=0`).
+    fn choose() -> Option<Pinning> {
+        if std::env::var("HTTP_LOAD_PIN").as_deref() == Ok("0") {
+            return None;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            return None;
+        }
+        let pid = std::process::id().to_string();
+        let pinned = Command::new("taskset")
+            .args(["-cp", "0", &pid])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        pinned.then_some(Pinning { server_cpu: 1 })
+    }
 }
 
 async fn serve(variant: &str, store_url: &str, port: u16) {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     match variant {
-        "bare-hyper" => {
+        // The unused-session scenario on plain hyper: the same handler, with and without the
+        // layer in front of it.
+        "bare-hyper" => serve_hyper(listener, service_fn(hello)).await,
+        "ours-hyper" => {
+            let layer = our_layer(store_url).await;
             serve_hyper(
                 listener,
-                service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
-                }),
+                ServiceBuilder::new().layer(layer).service_fn(hello),
             )
             .await
         }
-        "ours-hyper" => {
-            let layer = our_layer(store_url).await;
-            let service = ServiceBuilder::new().layer(layer).service(service_fn(
-                |req: Request<Incoming>| async move {
-                    let session = req.extensions().get::<Session>().cloned().unwrap();
-                    let body = our_handler(req.uri().path(), &session).await;
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
-                },
-            ));
-            serve_hyper(listener, service).await
-        }
         "bare-axum" => {
-            let router = Router::new().route("/unused", get(|| async { "hello" }));
+            // The same route shape as the session servers', without a layer.
+            let router = Router::new().route(
+                "/{scenario}",
+                get(|_uri: http::Uri| async { "hello".to_owned() }),
+            );
             axum::serve(listener, router).await.unwrap();
         }
         "ours-axum" => {
@@ -108,6 +143,10 @@ async fn serve(variant: &str, store_url: &str, port: u16) {
     }
 }
 
+async fn hello(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"hello"))))
+}
+
 async fn serve_hyper<S, B>(listener: tokio::net::TcpListener, service: S)
 where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -130,7 +169,7 @@ where
                 let mut service = service.clone();
                 service.call(request)
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), hyper_service)
                 .await;
         });
@@ -276,10 +315,21 @@ impl Drop for ServerChild {
     }
 }
 
-fn start_server(variant: &str, store: &str) -> ServerChild {
+fn start_server(variant: &str, store: &str, pinning: Option<Pinning>) -> ServerChild {
     let port = test_support::free_port();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["serve", variant, store, &port.to_string()])
+    let me = std::env::current_exe().unwrap();
+    let mut command = match pinning {
+        Some(pin) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &pin.server_cpu.to_string()]).arg(me);
+            c
+        }
+        None => Command::new(me),
+    };
+    // One worker on a pinned core (a second would only fight it for the core); two otherwise.
+    let workers = if pinning.is_some() { "1" } else { "2" };
+    let child = command
+        .args(["serve", variant, store, &port.to_string(), workers])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -420,13 +470,18 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// Measures a group of servers on one scenario, alternating between them for several rounds
 /// so that a noisy neighbour hurts all of them alike; reports each one's median round.
-async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mut Vec<Row>) {
+async fn measure_group(
+    members: &[(&str, String)],
+    scenario: Scenario,
+    pinning: Option<Pinning>,
+    rows: &mut Vec<Row>,
+) {
     let secs: u64 = env_or("HTTP_LOAD_SECS", 3);
     let rounds: usize = env_or("HTTP_LOAD_ROUNDS", 3);
     let connections: usize = env_or("HTTP_LOAD_CONNECTIONS", 32);
     let servers: Vec<ServerChild> = members
         .iter()
-        .map(|(variant, store)| start_server(variant, store))
+        .map(|(variant, store)| start_server(variant, store, pinning))
         .collect();
     for server in &servers {
         // Warm up connections, allocator and caches.
@@ -490,7 +545,14 @@ async fn measure_group(members: &[(&str, String)], scenario: Scenario, rows: &mu
     }
 }
 
-async fn run_all(filter: Option<String>) {
+async fn run_all(filter: Option<String>, pinning: Option<Pinning>) {
+    match pinning {
+        Some(pin) => println!(
+            "servers pinned to CPU {} (one worker), load generator to CPU 0",
+            pin.server_cpu
+        ),
+        None => println!("not pinned: servers and load generator share the CPUs"),
+    }
     use Scenario::*;
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("bench.db").display());
@@ -534,7 +596,7 @@ async fn run_all(filter: Option<String>) {
         if filter.as_ref().is_some_and(|f| !label.contains(f.as_str())) {
             continue;
         }
-        measure_group(&group, scenario, &mut rows).await;
+        measure_group(&group, scenario, pinning, &mut rows).await;
     }
     print_summary(&rows);
 }

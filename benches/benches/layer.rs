@@ -1,0 +1,164 @@
+//! The session layers alone, without sockets: one request through this project's
+//! `SessionLayer` and through tower-sessions' `SessionManagerLayer`, each around the same
+//! plain tower handler and over its own memory store, beside the handler with no layer.
+//!
+//! Run: `cargo bench -p session-benches --bench layer`. The HTTP load benchmark
+//! (`http_load`) measures the same scenarios through real connections; this one isolates
+//! what a layer adds to a request, where the kernel and the HTTP codec do not dilute it.
+//! Scenarios as there: `unused`, `new`, `read`, `read+write`.
+
+// criterion's macros generate undocumented public items.
+#![allow(missing_docs)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body_util::Full;
+use session_core::{ExpiryPolicy, MemoryStore, SessionConfig, SessionManager};
+use session_http::server::{CookieConfig, Session, SessionLayer};
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+const IDLE: Duration = Duration::from_secs(30 * 60);
+
+type Body = Full<Bytes>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
+}
+
+fn request(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(cookie) = cookie {
+        builder = builder.header(http::header::COOKIE, cookie);
+    }
+    builder
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The `name=value` part of a response's `Set-Cookie`.
+fn cookie_of<B>(response: &Response<B>) -> String {
+    response
+        .headers()
+        .get(http::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie"))
+        .to_owned()
+}
+
+async fn call<S, B>(service: &mut S, request: Request<Body>) -> Response<B>
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible>,
+{
+    let ready = service.ready().await.unwrap_or_else(|e| match e {});
+    ready.call(request).await.unwrap_or_else(|e| match e {})
+}
+
+fn text(body: String) -> Response<Body> {
+    Response::new(Full::new(Bytes::from(body)))
+}
+
+async fn ours(request: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path();
+    if path == "/unused" {
+        return Ok(text("hello".to_owned()));
+    }
+    let Some(session) = request.extensions().get::<Session>() else {
+        panic!("no session extension")
+    };
+    let stored = || async { session.get::<u64>("n").await.ok().flatten().unwrap_or(0) };
+    let n = match path {
+        "/read" => stored().await,
+        "/new" => 1,
+        _ => stored().await + 1,
+    };
+    if path != "/read" {
+        let _ = session.insert("n", &n).await;
+    }
+    Ok(text(n.to_string()))
+}
+
+async fn theirs(request: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path();
+    if path == "/unused" {
+        return Ok(text("hello".to_owned()));
+    }
+    let Some(session) = request.extensions().get::<tower_sessions::Session>() else {
+        panic!("no session extension")
+    };
+    let stored = || async { session.get::<u64>("n").await.ok().flatten().unwrap_or(0) };
+    let n = match path {
+        "/read" => stored().await,
+        "/new" => 1,
+        _ => stored().await + 1,
+    };
+    if path != "/read" {
+        let _ = session.insert("n", n).await;
+    }
+    Ok(text(n.to_string()))
+}
+
+fn layers(c: &mut Criterion) {
+    let rt = runtime();
+    let mut bare = service_fn(ours);
+    let ours_layer = rt.block_on(async {
+        let manager = SessionManager::new(
+            Arc::new(MemoryStore::new()),
+            SessionConfig {
+                expiry: ExpiryPolicy::idle(IDLE),
+                ..SessionConfig::default()
+            },
+        );
+        SessionLayer::builder(manager)
+            .cookie(CookieConfig {
+                secure: false,
+                ..CookieConfig::default()
+            })
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let mut ours = ours_layer.layer(service_fn(ours));
+    let mut theirs =
+        tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+            .with_secure(false)
+            .with_expiry(tower_sessions::Expiry::OnInactivity(
+                tower_sessions::cookie::time::Duration::seconds(IDLE.as_secs() as i64),
+            ))
+            .layer(service_fn(theirs));
+    let our_cookie = cookie_of(&rt.block_on(call(&mut ours, request("/new", None))));
+    let their_cookie = cookie_of(&rt.block_on(call(&mut theirs, request("/new", None))));
+
+    let mut group = c.benchmark_group("layer");
+    for (scenario, path, sends_cookie) in [
+        ("unused", "/unused", true),
+        ("new", "/new", false),
+        ("read", "/read", true),
+        ("read+write", "/write", true),
+    ] {
+        if scenario == "unused" {
+            group.bench_function("no layer/unused", |b| {
+                b.iter(|| rt.block_on(call(&mut bare, request(path, None))))
+            });
+        }
+        let cookie = sends_cookie.then_some(our_cookie.as_str());
+        group.bench_function(format!("ours/{scenario}"), |b| {
+            b.iter(|| rt.block_on(call(&mut ours, request(path, cookie))))
+        });
+        let cookie = sends_cookie.then_some(their_cookie.as_str());
+        group.bench_function(format!("tower-sessions/{scenario}"), |b| {
+            b.iter(|| rt.block_on(call(&mut theirs, request(path, cookie))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, layers);
+criterion_main!(benches);
