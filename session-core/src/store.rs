@@ -154,8 +154,8 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// A page of live records in key order, for admin tools.
     async fn list(&self, page: PageRequest) -> Result<Page>;
 
-    /// How many live records there are (may count expired records the backend has not
-    /// purged yet when counting exactly would be expensive; documented per store).
+    /// How many live records there are: exact, so records that expired but were not purged
+    /// yet are not counted (the store test kit holds every store to this).
     async fn count(&self) -> Result<u64>;
 
     /// The principal index, when the store has one.
