@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::start_gateway;
 use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use session_lyskom::client::{Client, ConnectOptions};
 use session_lyskom::protocol::types::{ConfType, MembershipType, MiscInfo};
 use test_support::browser::Chromedriver;
@@ -146,7 +147,7 @@ async fn jskom_logs_in_through_kom_gateway_and_lists_memberships() {
     };
     let capabilities: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&driver.capabilities_json()).unwrap();
-    let browser = ClientBuilder::native()
+    let browser = ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url())
         .await

@@ -8,6 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use support::{ServerProcess, write_users_file};
 use test_support::browser::Chromedriver;
 
@@ -19,7 +20,7 @@ async fn browser(driver: &Chromedriver) -> Client {
     // A busy machine can make a browser start time out; try a few times.
     let mut last_error = None;
     for _ in 0..3 {
-        match ClientBuilder::native()
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities.clone())
             .connect(&driver.url())
             .await
