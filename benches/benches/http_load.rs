@@ -19,6 +19,9 @@
 //! `redis-server` can be started).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "support/scenario.rs"]
+mod scenario;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -32,11 +35,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use session_core::{ExpiryPolicy, MemoryStore, SessionConfig, SessionManager, StoreConfig};
-use session_http::server::{CookieConfig, Session, SessionLayer};
+use session_core::{MemoryStore, StoreConfig};
+use session_http::server::{Session, SessionLayer};
 use tower::{Service, ServiceBuilder, service_fn};
-
-const IDLE: Duration = Duration::from_secs(30 * 60);
 
 // ---------------------------------------------------------------- servers
 
@@ -128,12 +129,7 @@ async fn serve(variant: &str, store_url: &str, port: u16) {
             axum::serve(listener, router).await.unwrap();
         }
         "towersessions-axum" => {
-            let store = tower_sessions::MemoryStore::default();
-            let layer = tower_sessions::SessionManagerLayer::new(store)
-                .with_secure(false)
-                .with_expiry(tower_sessions::Expiry::OnInactivity(
-                    tower_sessions::cookie::time::Duration::seconds(IDLE.as_secs() as i64),
-                ));
+            let layer = scenario::tower_sessions_layer();
             let router = Router::new()
                 .route("/{scenario}", get(ts_axum_handler))
                 .layer(layer);
@@ -184,69 +180,18 @@ async fn our_layer(store_url: &str) -> SessionLayer {
             .await
             .unwrap()
     };
-    let manager = SessionManager::new(
-        store,
-        SessionConfig {
-            expiry: ExpiryPolicy::idle(IDLE),
-            ..SessionConfig::default()
-        },
-    );
-    SessionLayer::builder(manager)
-        .cookie(CookieConfig {
-            secure: false,
-            ..CookieConfig::default()
-        })
-        .build()
-        .unwrap()
-}
-
-async fn our_handler(path: &str, session: &Session) -> String {
-    match path {
-        "/new" => {
-            session.insert("n", &1u64).await.unwrap();
-            "1".to_owned()
-        }
-        "/read" => session
-            .get::<u64>("n")
-            .await
-            .unwrap()
-            .unwrap_or(0)
-            .to_string(),
-        "/write" => {
-            let n = session.get::<u64>("n").await.unwrap().unwrap_or(0) + 1;
-            session.insert("n", &n).await.unwrap();
-            n.to_string()
-        }
-        _ => "hello".to_owned(),
-    }
+    scenario::our_layer(store)
 }
 
 async fn our_axum_handler(
     axum::Extension(session): axum::Extension<Session>,
     uri: http::Uri,
 ) -> String {
-    our_handler(uri.path(), &session).await
+    scenario::respond(uri.path(), &session).await
 }
 
 async fn ts_axum_handler(session: tower_sessions::Session, uri: http::Uri) -> String {
-    match uri.path() {
-        "/new" => {
-            session.insert("n", 1u64).await.unwrap();
-            "1".to_owned()
-        }
-        "/read" => session
-            .get::<u64>("n")
-            .await
-            .unwrap()
-            .unwrap_or(0)
-            .to_string(),
-        "/write" => {
-            let n = session.get::<u64>("n").await.unwrap().unwrap_or(0) + 1;
-            session.insert("n", n).await.unwrap();
-            n.to_string()
-        }
-        _ => "hello".to_owned(),
-    }
+    scenario::respond(uri.path(), &session).await
 }
 
 // ---------------------------------------------------------------- load generator

@@ -10,19 +10,19 @@
 // criterion's macros generate undocumented public items.
 #![allow(missing_docs)]
 
+#[path = "support/scenario.rs"]
+mod scenario;
+
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::Full;
-use session_core::{ExpiryPolicy, MemoryStore, SessionConfig, SessionManager};
-use session_http::server::{CookieConfig, Session, SessionLayer};
+use session_core::MemoryStore;
+use session_http::server::Session;
 use tower::{Layer, Service, ServiceExt, service_fn};
-
-const IDLE: Duration = Duration::from_secs(30 * 60);
 
 type Body = Full<Bytes>;
 
@@ -74,16 +74,7 @@ async fn ours(request: Request<Body>) -> Result<Response<Body>, Infallible> {
     let Some(session) = request.extensions().get::<Session>() else {
         panic!("no session extension")
     };
-    let stored = || async { session.get::<u64>("n").await.ok().flatten().unwrap_or(0) };
-    let n = match path {
-        "/read" => stored().await,
-        "/new" => 1,
-        _ => stored().await + 1,
-    };
-    if path != "/read" {
-        let _ = session.insert("n", &n).await;
-    }
-    Ok(text(n.to_string()))
+    Ok(text(scenario::respond(path, session).await))
 }
 
 async fn theirs(request: Request<Body>) -> Result<Response<Body>, Infallible> {
@@ -94,45 +85,15 @@ async fn theirs(request: Request<Body>) -> Result<Response<Body>, Infallible> {
     let Some(session) = request.extensions().get::<tower_sessions::Session>() else {
         panic!("no session extension")
     };
-    let stored = || async { session.get::<u64>("n").await.ok().flatten().unwrap_or(0) };
-    let n = match path {
-        "/read" => stored().await,
-        "/new" => 1,
-        _ => stored().await + 1,
-    };
-    if path != "/read" {
-        let _ = session.insert("n", n).await;
-    }
-    Ok(text(n.to_string()))
+    Ok(text(scenario::respond(path, session).await))
 }
 
 fn layers(c: &mut Criterion) {
     let rt = runtime();
     let mut bare = service_fn(ours);
-    let ours_layer = rt.block_on(async {
-        let manager = SessionManager::new(
-            Arc::new(MemoryStore::new()),
-            SessionConfig {
-                expiry: ExpiryPolicy::idle(IDLE),
-                ..SessionConfig::default()
-            },
-        );
-        SessionLayer::builder(manager)
-            .cookie(CookieConfig {
-                secure: false,
-                ..CookieConfig::default()
-            })
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"))
-    });
+    let ours_layer = rt.block_on(async { scenario::our_layer(Arc::new(MemoryStore::new())) });
     let mut ours = ours_layer.layer(service_fn(ours));
-    let mut theirs =
-        tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
-            .with_secure(false)
-            .with_expiry(tower_sessions::Expiry::OnInactivity(
-                tower_sessions::cookie::time::Duration::seconds(IDLE.as_secs() as i64),
-            ))
-            .layer(service_fn(theirs));
+    let mut theirs = scenario::tower_sessions_layer().layer(service_fn(theirs));
     let our_cookie = cookie_of(&rt.block_on(call(&mut ours, request("/new", None))));
     let their_cookie = cookie_of(&rt.block_on(call(&mut theirs, request("/new", None))));
 
