@@ -20,7 +20,9 @@ mod sqlite_specific {
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
-    use session_core::{Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig};
+    use session_core::{
+        ChangeSet, Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig, Timestamp,
+    };
     use session_stores::SqliteStore;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +53,7 @@ mod sqlite_specific {
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT key FROM sessions WHERE principal = 'x' ORDER BY last_access",
@@ -93,5 +95,200 @@ mod sqlite_specific {
             .await
             .unwrap_err();
         assert!(error.to_string().contains("schema version 7"), "{error}");
+    }
+
+    /// A database written by schema 2 (the record's codec envelope whole in `record`, with
+    /// `last_access` / `expires_at` columns authoritative), as the previous release left it.
+    fn write_v2_database(path: &std::path::Path, rows: &[(&Record, i64, Option<i64>)]) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version (version) VALUES (2);
+            CREATE TABLE sessions (
+                key BLOB PRIMARY KEY NOT NULL,
+                principal TEXT,
+                created_at INTEGER NOT NULL,
+                last_access INTEGER NOT NULL,
+                idle_ms INTEGER,
+                absolute_ms INTEGER,
+                expires_at INTEGER,
+                version INTEGER NOT NULL,
+                record BLOB NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX sessions_by_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+            CREATE INDEX sessions_by_principal ON sessions (principal) WHERE principal IS NOT NULL;",
+        )
+        .unwrap();
+        for (record, last_access, expires_at) in rows {
+            let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as i64);
+            conn.execute(
+                "INSERT INTO sessions (key, principal, created_at, last_access, idle_ms,
+                    absolute_ms, expires_at, version, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                rusqlite::params![
+                    record.key.as_bytes(),
+                    record.principal,
+                    record.created_at.as_millis() as i64,
+                    last_access,
+                    ms(record.expiry.idle),
+                    ms(record.expiry.absolute),
+                    expires_at,
+                    record.version as i64,
+                    session_core::encode_record(record).unwrap(),
+                ],
+            )
+            .unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_schema_2_database_is_migrated_with_its_sessions() {
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("sessions.db");
+        let config = StoreConfig::default();
+        let now = config.now();
+        let idle = Duration::from_secs(600);
+
+        // A JSON session of alice, touched after it was saved (the column is newer than the
+        // envelope's last_access), a bincode session without principal, and an expired one.
+        let mut alice = Record::new(
+            SessionId::generate().unwrap().key(),
+            Codec::Json,
+            ExpiryPolicy::idle(idle),
+            Timestamp::from_millis(now.as_millis() - 60_000),
+        );
+        alice.principal = Some("alice".into());
+        alice.insert("cart", &vec![1, 2, 3]).unwrap();
+        alice.version = 4;
+        alice.insert("theme", "dark").unwrap();
+        let touched = now.as_millis() as i64 - 1_000;
+        let mut binary = Record::new(
+            SessionId::generate().unwrap().key(),
+            Codec::Bincode,
+            ExpiryPolicy::idle(idle),
+            now,
+        );
+        binary.insert("n", &7u32).unwrap();
+        let expired = Record::new(
+            SessionId::generate().unwrap().key(),
+            Codec::Json,
+            ExpiryPolicy::idle(Duration::from_secs(1)),
+            Timestamp::from_millis(now.as_millis() - 60_000),
+        );
+        let at = |r: &Record| r.last_access.as_millis() as i64;
+        let ends = |r: &Record| r.expires_at().map(|t| t.as_millis() as i64);
+        write_v2_database(
+            &path,
+            &[
+                (&alice, touched, Some(touched + idle.as_millis() as i64)),
+                (&binary, at(&binary), ends(&binary)),
+                (&expired, at(&expired), ends(&expired)),
+            ],
+        );
+
+        let store = SqliteStore::open(&path, config).await.unwrap();
+        let loaded = store.load(&alice.key).await.unwrap().unwrap();
+        let mut expected = alice.clone();
+        expected.last_access = Timestamp::from_millis(touched as u64);
+        assert_eq!(loaded, expected);
+        assert_eq!(loaded.get::<Vec<u32>>("cart").unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(loaded.attributes["theme"].version, 4);
+        assert_eq!(store.load(&binary.key).await.unwrap(), Some(binary.clone()));
+        assert_eq!(store.load(&expired.key).await.unwrap(), None);
+
+        let index = store.principal_index().unwrap();
+        let of_alice = index.sessions_of("alice").await.unwrap();
+        assert_eq!(of_alice.len(), 1);
+        assert_eq!(of_alice[0].key, alice.key);
+        assert_eq!(store.count().await.unwrap(), 2);
+        assert_eq!(store.delete_expired().await.unwrap(), 1);
+
+        // The migrated sessions keep working: a save checked against the loaded version.
+        let mut changes = ChangeSet::default();
+        changes.upsert("theme".into(), Codec::Json.encode_value("light").unwrap());
+        assert!(store.save(&alice.key, &changes, 3).await.is_err());
+        assert_eq!(store.save(&alice.key, &changes, 4).await.unwrap(), 5);
+        assert!(store.touch(&binary.key).await.unwrap().is_some());
+
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_schema_2_row_stops_the_migration_and_keeps_the_data() {
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("sessions.db");
+        let record = Record::new(
+            SessionId::generate().unwrap().key(),
+            Codec::Json,
+            ExpiryPolicy::idle(Duration::from_secs(600)),
+            StoreConfig::default().now(),
+        );
+        write_v2_database(&path, &[(&record, 1, None)]);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE sessions SET record = x'00ff'", [])
+            .unwrap();
+        drop(conn);
+
+        let error = SqliteStore::open(&path, StoreConfig::default())
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("migrating to schema 3"),
+            "{error}"
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (version, rows): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT version FROM schema_version), (SELECT count(*) FROM sessions)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((version, rows), (2, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn touched_sessions_are_counted_and_swept_by_their_exact_expiry() {
+        // The sweep index holds a lower bound of each expiry; touches move only the exact one.
+        let clock = session_core::MockClock::new();
+        let config = StoreConfig {
+            clock: clock.shared(),
+            ..StoreConfig::default()
+        };
+        let dir = test_support::temp_dir();
+        let store = SqliteStore::open(dir.path().join("s.db"), config.clone())
+            .await
+            .unwrap();
+        let mut keys = Vec::new();
+        for _ in 0..3 {
+            let record = Record::new(
+                SessionId::generate().unwrap().key(),
+                Codec::Json,
+                ExpiryPolicy::idle(Duration::from_secs(10)),
+                config.now(),
+            );
+            store.create(&record).await.unwrap();
+            keys.push(record.key);
+        }
+        clock.advance(Duration::from_secs(8));
+        store.touch(&keys[0]).await.unwrap().unwrap();
+        clock.advance(Duration::from_secs(4));
+        // keys[1] and keys[2] expired at 10 s; keys[0] lives until 18 s.
+        assert_eq!(store.count().await.unwrap(), 1);
+        assert_eq!(store.delete_expired().await.unwrap(), 2);
+        assert_eq!(store.count().await.unwrap(), 1);
+        store.touch(&keys[0]).await.unwrap().unwrap();
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(store.count().await.unwrap(), 1);
+        assert_eq!(store.delete_expired().await.unwrap(), 0);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(store.count().await.unwrap(), 0);
+        assert_eq!(store.delete_expired().await.unwrap(), 1);
+        assert!(store.load(&keys[0]).await.unwrap().is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! The SQLite store.
 
+mod attributes;
 mod schema;
 mod store;
 
