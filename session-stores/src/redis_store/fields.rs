@@ -14,7 +14,7 @@
 //!
 //! Attribute names are prefixed, so no attribute can collide with the metadata.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use session_core::{Attribute, Codec, ExpiryPolicy, Record, SessionKey, Timestamp};
@@ -59,62 +59,109 @@ pub(crate) fn record_fields(record: &Record) -> Vec<Vec<u8>> {
     fields
 }
 
-fn parse_number(fields: &HashMap<Vec<u8>, Vec<u8>>, name: &str) -> Result<Option<u64>, String> {
-    fields
-        .get(name.as_bytes())
-        .map(|v| {
-            std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| format!("field {name} is not a number"))
-        })
-        .transpose()
+fn parse_u64(name: &str, value: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| format!("field {name} is not a number"))
 }
 
-fn required(fields: &HashMap<Vec<u8>, Vec<u8>>, name: &str) -> Result<u64, String> {
-    parse_number(fields, name)?.ok_or_else(|| format!("field {name} is missing"))
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| format!("{what} is not UTF-8"))
 }
 
-/// The record in a hash's fields (`HGETALL`); `None` for an empty hash (no record).
+/// An attribute while its two fields are being collected.
+#[derive(Default)]
+struct Partial {
+    value: Option<Vec<u8>>,
+    version: Option<u64>,
+}
+
+/// A hash's fields and values, in the order Redis sent them.
+pub(crate) type FieldPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The field/value pairs of an `HGETALL` reply (a flat array in RESP2, a map in RESP3),
+/// moved out of the reply without copying.
+pub(crate) fn hash_pairs(reply: redis::Value) -> Result<FieldPairs, String> {
+    fn bytes(value: redis::Value) -> Result<Vec<u8>, String> {
+        match value {
+            redis::Value::BulkString(bytes) => Ok(bytes),
+            redis::Value::SimpleString(text) => Ok(text.into_bytes()),
+            other => Err(format!("a hash field or value is {other:?}")),
+        }
+    }
+    match reply {
+        redis::Value::Array(items) => {
+            if items.len() % 2 != 0 {
+                return Err("HGETALL answered an odd number of items".into());
+            }
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((bytes(field)?, bytes(value)?));
+            }
+            Ok(pairs)
+        }
+        redis::Value::Map(entries) => entries
+            .into_iter()
+            .map(|(field, value)| Ok((bytes(field)?, bytes(value)?)))
+            .collect(),
+        redis::Value::Nil => Ok(Vec::new()),
+        other => Err(format!("HGETALL answered {other:?}")),
+    }
+}
+
+/// The record in a hash's fields (`HGETALL`, see [`hash_pairs`]); `None` for an empty hash
+/// (no record). One pass; the values are moved into the record, not copied.
 pub(crate) fn record_from_fields(
     key: SessionKey,
-    fields: &HashMap<Vec<u8>, Vec<u8>>,
+    fields: FieldPairs,
 ) -> Result<Option<Record>, String> {
     if fields.is_empty() {
         return Ok(None);
     }
-    let codec_id = required(fields, "m:codec")?;
+    let (mut version, mut created, mut last, mut idle, mut absolute, mut codec_id) =
+        (None, None, None, None, None, None);
+    let mut principal = None;
+    let mut partial: BTreeMap<String, Partial> = BTreeMap::new();
+    for (mut field, value) in fields {
+        match field.as_slice() {
+            b"m:version" => version = Some(parse_u64("m:version", &value)?),
+            b"m:created" => created = Some(parse_u64("m:created", &value)?),
+            b"m:last" => last = Some(parse_u64("m:last", &value)?),
+            b"m:idle" => idle = Some(parse_u64("m:idle", &value)?),
+            b"m:abs" => absolute = Some(parse_u64("m:abs", &value)?),
+            b"m:codec" => codec_id = Some(parse_u64("m:codec", &value)?),
+            b"m:principal" => principal = Some(utf8(value, "principal")?),
+            [b'a', b':', ..] => {
+                let name = utf8(field.split_off(2), "attribute name")?;
+                partial.entry(name).or_default().value = Some(value);
+            }
+            [b'v', b':', ..] => {
+                let name = utf8(field.split_off(2), "attribute name")?;
+                let number = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| format!("version of attribute {name:?} is not a number"))?;
+                partial.entry(name).or_default().version = Some(number);
+            }
+            _ => {}
+        }
+    }
+    let required = |v: Option<u64>, name: &str| v.ok_or_else(|| format!("field {name} is missing"));
+    let codec_id = required(codec_id, "m:codec")?;
     let codec = u8::try_from(codec_id)
         .ok()
         .and_then(|id| Codec::from_id(id).ok())
         .ok_or_else(|| format!("unknown codec {codec_id}"))?;
-    let principal = fields
-        .get(b"m:principal".as_slice())
-        .map(|p| String::from_utf8(p.clone()).map_err(|_| "principal is not UTF-8".to_string()))
-        .transpose()?;
-    let mut values: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
-    for (field, value) in fields {
-        if let Some(name) = field.strip_prefix(b"a:") {
-            let name = String::from_utf8(name.to_vec())
-                .map_err(|_| "attribute name is not UTF-8".to_string())?;
-            values.insert(name, value.clone());
-        } else if let Some(name) = field.strip_prefix(b"v:") {
-            let name = String::from_utf8(name.to_vec())
-                .map_err(|_| "attribute name is not UTF-8".to_string())?;
-            let version = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("version of attribute {name:?} is not a number"))?;
-            versions.insert(name, version);
-        }
-    }
     let mut attributes = BTreeMap::new();
-    for (name, value) in values {
-        let version = versions
-            .get(&name)
-            .copied()
-            .ok_or_else(|| format!("attribute {name:?} has no version"))?;
+    for (name, Partial { value, version }) in partial {
+        let Some(value) = value else {
+            // A version without a value: left over by nothing this store writes; ignored
+            // as before (only values make attributes).
+            continue;
+        };
+        let version = version.ok_or_else(|| format!("attribute {name:?} has no version"))?;
         attributes.insert(name, Attribute { value, version });
     }
     Ok(Some(Record {
@@ -122,13 +169,13 @@ pub(crate) fn record_from_fields(
         codec,
         attributes,
         principal,
-        created_at: Timestamp::from_millis(required(fields, "m:created")?),
-        last_access: Timestamp::from_millis(required(fields, "m:last")?),
+        created_at: Timestamp::from_millis(required(created, "m:created")?),
+        last_access: Timestamp::from_millis(required(last, "m:last")?),
         expiry: ExpiryPolicy {
-            idle: parse_number(fields, "m:idle")?.map(Duration::from_millis),
-            absolute: parse_number(fields, "m:abs")?.map(Duration::from_millis),
+            idle: idle.map(Duration::from_millis),
+            absolute: absolute.map(Duration::from_millis),
         },
-        version: required(fields, "m:version")?,
+        version: required(version, "m:version")?,
     }))
 }
 
@@ -158,17 +205,22 @@ mod tests {
                 record.attributes.insert(name, Attribute { value, version });
             }
             let flat = record_fields(&record);
-            let map: HashMap<Vec<u8>, Vec<u8>> = flat.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
-            prop_assert_eq!(record_from_fields(record.key, &map).unwrap(), Some(record));
+            let pairs: FieldPairs = flat.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+            prop_assert_eq!(record_from_fields(record.key, pairs.clone()).unwrap(), Some(record.clone()));
+            // As an HGETALL reply, in either protocol.
+            let array = redis::Value::Array(flat.iter().cloned().map(redis::Value::BulkString).collect());
+            prop_assert_eq!(record_from_fields(record.key, hash_pairs(array).unwrap()).unwrap(), Some(record.clone()));
+            let map = redis::Value::Map(pairs.into_iter().map(|(f, v)| (redis::Value::BulkString(f), redis::Value::BulkString(v))).collect());
+            prop_assert_eq!(record_from_fields(record.key, hash_pairs(map).unwrap()).unwrap(), Some(record));
         }
     }
 
     #[test]
     fn an_empty_hash_is_no_record_and_a_damaged_one_an_error() {
         let key = SessionKey::from_bytes([1; 32]);
-        assert_eq!(record_from_fields(key, &HashMap::new()), Ok(None));
-        let mut damaged = HashMap::new();
-        damaged.insert(b"a:x".to_vec(), b"1".to_vec());
-        assert!(record_from_fields(key, &damaged).is_err());
+        assert_eq!(record_from_fields(key, Vec::new()), Ok(None));
+        assert!(record_from_fields(key, vec![(b"a:x".to_vec(), b"1".to_vec())]).is_err());
+        assert!(hash_pairs(redis::Value::Array(vec![redis::Value::Int(1)])).is_err());
+        assert!(hash_pairs(redis::Value::Int(1)).is_err());
     }
 }

@@ -38,6 +38,18 @@ local function set_ttl(key, e)
     redis.call('PERSIST', key)
   end
 end
+-- `command key args…` in batches of 200 arguments (an even number, so field/value pairs stay
+-- together); the replies of the batches, concatenated (HMGET's nils are false).
+local function batched(command, key, args)
+  local out = {}
+  for first = 1, #args, 200 do
+    local r = redis.call(command, key, unpack(args, first, math.min(first + 199, #args)))
+    if type(r) == 'table' then
+      for i = 1, #r do out[#out + 1] = r[i] end
+    end
+  end
+  return out
+end
 local function hset_all(key, args, first)
   local batch = {}
   for i = first, #args do
@@ -70,59 +82,67 @@ return {'ok', fmt(meta.expires)}
 /// max record bytes, number of upserts n, n name/value pairs, then the removed names.
 /// Returns `{'ok', version, expires, old principal, new principal}`, `{'gone'}`,
 /// `{'conflict', detail}`, `{'limit_attributes', n}` or `{'limit_size', n}`.
+///
+/// Without a clear it makes four calls whatever the number of changed attributes: one `HMGET`
+/// of the metadata, one `HMGET` of the touched attributes' versions and values, one `HSET`
+/// (plus an `HDEL` when something is removed) and the expiry.
 const SAVE: &str = r#"
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local loaded = tonumber(ARGV[2])
 local cleared = ARGV[3] == '1'
-local meta = load_meta(key)
+local m = redis.call('HMGET', key, 'm:version', 'm:created', 'm:last', 'm:idle', 'm:abs',
+  'm:principal', 'm:size', 'm:count')
+if not m[1] then return {'gone'} end
+local meta = { version = tonumber(m[1]), created = tonumber(m[2]), last = tonumber(m[3]),
+               idle = num(m[4]), abs = num(m[5]) }
+meta.expires = expiry(meta.created, meta.last, meta.idle, meta.abs)
 if not is_live(meta, now) then return {'gone'} end
 local n = tonumber(ARGV[11])
 local first_removal = 12 + 2 * n
 
-local function newer(name)
-  local v = redis.call('HGET', key, 'v:' .. name)
-  return v and tonumber(v) > loaded
+local names = {}
+for i = 0, n - 1 do names[#names + 1] = ARGV[12 + 2 * i] end
+for i = first_removal, #ARGV do names[#names + 1] = ARGV[i] end
+local query = {}
+for _, name in ipairs(names) do
+  query[#query + 1] = 'v:' .. name
+  query[#query + 1] = 'a:' .. name
 end
-local fields = false
+local old = batched('HMGET', key, query)
+
+local all = false
 if cleared then
-  fields = redis.call('HKEYS', key)
-  for _, f in ipairs(fields) do
-    if string.sub(f, 1, 2) == 'v:' and tonumber(redis.call('HGET', key, f)) > loaded then
+  all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if string.sub(f, 1, 2) == 'v:' and tonumber(all[i + 1]) > loaded then
       return {'conflict', 'clear would drop attribute "' .. string.sub(f, 3) .. '"'}
     end
   end
 end
-for i = 0, n - 1 do
-  local name = ARGV[12 + 2 * i]
-  if newer(name) then return {'conflict', 'attribute "' .. name .. '"'} end
-end
-for i = first_removal, #ARGV do
-  if newer(ARGV[i]) then return {'conflict', 'attribute "' .. ARGV[i] .. '"'} end
+for i, name in ipairs(names) do
+  local v = old[2 * i - 1]
+  if v and tonumber(v) > loaded then return {'conflict', 'attribute "' .. name .. '"'} end
 end
 
-local old_principal = redis.call('HGET', key, 'm:principal')
+local old_principal = m[6]
 local new_principal = old_principal
 if ARGV[4] == '1' then new_principal = ARGV[5] elseif ARGV[4] == '2' then new_principal = false end
-local size = tonumber(redis.call('HGET', key, 'm:size'))
-local count = tonumber(redis.call('HGET', key, 'm:count'))
+local size = tonumber(m[7])
+local count = tonumber(m[8])
 if old_principal then size = size - #old_principal end
 if cleared then
   size = 0
   count = 0
 else
-  for i = first_removal, #ARGV do
-    local old = redis.call('HGET', key, 'a:' .. ARGV[i])
-    if old then size = size - #ARGV[i] - #old; count = count - 1 end
+  for i, name in ipairs(names) do
+    local value = old[2 * i]
+    if value then size = size - #name - #value; count = count - 1 end
   end
 end
 for i = 0, n - 1 do
-  local name, value = ARGV[12 + 2 * i], ARGV[13 + 2 * i]
-  if not cleared then
-    local old = redis.call('HGET', key, 'a:' .. name)
-    if old then size = size - #name - #old; count = count - 1 end
-  end
-  size = size + #name + #value
+  size = size + #ARGV[12 + 2 * i] + #ARGV[13 + 2 * i]
   count = count + 1
 end
 if new_principal then size = size + #new_principal end
@@ -130,30 +150,48 @@ if count > tonumber(ARGV[9]) then return {'limit_attributes', tostring(count)} e
 if size > tonumber(ARGV[10]) then return {'limit_size', fmt(size)} end
 
 local version = meta.version + 1
+local set, del = {}, {}
 if cleared then
-  for _, f in ipairs(fields) do
-    local p = string.sub(f, 1, 2)
-    if p == 'a:' or p == 'v:' then redis.call('HDEL', key, f) end
+  for i = 1, #all, 2 do
+    local p = string.sub(all[i], 1, 2)
+    if p == 'a:' or p == 'v:' then del[#del + 1] = all[i] end
   end
 end
 for i = first_removal, #ARGV do
-  redis.call('HDEL', key, 'a:' .. ARGV[i], 'v:' .. ARGV[i])
+  del[#del + 1] = 'a:' .. ARGV[i]
+  del[#del + 1] = 'v:' .. ARGV[i]
 end
 for i = 0, n - 1 do
   local name = ARGV[12 + 2 * i]
-  redis.call('HSET', key, 'a:' .. name, ARGV[13 + 2 * i], 'v:' .. name, fmt(version))
+  set[#set + 1] = 'a:' .. name
+  set[#set + 1] = ARGV[13 + 2 * i]
+  set[#set + 1] = 'v:' .. name
+  set[#set + 1] = fmt(version)
 end
-if new_principal then redis.call('HSET', key, 'm:principal', new_principal)
-else redis.call('HDEL', key, 'm:principal') end
+if ARGV[4] == '1' then
+  set[#set + 1] = 'm:principal'
+  set[#set + 1] = new_principal
+elseif ARGV[4] == '2' then
+  del[#del + 1] = 'm:principal'
+end
 local idle, abs = meta.idle, meta.abs
 if ARGV[6] == '1' then
   idle, abs = num(ARGV[7] ~= '' and ARGV[7]), num(ARGV[8] ~= '' and ARGV[8])
-  if idle then redis.call('HSET', key, 'm:idle', ARGV[7]) else redis.call('HDEL', key, 'm:idle') end
-  if abs then redis.call('HSET', key, 'm:abs', ARGV[8]) else redis.call('HDEL', key, 'm:abs') end
+  if idle then set[#set + 1] = 'm:idle'; set[#set + 1] = ARGV[7] else del[#del + 1] = 'm:idle' end
+  if abs then set[#set + 1] = 'm:abs'; set[#set + 1] = ARGV[8] else del[#del + 1] = 'm:abs' end
 end
 local last = math.max(meta.last, now)
-redis.call('HSET', key, 'm:last', fmt(last), 'm:version', fmt(version),
-  'm:size', fmt(size), 'm:count', fmt(count))
+set[#set + 1] = 'm:last'
+set[#set + 1] = fmt(last)
+set[#set + 1] = 'm:version'
+set[#set + 1] = fmt(version)
+set[#set + 1] = 'm:size'
+set[#set + 1] = fmt(size)
+set[#set + 1] = 'm:count'
+set[#set + 1] = fmt(count)
+-- Deletions first: a cleared attribute that is set again must end up set.
+batched('HDEL', key, del)
+batched('HSET', key, set)
 local e = expiry(meta.created, last, idle, abs)
 set_ttl(key, e)
 return {'ok', fmt(version), fmt(e), old_principal or '', new_principal or ''}

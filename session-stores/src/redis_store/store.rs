@@ -1,6 +1,5 @@
 //! The Redis store's implementation of the session store contract.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use session_core::{
 };
 
 use super::connection::Connection;
-use super::fields::{record_fields, record_from_fields};
+use super::fields::{hash_pairs, record_fields, record_from_fields};
 use super::keys::Keys;
 use super::scripts::Scripts;
 use crate::error::{Error, Result};
@@ -235,17 +234,19 @@ impl Inner {
 
     /// The record under `key`, expired or not.
     async fn read(&self, operation: &'static str, key: &SessionKey) -> CoreResult<Option<Record>> {
-        let fields: HashMap<Vec<u8>, Vec<u8>> = cmd("HGETALL")
+        let reply: redis::Value = cmd("HGETALL")
             .arg(self.keys.session(key))
             .query_async(&mut self.conn())
             .await
             .map_err(redis_error(operation))?;
-        record_from_fields(*key, &fields).map_err(|reason| {
-            core(operation)(Error::Corrupt {
-                location: format!("Redis key {}", self.keys.session(key)),
-                reason,
+        hash_pairs(reply)
+            .and_then(|fields| record_from_fields(*key, fields))
+            .map_err(|reason| {
+                core(operation)(Error::Corrupt {
+                    location: format!("Redis key {}", self.keys.session(key)),
+                    reason,
+                })
             })
-        })
     }
 
     async fn live(&self, operation: &'static str, key: &SessionKey) -> CoreResult<Option<Record>> {
