@@ -38,6 +38,11 @@ local function set_ttl(key, e)
     redis.call('PERSIST', key)
   end
 end
+"#;
+
+/// Helpers of the scripts that write many fields (`create`, `save`); kept out of the others,
+/// which would otherwise build these closures on every call for nothing.
+const BATCH_HELPERS: &str = r#"
 -- `command key args…` in batches of 200 arguments (an even number, so field/value pairs stay
 -- together); the replies of the batches, concatenated (HMGET's nils are false).
 local function batched(command, key, args)
@@ -263,8 +268,8 @@ impl Scripts {
     pub(crate) fn new() -> Self {
         let with_prelude = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
         Scripts {
-            create: with_prelude(CREATE),
-            save: with_prelude(SAVE),
+            create: Script::new(&format!("{PRELUDE}{BATCH_HELPERS}{CREATE}")),
+            save: Script::new(&format!("{PRELUDE}{BATCH_HELPERS}{SAVE}")),
             touch: with_prelude(TOUCH),
             delete: with_prelude(DELETE),
             delete_if_version: Script::new(DELETE_IF_VERSION),
