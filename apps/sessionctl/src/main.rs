@@ -10,7 +10,9 @@
 //! `--json` prints machine-readable output; errors are one line on standard error with a
 //! non-zero exit code (2 for usage errors, 1 otherwise).
 
+mod form_body;
 mod hac;
+mod nested_json;
 mod output;
 mod request;
 mod request_items;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
 use session_http::client::{
     Auth, ClientError, ClientRequest, ClientSession, SessionClient, SessionFile,
@@ -14,11 +14,14 @@ use session_http::client::{
 use url::Url;
 
 use crate::CliError;
-use crate::request_items::{RequestItem, expand_url, parse_item};
+use crate::form_body::{form_urlencode, multipart_body};
+use crate::request_items::{Body, BodyKind, expand_url, read_user_file};
 
 /// HTTPie's `Accept` for JSON requests (HTTPie stores it in the session too).
 const JSON_ACCEPT: &str = "application/json, */*;q=0.5";
 const JSON_CONTENT_TYPE: &str = "application/json";
+/// HTTPie's `Content-Type` for `--form` without file uploads.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 /// How `-a` is interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -61,8 +64,17 @@ pub(crate) struct RequestArgs {
     /// The client certificate's private key (PEM, unencrypted), if not in --cert's file.
     #[arg(long, value_name = "FILE", requires = "cert")]
     cert_key: Option<PathBuf>,
-    /// The method (GET, POST …), optional as in HTTPie; then the URL and request items
-    /// (Header:value, Header:, Header;, name==value, field=value, field:=json).
+    /// Send data fields as a form (urlencoded; multipart when a file is uploaded with
+    /// field@path), as HTTPie's --form.
+    #[arg(short = 'f', long, conflicts_with = "multipart")]
+    form: bool,
+    /// Send data fields and file uploads as multipart/form-data, as HTTPie's --multipart.
+    #[arg(long)]
+    multipart: bool,
+    /// The method (GET, POST …), optional as in HTTPie; then the URL and request items:
+    /// Header:value, Header:, Header;, Header:@file, name==value, name==@file, field=value,
+    /// field=@file, field:=json, field:=@file (nested keys such as a[b][]=x in JSON mode),
+    /// field@file[;type=MIME] (with --form or --multipart).
     #[arg(value_name = "METHOD URL ITEMS", required = true, num_args = 1..)]
     args: Vec<String>,
 }
@@ -73,7 +85,7 @@ struct Parsed {
     url: Url,
     headers: Vec<(String, String)>,
     unset: Vec<String>,
-    fields: Map<String, Value>,
+    body: Body,
 }
 
 fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
@@ -100,44 +112,42 @@ fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
             "invalid URL {typed_url:?}: no host"
         )));
     }
-    let mut headers = Vec::new();
-    let mut unset = Vec::new();
-    let mut fields = Map::new();
-    for item in rest {
-        match parse_item(item).map_err(CliError::usage)? {
-            RequestItem::Header(name, value) => {
-                HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
-                HeaderValue::from_str(&value)
-                    .map_err(|_| CliError::usage(format!("invalid value for header {name:?}")))?;
-                headers.push((name, value));
-            }
-            RequestItem::UnsetHeader(name) => {
-                HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
-                unset.push(name);
-            }
-            RequestItem::Query(name, value) => {
-                url.query_pairs_mut().append_pair(&name, &value);
-            }
-            RequestItem::Field(name, value) => {
-                fields.insert(name, value);
-            }
-        }
+    let kind = if args.multipart {
+        BodyKind::Multipart
+    } else if args.form {
+        BodyKind::Form
+    } else {
+        BodyKind::Json
+    };
+    let items: Vec<String> = rest.cloned().collect();
+    let built =
+        crate::request_items::build(&items, kind, &read_user_file).map_err(CliError::usage)?;
+    for (name, value) in &built.headers {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
+        HeaderValue::from_str(value)
+            .map_err(|_| CliError::usage(format!("invalid value for header {name:?}")))?;
+    }
+    for name in &built.unset {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
+    }
+    for (name, value) in &built.query {
+        url.query_pairs_mut().append_pair(name, value);
     }
     let method = match explicit_method {
         Some(m) => Method::from_bytes(m.as_bytes())
             .map_err(|_| CliError::usage(format!("invalid method {m:?}")))?,
-        None if fields.is_empty() => Method::GET,
+        None if !built.has_data => Method::GET,
         None => Method::POST,
     };
     Ok(Parsed {
         method,
         typed_url: expanded,
         url,
-        headers,
-        unset,
-        fields,
+        headers: built.headers,
+        unset: built.unset,
+        body: built.body,
     })
 }
 
@@ -196,9 +206,13 @@ pub(crate) async fn run(
 
     // What HTTPie records: its defaults for JSON requests, then the session's, then ours.
     let mut request_headers: Vec<(String, String)> = Vec::new();
-    if !parsed.fields.is_empty() {
-        request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
-        request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
+    match &parsed.body {
+        Body::Json(_) => {
+            request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
+            request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
+        }
+        Body::Form(_) => request_headers.push(("Content-Type".into(), FORM_CONTENT_TYPE.into())),
+        Body::Empty | Body::Multipart(_) => {}
     }
     request_headers.retain(|(n, _)| {
         !parsed
@@ -244,13 +258,32 @@ pub(crate) async fn run(
     if !headers.contains_key(ACCEPT) {
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
     }
-    if !parsed.fields.is_empty() && !headers.contains_key(CONTENT_TYPE) {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    }
-    let body = if parsed.fields.is_empty() {
-        Bytes::new()
-    } else {
-        Bytes::from(serde_json::to_vec(&Value::Object(parsed.fields.clone())).unwrap_or_default())
+    let body = match &parsed.body {
+        Body::Empty => Bytes::new(),
+        Body::Json(value) => {
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+            }
+            Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+        }
+        Body::Form(fields) => Bytes::from(form_urlencode(fields)),
+        Body::Multipart(parts) => {
+            let (content_type, body) = multipart_body(parts);
+            // As HTTPie: a Content-Type given without a boundary gets ours appended.
+            let content_type = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+                Some(given) if given.contains("boundary=") => given.to_string(),
+                Some(given) => format!(
+                    "{}; boundary={}",
+                    given.trim(),
+                    content_type.split("boundary=").nth(1).unwrap_or_default()
+                ),
+                None => content_type,
+            };
+            let value = HeaderValue::from_str(&content_type)
+                .map_err(|_| CliError::usage("invalid Content-Type header"))?;
+            headers.insert(CONTENT_TYPE, value);
+            Bytes::from(body)
+        }
     };
     let omit_headers = parsed
         .unset
