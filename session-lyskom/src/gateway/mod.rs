@@ -13,10 +13,13 @@
 //! connection the LysKOM server dropped answers 403 at once.
 
 mod json;
+pub mod raw_request;
 mod registry;
 mod resources;
 mod response;
 mod sessions;
+pub mod user_area;
+mod websocket;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -177,6 +180,7 @@ impl Gateway {
                 let io = hyper_util::rt::TokioIo::new(stream);
                 if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(io, service)
+                    .with_upgrades()
                     .await
                 {
                     tracing::debug!("HTTP connection ended: {e}");
@@ -188,7 +192,7 @@ impl Gateway {
     /// Answers one HTTP request.
     pub async fn handle<B>(&self, req: Request<B>) -> Resp
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         self.state
@@ -196,6 +200,9 @@ impl Gateway {
             .metrics
             .requests
             .fetch_add(1, Ordering::Relaxed);
+        if req.uri().path() == websocket::PATH && req.method() == Method::GET {
+            return websocket::upgrade(&self.state, req);
+        }
         let (parts, body) = req.into_parts();
         let origin = parts.headers.get(header::ORIGIN).cloned();
         let is_post = parts.method == Method::POST;
@@ -531,6 +538,9 @@ impl Ctx<'_> {
             ["persons", ""] if post => resources::persons_create(self).await,
             ["persons", p, "set-passwd"] if post && num(p).is_some() => {
                 resources::persons_set_passwd(self, num(p).unwrap_or(0)).await
+            }
+            ["persons", p, "user-area", block] if get && num(p).is_some() && !block.is_empty() => {
+                user_area::get_block(self, num(p).unwrap_or(0), block).await
             }
             ["persons", p, "set-presentation"] if post && num(p).is_some() => {
                 resources::persons_set_presentation(self, num(p).unwrap_or(0)).await
