@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Http, Reply, start_gateway, start_httpkom};
+use common::{Http, Reply, start_gateway, start_httpkom, ws_exchange};
 use serde_json::{Value, json};
 use test_support::lyskomd::Lyskomd;
 
@@ -25,6 +25,8 @@ struct Step {
     capture: Option<(&'static str, &'static str)>,
     /// An intended difference: (httpkom's status, kom-gateway's status, why).
     differs: Option<(u16, u16, &'static str)>,
+    /// For `GET /websocket`: the messages to send and how many answers to wait for.
+    ws: Option<(Vec<Value>, usize)>,
 }
 
 fn step(method: &'static str, path: &'static str) -> Step {
@@ -35,7 +37,35 @@ fn step(method: &'static str, path: &'static str) -> Step {
         with_connection: true,
         capture: None,
         differs: None,
+        ws: None,
     }
+}
+
+/// A WebSocket exchange on the connection (`GET /websocket`).
+fn websocket(messages: Vec<Value>, answers: usize) -> Step {
+    Step {
+        ws: Some((messages, answers)),
+        ..step("GET", "/websocket")
+    }
+}
+
+/// A raw Protocol A request over the WebSocket endpoint.
+fn raw(ref_no: u32, request: &str) -> Value {
+    json!({"protocol": "a", "ref_no": ref_no, "request": request})
+}
+
+/// The user area the script stores: two JSON blocks, as jskom and other clients write them.
+fn user_area() -> String {
+    let blocks = vec![
+        (
+            b"common".to_vec(),
+            br#"{"a": 1, "b": ["x", null]}"#.to_vec(),
+        ),
+        (b"jskom".to_vec(), b"[1, 2.5, \"tre\"]".to_vec()),
+        (b"notjson".to_vec(), b"(setq x 1)".to_vec()),
+    ];
+    let area = session_lyskom::gateway::user_area::encode_user_area(&blocks);
+    String::from_utf8(area).unwrap()
 }
 
 impl Step {
@@ -147,6 +177,39 @@ fn script() -> Vec<Step> {
         step("GET", "/kom/texts/marks/"),
         step("DELETE", "/kom/texts/{t1}/mark"),
         step("GET", "/kom/texts/marks/"),
+        step("GET", "/kom/persons/5/user-area/common"),
+        step("POST", "/kom/texts/")
+            .body(json!({"subject": "", "body": user_area(), "content_type": "x-kom/user-area"}))
+            .capture("ua", "text_no"),
+        websocket(vec![raw(1, "57 {pers} {ua}")], 1),
+        // httpkom caches the person's status per connection: read the new user area the
+        // way a client does after logging in, on a new connection.
+        step("POST", "/kom/sessions/")
+            .anonymous()
+            .body(client.clone())
+            .capture("conn", "connection_id"),
+        step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_no": "{pers}", "passwd": "pw"})),
+        step("GET", "/kom/persons/{pers}/user-area/common").differs(404, 200, "httpkom 0.32 looks blocks up by str in a dict keyed by bytes, so it never finds one"),
+        step("GET", "/kom/persons/{pers}/user-area/jskom").differs(404, 200, "httpkom 0.32 looks blocks up by str in a dict keyed by bytes, so it never finds one"),
+        step("GET", "/kom/persons/{pers}/user-area/nosuch"),
+        step("GET", "/kom/persons/{pers}/user-area/notjson").differs(
+            404,
+            500,
+            "a block that is not JSON: httpkom never finds it; were it found, its json.loads would fail with 500 Unknown error",
+        ),
+        step("GET", "/kom/persons/999999/user-area/common"),
+        step("GET", "/kom/persons/{t1}/user-area/common"),
+        websocket(
+            vec![
+                raw(7, "78 {conf}"),
+                raw(8, "56"),
+                json!({"protocol": "echo", "ref_no": 9, "request": {"x": [1, "å"]}}),
+                json!({"protocol": "b", "ref_no": 10, "request": "35"}),
+                json!({"ref_no": 11, "request": "ignored: no protocol"}),
+            ],
+            4,
+        ),
         step("POST", "/kom/sessions/current/working-conference").body(json!({"conf_no": "{conf}"})),
         step("POST", "/kom/sessions/current/working-conference").body(json!({})),
         step("POST", "/kom/persons/{pers}/set-passwd")
@@ -159,6 +222,16 @@ fn script() -> Vec<Step> {
             .body(json!({"pers_no": "{pers}", "passwd": "pw2"})),
         step("DELETE", "/kom/sessions/0"),
         step("GET", "/kom/sessions/current/who-am-i"),
+        websocket(vec![raw(1, "56")], 1).differs(
+            500,
+            403,
+            "httpkom fails building its 403 answer for a deleted connection's WebSocket",
+        ),
+        websocket(vec![raw(1, "56")], 1).anonymous().differs(
+            500,
+            403,
+            "httpkom fails building its 403 answer for an unknown connection's WebSocket",
+        ),
     ]
 }
 
@@ -261,6 +334,30 @@ fn run(base: std::net::SocketAddr, steps: &[Step]) -> Vec<Observed> {
             http = http.with_connection(id);
         }
         let path = fill(s.path, &vars);
+        if let Some((messages, expected)) = &s.ws {
+            let connection = match (s.with_connection, vars.get("conn")) {
+                (true, Some(Value::String(id))) => id.clone(),
+                _ => "not-a-connection".to_string(),
+            };
+            let messages: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let mut m = m.clone();
+                    if let Some(Value::String(r)) = m.get("request") {
+                        m["request"] = json!(fill(r, &vars));
+                    }
+                    m
+                })
+                .collect();
+            let x = ws_exchange(base, &connection, &messages, *expected);
+            out.push(Observed {
+                status: x.status,
+                content_type: None,
+                body: normalize(&Value::Array(x.answers)),
+                location: None,
+            });
+            continue;
+        }
         let body = s.body.as_ref().map(|b| fill_value(b, &vars));
         let r = http.request(s.method, &path, body.as_ref(), &[]);
         if let Some((name, key)) = s.capture {

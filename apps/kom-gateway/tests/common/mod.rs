@@ -269,3 +269,114 @@ pub fn open(http: &Http, server: &str) -> (Http, u32) {
         v["session_no"].as_u64().unwrap() as u32,
     )
 }
+
+/// What the WebSocket endpoint answered: the handshake's status, and (when it upgraded) the
+/// answers to the messages sent, sorted by `ref_no`.
+pub struct WsExchange {
+    pub status: u16,
+    pub answers: Vec<Value>,
+}
+
+/// A minimal WebSocket client (RFC 6455, text frames, client-side masking), written out here
+/// so that the gateway's framing is checked by code independent of the library it uses.
+/// Opens `/websocket?Httpkom-Connection=<connection>` on `addr`, sends `messages` and waits
+/// for `expected` answers (up to a minute).
+pub fn ws_exchange(
+    addr: SocketAddr,
+    connection: &str,
+    messages: &[Value],
+    expected: usize,
+) -> WsExchange {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let request = format!(
+        "GET /websocket?Httpkom-Connection={connection} HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    if status != 101 {
+        return WsExchange {
+            status,
+            answers: Vec::new(),
+        };
+    }
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    for m in messages {
+        stream
+            .write_all(&client_frame(0x1, m.to_string().as_bytes()))
+            .unwrap();
+    }
+    let mut answers = Vec::new();
+    while answers.len() < expected {
+        let (opcode, payload) = read_frame(&mut stream);
+        match opcode {
+            0x1 => answers.push(serde_json::from_slice::<Value>(&payload).unwrap()),
+            0x8 => panic!("the WebSocket was closed early"),
+            _ => {}
+        }
+    }
+    let _ = stream.write_all(&client_frame(0x8, &[0x03, 0xe8]));
+    answers.sort_by_key(|a| a["ref_no"].to_string());
+    WsExchange { status, answers }
+}
+
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n < 65536 => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    stream.read_exact(&mut h).unwrap();
+    assert!(h[0] & 0x80 != 0, "fragmented frames are not expected here");
+    assert!(h[1] & 0x80 == 0, "a server must not mask its frames");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            stream.read_exact(&mut b).unwrap();
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            stream.read_exact(&mut b).unwrap();
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).unwrap();
+    (h[0] & 0x0f, payload)
+}
