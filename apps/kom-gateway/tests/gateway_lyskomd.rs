@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, open, start_gateway};
+use common::{Http, open, start_gateway, ws_exchange};
 use serde_json::json;
 use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON, Lyskomd};
 
@@ -473,4 +473,162 @@ fn cors_headers_as_httpkom() {
     assert_eq!(r.header("Cache-Control"), Some("no-cache"));
     let r = Http::new(gw.addr).get("/");
     assert_eq!(r.header("Access-Control-Allow-Origin"), None);
+}
+
+/// A raw Protocol A request message for the WebSocket endpoint.
+fn raw(ref_no: u32, request: &str) -> serde_json::Value {
+    json!({"protocol": "a", "ref_no": ref_no, "request": request})
+}
+
+#[test]
+fn websocket_passes_raw_protocol_a_through_in_step() {
+    let Some(kom) = lyskomd("websocket_passes_raw_protocol_a_through_in_step") else {
+        return;
+    };
+    let gw = start_gateway(&[("kom", kom.port())], "");
+    let http = Http::new(gw.addr);
+    let (conn, session_no) = open(&http, "kom");
+    let id = conn.connection.clone().unwrap();
+
+    // An unknown id is refused before the upgrade.
+    assert_eq!(
+        ws_exchange(gw.addr, "not-a-connection", &[raw(1, "56")], 0).status,
+        403
+    );
+
+    // who-am-i and get-time answer with the server's reply text; echo answers at once.
+    let x = ws_exchange(
+        gw.addr,
+        &id,
+        &[
+            raw(1, "56"),
+            raw(2, "35\n"),
+            json!({"protocol": "echo", "ref_no": 3, "request": ["å", 1]}),
+        ],
+        3,
+    );
+    assert_eq!(x.status, 101);
+    assert_eq!(
+        x.answers[0],
+        json!({"protocol": "a", "ref_no": 1, "reply": session_no.to_string()})
+    );
+    let time = x.answers[1]["reply"].as_str().unwrap();
+    assert_eq!(
+        time.split(' ').count(),
+        9,
+        "get-time answers a Time: {time}"
+    );
+    assert!(time.split(' ').all(|f| f.parse::<i64>().is_ok()), "{time}");
+    assert_eq!(
+        x.answers[2],
+        json!({"protocol": "echo", "ref_no": 3, "reply": ["å", 1]})
+    );
+
+    // A second request smuggled into the first, a half request and an unknown call are
+    // refused; Protocol A errors come back as errors. The connection stays in step: many
+    // raw and HTTP calls at once each get their own answer.
+    let x = ws_exchange(
+        gw.addr,
+        &id,
+        &[
+            raw(1, "56 2 35"),
+            raw(2, "56\n2 35"),
+            raw(3, "53 0 99Hshort"),
+            raw(4, "79 0 0 0 0 0 0"),
+            raw(5, "90 999999"),
+            json!({"protocol": "b", "ref_no": 6}),
+        ],
+        6,
+    );
+    let errors: Vec<&str> = x
+        .answers
+        .iter()
+        .map(|a| a["error"].as_str().unwrap_or("<no error>"))
+        .collect();
+    assert!(errors[0].contains("takes 0 parameters"), "{errors:?}");
+    assert!(errors[1].contains("one request"), "{errors:?}");
+    assert!(errors[2].contains("past the end"), "{errors:?}");
+    assert!(errors[3].contains("call 79"), "{errors:?}");
+    assert!(errors[4].starts_with("NoSuchText"), "{errors:?}");
+    assert_eq!(errors[5], "Unknown protocol: b");
+    let many: Vec<_> = (1..=40).map(|i| raw(i, "56")).collect();
+    let x = ws_exchange(gw.addr, &id, &many, 40);
+    for a in &x.answers {
+        assert_eq!(a["reply"], json!(session_no.to_string()), "{a}");
+    }
+    let r = conn.get("/kom/sessions/current/who-am-i");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["session_no"], session_no);
+
+    // A raw login and logout change who the gateway thinks is logged in.
+    assert_eq!(conn.get("/kom/texts/marks/").status, 401);
+    let x = ws_exchange(
+        gw.addr,
+        &id,
+        &[raw(
+            1,
+            &format!(
+                "62 {ADMIN_PERSON} {}H{ADMIN_PASSWORD} 1",
+                ADMIN_PASSWORD.len()
+            ),
+        )],
+        1,
+    );
+    assert_eq!(x.answers[0]["reply"], "", "{:?}", x.answers);
+    assert_eq!(conn.get("/kom/texts/marks/").status, 200);
+    ws_exchange(gw.addr, &id, &[raw(1, "1")], 1);
+    assert_eq!(conn.get("/kom/texts/marks/").status, 401);
+}
+
+#[test]
+fn user_area_blocks_are_read_as_json() {
+    let Some(kom) = lyskomd("user_area_blocks_are_read_as_json") else {
+        return;
+    };
+    let gw = start_gateway(&[("kom", kom.port())], "");
+    let http = Http::new(gw.addr);
+    let (conn, _) = open(&http, "kom");
+    let id = conn.connection.clone().unwrap();
+    let path = format!("/kom/persons/{ADMIN_PERSON}/user-area/common");
+    assert_eq!(conn.get(&path).status, 401, "login first");
+    let r = conn.post(
+        "/kom/sessions/current/login",
+        &json!({"pers_no": ADMIN_PERSON, "passwd": ADMIN_PASSWORD}),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(conn.get(&path).status, 404, "no user area yet");
+    let area = session_lyskom::gateway::user_area::encode_user_area(&[
+        (
+            b"common".to_vec(),
+            br#"{"dashboard": [1, 2], "theme": "dark"}"#.to_vec(),
+        ),
+        (b"elisp".to_vec(), b"(setq kom-x t)".to_vec()),
+    ]);
+    let r = conn.post(
+        "/kom/texts/",
+        &json!({
+            "subject": "",
+            "body": String::from_utf8(area).unwrap(),
+            "content_type": "x-kom/user-area",
+        }),
+    );
+    assert_eq!(r.status, 201);
+    let text_no = r.json()["text_no"].as_u64().unwrap();
+    let x = ws_exchange(
+        gw.addr,
+        &id,
+        &[raw(1, &format!("57 {ADMIN_PERSON} {text_no}"))],
+        1,
+    );
+    assert_eq!(x.answers[0]["reply"], "", "{:?}", x.answers);
+    let r = conn.get(&path);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"dashboard": [1, 2], "theme": "dark"}));
+    let missing = format!("/kom/persons/{ADMIN_PERSON}/user-area/jskom");
+    assert_eq!(conn.get(&missing).status, 404);
+    let lisp = format!("/kom/persons/{ADMIN_PERSON}/user-area/elisp");
+    assert_eq!(conn.get(&lisp).status, 500, "a block that is not JSON");
+    let r = conn.get("/kom/persons/999999/user-area/common");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error_msg"], "UndefinedPerson");
 }
