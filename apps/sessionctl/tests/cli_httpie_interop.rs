@@ -228,3 +228,290 @@ fn a_legacy_session_upgraded_by_sessionctl_is_accepted_by_httpie_without_warning
     );
     assert_eq!(header_line(&request, "X-Api-Version"), Some("2"));
 }
+
+/// One request as sent: method, path with query, headers (lowercase names) and body.
+#[derive(Debug)]
+struct Sent {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Sent {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The multipart boundary of the Content-Type, if any.
+    fn boundary(&self) -> Option<&str> {
+        self.header("content-type")?.split("boundary=").nth(1)
+    }
+
+    /// The body with the multipart boundary (random in both tools) replaced.
+    fn body_without_boundary(&self) -> String {
+        match self.boundary() {
+            Some(boundary) => self.body.replace(boundary, "BOUNDARY"),
+            None => self.body.clone(),
+        }
+    }
+
+    fn content_type_without_boundary(&self) -> Option<String> {
+        self.header("content-type")
+            .map(|v| v.split("; boundary=").next().unwrap_or(v).to_string())
+    }
+}
+
+/// Writes the files the item tests name into `dir`.
+fn item_files(dir: &std::path::Path) {
+    std::fs::write(dir.join("t.txt"), "hello\n").unwrap();
+    std::fs::write(
+        dir.join("j.json"),
+        "{\"x\": [1, 2], \"y\": {\"z\": null}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.json"), "bad{").unwrap();
+    std::fs::write(dir.join("i.png"), "not really a PNG").unwrap();
+    std::fs::write(dir.join("noext"), "x").unwrap();
+}
+
+/// What HTTPie 3.2.4 would send for `args` (options first, then `url`, then items), run in
+/// `dir`; `None` after a skip when HTTPie is missing.
+fn httpie_sends(test: &str, dir: &std::path::Path, args: &[&str]) -> Option<Sent> {
+    let config = test_support::temp_dir();
+    let mut command = httpie(test, config.path())?;
+    let output = run(command
+        .current_dir(dir)
+        .args(["--offline", "--print=HB"])
+        .args(args));
+    assert!(
+        output.status.success(),
+        "HTTPie failed for {args:?}: {}",
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let mut request_line = lines.next().unwrap().split(' ');
+    let method = request_line.next().unwrap().to_string();
+    let target = request_line.next().unwrap().to_string();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap();
+            (n.to_ascii_lowercase(), v.to_string())
+        })
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(0, |(_, v)| v.parse::<usize>().unwrap());
+    Some(Sent {
+        method,
+        target,
+        headers,
+        body: body[..length].to_string(),
+    })
+}
+
+/// What sessionctl sent for the same `args`, as the test server saw it.
+fn sessionctl_sends(dir: &std::path::Path, args: &[&str]) -> Sent {
+    let config = test_support::temp_dir();
+    let out = ok(sessionctl(config.path())
+        .current_dir(dir)
+        .args(["--json", "request"])
+        .args(args));
+    let echo = echoed(&out);
+    let query = echo["query"].as_str().unwrap();
+    let path = echo["path"].as_str().unwrap();
+    Sent {
+        method: echo["method"].as_str().unwrap().to_string(),
+        target: if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        },
+        headers: echo["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_string()))
+            .collect(),
+        body: echo["body"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Sends `options URL items` with both tools and asserts the same request: method, target,
+/// Accept, Content-Type (boundary aside), the named headers, and the body (JSON compared as
+/// JSON, HTTPie printing it with other spacing; form and multipart bodies byte for byte, the
+/// boundary aside).
+fn assert_same_request(test: &str, options: &[&str], items: &[&str], headers: &[&str]) {
+    let server = TestServer::start();
+    let dir = test_support::temp_dir();
+    item_files(dir.path());
+    let url = server.localhost("/p");
+    let args: Vec<&str> = options
+        .iter()
+        .copied()
+        .chain([url.as_str()])
+        .chain(items.iter().copied())
+        .collect();
+    let Some(httpie) = httpie_sends(test, dir.path(), &args) else {
+        return;
+    };
+    let ours = sessionctl_sends(dir.path(), &args);
+    assert_eq!(ours.method, httpie.method, "{args:?}");
+    assert_eq!(ours.target, httpie.target, "{args:?}");
+    assert_eq!(ours.header("accept"), httpie.header("accept"), "{args:?}");
+    assert_eq!(
+        ours.content_type_without_boundary(),
+        httpie.content_type_without_boundary(),
+        "{args:?}"
+    );
+    for name in headers {
+        assert_eq!(
+            ours.header(name),
+            httpie.header(name),
+            "{name} for {args:?}"
+        );
+    }
+    if httpie.content_type_without_boundary().as_deref() == Some("application/json") {
+        let ours_json: Value = serde_json::from_str(&ours.body).unwrap();
+        let httpie_json: Value = serde_json::from_str(&httpie.body).unwrap();
+        assert_eq!(ours_json, httpie_json, "{args:?}");
+    } else {
+        assert_eq!(
+            ours.body_without_boundary(),
+            httpie.body_without_boundary(),
+            "{args:?}"
+        );
+        assert_eq!(
+            ours.header("content-length"),
+            httpie.header("content-length"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn file_items_and_nested_json_build_the_body_httpie_builds() {
+    let test = "file_items_and_nested_json_build_the_body_httpie_builds";
+    assert_same_request(
+        test,
+        &[],
+        &[
+            "x=@t.txt",
+            "y:=@j.json",
+            "a[b][c]:=1",
+            "a[b][d][]=x",
+            "a[b][d][]:=2",
+            "l[2]=z",
+            "l[0]=first",
+            r"esc\[k\]=v",
+            "007=seven",
+            r"k[\1]=text",
+            "H:@t.txt",
+            "q==@t.txt",
+            r"e\:x=a\=b",
+        ],
+        &["h"],
+    );
+    // A top-level array.
+    assert_same_request(test, &[], &["[]=x", "[2]:=3", "[]:=@j.json"], &[]);
+    // Stepping into a null restarts from a new root, as in HTTPie.
+    assert_same_request(test, &[], &["a:=null", "a[b]=1"], &[]);
+    // Only headers and a query: a GET without a body.
+    assert_same_request(test, &[], &["H:@t.txt", "q==@t.txt", "E;"], &["h", "e"]);
+}
+
+#[test]
+fn forms_are_urlencoded_like_httpie() {
+    let test = "forms_are_urlencoded_like_httpie";
+    assert_same_request(
+        test,
+        &["--form"],
+        &[
+            "a=1",
+            "b=x~*y+z é/&%=",
+            "a=@t.txt",
+            "n:=1.5e300",
+            "t:=true",
+            "k[x]=literal",
+        ],
+        &[],
+    );
+    assert_same_request(test, &["-f"], &[], &[]);
+}
+
+#[test]
+fn multipart_uploads_have_the_parts_httpie_sends() {
+    let test = "multipart_uploads_have_the_parts_httpie_sends";
+    assert_same_request(
+        test,
+        &["--multipart"],
+        &[
+            "a=1",
+            "f@i.png",
+            "g@noext",
+            "h@t.txt;type=text/x-foo",
+            "x=@t.txt",
+            "q:=2",
+            "a=3",
+        ],
+        &[],
+    );
+    // --form with a file upload turns multipart.
+    assert_same_request(test, &["-f"], &["f@t.txt", "a=1"], &[]);
+    assert_same_request(test, &["--multipart"], &[], &[]);
+}
+
+#[test]
+fn bad_items_fail_in_both_tools_and_sessionctl_names_the_item() {
+    let test = "bad_items_fail_in_both_tools_and_sessionctl_names_the_item";
+    let dir = test_support::temp_dir();
+    item_files(dir.path());
+    let cases: [(&[&str], &str); 8] = [
+        (&["a=1", "a[b]=2"], "a[b]=2"),
+        (&["a[b=c"], "a[b=c"),
+        (&["a[-1]=c"], "a[-1]=c"),
+        (&["x=@missing.txt"], "x=@missing.txt"),
+        (&["x:=@bad.json"], "x:=@bad.json"),
+        (&["H:@missing.txt"], "H:@missing.txt"),
+        (&["f@t.txt"], "--form"),
+        (&["-f", "c:=[1]"], "c:=[1]"),
+    ];
+    let config = test_support::temp_dir();
+    for (args, named) in cases {
+        let (options, items): (Vec<&str>, Vec<&str>) = args
+            .iter()
+            .partition(|a| a.starts_with('-') && a.len() == 2);
+        let full: Vec<&str> = options
+            .iter()
+            .copied()
+            .chain(["http://localhost:9/p"])
+            .chain(items.iter().copied())
+            .collect();
+        let output = run(sessionctl(config.path())
+            .current_dir(dir.path())
+            .arg("request")
+            .args(&full));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{full:?}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(message.starts_with("sessionctl: "), "{message}");
+        assert!(message.contains(named), "{full:?}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+
+        let Some(mut http) = httpie(test, config.path()) else {
+            return;
+        };
+        let output = run(http.current_dir(dir.path()).arg("--offline").args(&full));
+        assert!(!output.status.success(), "HTTPie accepted {full:?}");
+    }
+}
