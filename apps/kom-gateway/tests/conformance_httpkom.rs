@@ -200,6 +200,7 @@ fn script() -> Vec<Step> {
         ),
         step("GET", "/kom/persons/999999/user-area/common"),
         step("GET", "/kom/persons/{t1}/user-area/common"),
+        step("GET", "/websocket"),
         websocket(
             vec![
                 raw(7, "78 {conf}"),

@@ -8,6 +8,11 @@
 //! httpkom has known defects (who-am-i failing when logged in, a dropped connection making
 //! the next request hang, ids valid under any server) this gateway does the right thing.
 //!
+//! Besides `/<server_id>/…`, `GET /websocket?Httpkom-Connection=<id>` opens httpkom's
+//! WebSocket on a connection (JSON messages; `echo`, and raw Protocol A that is parsed and
+//! re-numbered so it cannot desynchronise the connection: see [`raw_request`]); a person's
+//! settings are read from their user area ([`user_area`]).
+//!
 //! Connections idle for longer than [`GatewayConfig::idle_timeout`] are closed by a reaper
 //! task; at most [`GatewayConfig::max_connections`] are open at once (503 beyond that); a
 //! connection the LysKOM server dropped answers 403 at once.
@@ -200,8 +205,14 @@ impl Gateway {
             .metrics
             .requests
             .fetch_add(1, Ordering::Relaxed);
-        if req.uri().path() == websocket::PATH && req.method() == Method::GET {
-            return websocket::upgrade(&self.state, req);
+        if req.uri().path() == websocket::PATH {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            let response = if req.method() == Method::GET {
+                websocket::upgrade(&self.state, req)
+            } else {
+                empty(StatusCode::METHOD_NOT_ALLOWED)
+            };
+            return self.finish(response, origin, false);
         }
         let (parts, body) = req.into_parts();
         let origin = parts.headers.get(header::ORIGIN).cloned();
@@ -649,6 +660,37 @@ mod tests {
         assert_eq!(r.headers()["access-control-allow-origin"], "*");
         assert_eq!(r.headers()["cache-control"], "no-cache");
         assert_eq!(gw.metrics().requests, 7);
+    }
+
+    #[tokio::test]
+    async fn the_websocket_endpoint_checks_the_handshake_then_the_connection() {
+        let gw = gateway();
+        let r = gw.handle(request("GET", "/websocket", &[])).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = gw.handle(request("POST", "/websocket", &[])).await;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let handshake = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+            ("Origin", "http://a.test"),
+        ];
+        let r = gw
+            .handle(request(
+                "GET",
+                "/websocket?Httpkom-Connection=nope",
+                &handshake,
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            json!({"error_type": "httpkom", "error_msg": "Invalid connection id"})
+        );
     }
 
     #[test]

@@ -39,9 +39,13 @@ use crate::protocol::encode::Arg;
 /// The path of the endpoint.
 pub(super) const PATH: &str = "/websocket";
 
-/// Answers the upgrade request: 403 for an unknown connection id, 400 when it is not a
-/// WebSocket handshake, else 101 and a task that serves the socket.
+/// Answers the upgrade request: 400 when it is not a WebSocket handshake (as httpkom), 403
+/// `Invalid connection id` for an unknown or closed connection (httpkom means to answer
+/// that, but fails building it and answers 500), else 101 and a task that serves the socket.
 pub(super) fn upgrade<B: Send + 'static>(state: &Arc<State>, mut req: Request<B>) -> Resp {
+    let Some(accept) = handshake_accept(req.headers()) else {
+        return empty(StatusCode::BAD_REQUEST);
+    };
     let query = parse_query(req.uri().query().unwrap_or(""));
     let connection = query
         .get(CONNECTION_HEADER)
@@ -49,9 +53,6 @@ pub(super) fn upgrade<B: Send + 'static>(state: &Arc<State>, mut req: Request<B>
         .filter(|c| !c.client.is_closed());
     let Some(connection) = connection else {
         return httpkom_error(StatusCode::FORBIDDEN, "Invalid connection id");
-    };
-    let Some(accept) = handshake_accept(req.headers()) else {
-        return empty(StatusCode::BAD_REQUEST);
     };
     connection.touch();
     let on_upgrade = hyper::upgrade::on(&mut req);
