@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
 use serde_json::Value;
 use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
@@ -71,6 +71,10 @@ pub(crate) struct RequestArgs {
     /// Send data fields and file uploads as multipart/form-data, as HTTPie's --multipart.
     #[arg(long)]
     multipart: bool,
+    /// Send this text as the body, as HTTPie's --raw (JSON headers unless --form; no data
+    /// items allowed with it).
+    #[arg(long, value_name = "BODY", conflicts_with = "multipart")]
+    raw: Option<String>,
     /// The method (GET, POST …), optional as in HTTPie; then the URL and request items:
     /// Header:value, Header:, Header;, Header:@file, name==value, name==@file, field=value,
     /// field=@file, field:=json, field:=@file (nested keys such as a[b][]=x in JSON mode),
@@ -135,10 +139,19 @@ fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
     for (name, value) in &built.query {
         url.query_pairs_mut().append_pair(name, value);
     }
+    let mut body = built.body;
+    if let Some(raw) = &args.raw {
+        if built.has_data {
+            return Err(CliError::usage(
+                "request body (from --raw) and request data (key=value) cannot be mixed",
+            ));
+        }
+        body = Body::Raw(raw.clone());
+    }
     let method = match explicit_method {
         Some(m) => Method::from_bytes(m.as_bytes())
             .map_err(|_| CliError::usage(format!("invalid method {m:?}")))?,
-        None if !built.has_data => Method::GET,
+        None if !built.has_data && args.raw.is_none() => Method::GET,
         None => Method::POST,
     };
     Ok(Parsed {
@@ -147,7 +160,7 @@ fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
         url,
         headers: built.headers,
         unset: built.unset,
-        body: built.body,
+        body,
     })
 }
 
@@ -211,8 +224,14 @@ pub(crate) async fn run(
             request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
             request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
         }
-        Body::Form(_) => request_headers.push(("Content-Type".into(), FORM_CONTENT_TYPE.into())),
-        Body::Empty | Body::Multipart(_) => {}
+        Body::Raw(raw) if !args.form && !raw.is_empty() => {
+            request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
+            request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
+        }
+        Body::Form(_) | Body::Raw(_) if args.form => {
+            request_headers.push(("Content-Type".into(), FORM_CONTENT_TYPE.into()));
+        }
+        Body::Form(_) | Body::Raw(_) | Body::Empty | Body::Multipart(_) => {}
     }
     request_headers.retain(|(n, _)| {
         !parsed
@@ -267,6 +286,7 @@ pub(crate) async fn run(
             Bytes::from(serde_json::to_vec(value).unwrap_or_default())
         }
         Body::Form(fields) => Bytes::from(form_urlencode(fields)),
+        Body::Raw(raw) => Bytes::from(raw.clone()),
         Body::Multipart(parts) => {
             let (content_type, body) = multipart_body(parts);
             // As HTTPie: a Content-Type given without a boundary gets ours appended.
@@ -285,6 +305,14 @@ pub(crate) async fn run(
             Bytes::from(body)
         }
     };
+    // As `requests`: a request that may carry a body says so even when it is empty.
+    if body.is_empty()
+        && parsed.method != Method::GET
+        && parsed.method != Method::HEAD
+        && !headers.contains_key(CONTENT_LENGTH)
+    {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
     let omit_headers = parsed
         .unset
         .iter()

@@ -191,6 +191,8 @@ pub(crate) enum Body {
     Form(Vec<(String, String)>),
     /// `multipart/form-data` parts (possibly none).
     Multipart(Vec<Part>),
+    /// `--raw`: the body as given (JSON or form headers by the mode, as HTTPie).
+    Raw(String),
 }
 
 /// Everything the items of one request build.

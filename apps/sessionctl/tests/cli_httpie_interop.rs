@@ -515,3 +515,54 @@ fn bad_items_fail_in_both_tools_and_sessionctl_names_the_item() {
         assert!(!output.status.success(), "HTTPie accepted {full:?}");
     }
 }
+
+#[test]
+fn raw_bodies_and_content_type_overrides_match_httpie() {
+    let test = "raw_bodies_and_content_type_overrides_match_httpie";
+    assert_same_request(test, &["--raw", r#"{"a": [1]}"#], &["q==1"], &[]);
+    assert_same_request(test, &["--form", "--raw", "a=1&b=2"], &[], &[]);
+    assert_same_request(test, &["--raw", ""], &[], &[]);
+    // A Content-Type without a boundary gets the boundary appended.
+    assert_same_request(
+        test,
+        &["--multipart"],
+        &["a=1", "Content-Type:multipart/mixed"],
+        &[],
+    );
+}
+
+#[test]
+fn a_form_request_keeps_the_same_session_headers_as_httpie() {
+    let test = "a_form_request_keeps_the_same_session_headers_as_httpie";
+    let server = TestServer::start();
+    let dir = test_support::temp_dir();
+    item_files(dir.path());
+    let ours = test_support::temp_dir();
+    let theirs = test_support::temp_dir();
+    let url = server.localhost("/p");
+    let items = [
+        "--form",
+        "--session=s",
+        &url,
+        "a=1",
+        "X-A:@t.txt",
+        "f@t.txt",
+    ];
+    ok(sessionctl(ours.path())
+        .current_dir(dir.path())
+        .arg("request")
+        .args(items));
+    let Some(mut http) = httpie(test, theirs.path()) else {
+        return;
+    };
+    let output = run(http.current_dir(dir.path()).arg("--offline").args(items));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let host_dir = format!("localhost_{}", server.port());
+    let ours = session_json(&session_path(ours.path(), &host_dir, "s"));
+    let theirs = session_json(&session_path(theirs.path(), &host_dir, "s"));
+    assert_eq!(ours["headers"], theirs["headers"]);
+    assert_eq!(
+        ours["headers"],
+        serde_json::json!([{"name": "X-A", "value": "hello"}])
+    );
+}
