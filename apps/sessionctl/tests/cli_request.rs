@@ -477,3 +477,115 @@ fn concurrent_runs_on_one_session_lose_no_cookie() {
     .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn file_items_and_nested_keys_build_the_json_body() {
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    let home = test_support::temp_dir();
+    std::fs::write(home.path().join("note.txt"), "hi\n").unwrap();
+    std::fs::write(home.path().join("data.json"), "{\"k\": [true]}").unwrap();
+    let out = ok(sessionctl(config.path())
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .args([
+            "--json",
+            "request",
+            &server.localhost("/api"),
+            "note=@~/note.txt",
+            "data:=@data.json",
+            "user[name]=alice",
+            "user[roles][]=admin",
+            "user[roles][]:=7",
+            "X-Note:@note.txt",
+            "q==@note.txt",
+        ]));
+    let echo = echoed(&out);
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["query"], "q=hi");
+    assert_eq!(echo["headers"]["x-note"], "hi");
+    let body: serde_json::Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "note": "hi\n",
+            "data": {"k": [true]},
+            "user": {"name": "alice", "roles": ["admin", 7]},
+        })
+    );
+}
+
+#[test]
+fn forms_and_multipart_uploads_reach_the_server() {
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    let dir = test_support::temp_dir();
+    std::fs::write(dir.path().join("a.txt"), "file body").unwrap();
+    let out = ok(sessionctl(config.path()).current_dir(dir.path()).args([
+        "--json",
+        "request",
+        "-f",
+        &server.localhost("/form"),
+        "name=a b",
+        "n:=2",
+    ]));
+    let echo = echoed(&out);
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["body"], "name=a+b&n=2");
+    assert_eq!(
+        echo["headers"]["content-type"],
+        "application/x-www-form-urlencoded; charset=utf-8"
+    );
+
+    let out = ok(sessionctl(config.path()).current_dir(dir.path()).args([
+        "--json",
+        "request",
+        "--multipart",
+        &server.localhost("/upload"),
+        "title=x",
+        "doc@a.txt",
+    ]));
+    let echo = echoed(&out);
+    let content_type = echo["headers"]["content-type"].as_str().unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap();
+    assert_eq!(
+        echo["body"].as_str().unwrap().replace(boundary, "B"),
+        "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n\
+         --B\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\nfile body\r\n--B--\r\n"
+    );
+}
+
+#[test]
+fn bad_items_are_usage_errors_naming_the_item() {
+    let config = test_support::temp_dir();
+    let dir = test_support::temp_dir();
+    std::fs::write(dir.path().join("bad.json"), "{nope").unwrap();
+    for (item, expected) in [
+        ("x=@missing.txt", "\"x=@missing.txt\": cannot read"),
+        ("x:=@bad.json", "\"x:=@bad.json\": not valid JSON"),
+        ("a[b=1", "expecting ']'"),
+        ("[x]=1", "expecting a number or ']'"),
+        ("f@bad.json", "perhaps you meant --form"),
+    ] {
+        let output = run(sessionctl(config.path()).current_dir(dir.path()).args([
+            "request",
+            "http://localhost:9/",
+            item,
+        ]));
+        assert_eq!(output.status.code(), Some(2), "{item}");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{item}: {message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+    let output =
+        run(sessionctl(config.path()).args(["request", "http://localhost:9/", "a=1", "a[b]=2"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("\"a[b]=2\": cannot perform \"key\" based access on \"a\""),
+        "{}",
+        stderr(&output)
+    );
+}
