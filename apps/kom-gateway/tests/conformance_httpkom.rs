@@ -204,7 +204,7 @@ fn script() -> Vec<Step> {
         websocket(
             vec![
                 raw(7, "78 {conf}"),
-                raw(8, "56"),
+                raw(8, "78 {pers}"),
                 json!({"protocol": "echo", "ref_no": 9, "request": {"x": [1, "å"]}}),
                 json!({"protocol": "b", "ref_no": 10, "request": "35"}),
                 json!({"ref_no": 11, "request": "ignored: no protocol"}),

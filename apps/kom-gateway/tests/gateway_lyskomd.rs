@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, open, start_gateway, ws_exchange};
+use common::{Http, WsClient, open, start_gateway, ws_exchange};
 use serde_json::json;
 use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON, Lyskomd};
 
@@ -631,4 +631,24 @@ fn user_area_blocks_are_read_as_json() {
     let r = conn.get("/kom/persons/999999/user-area/common");
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error_msg"], "UndefinedPerson");
+}
+
+#[test]
+fn a_websocket_closes_when_its_lyskom_connection_ends() {
+    let Some(kom) = lyskomd("a_websocket_closes_when_its_lyskom_connection_ends") else {
+        return;
+    };
+    let gw = start_gateway(&[("kom", kom.port())], "");
+    let (conn, session_no) = open(&Http::new(gw.addr), "kom");
+    let id = conn.connection.clone().unwrap();
+    let mut ws = WsClient::open(gw.addr, &id).unwrap();
+    ws.send(&raw(1, "56"));
+    assert_eq!(ws.receive().unwrap()["reply"], session_no.to_string());
+    assert_eq!(conn.delete("/kom/sessions/0").status, 204);
+    assert_eq!(ws.receive(), None, "the socket is closed, not left hanging");
+    assert_eq!(
+        WsClient::open(gw.addr, &id).err(),
+        Some(403),
+        "the connection id is gone"
+    );
 }

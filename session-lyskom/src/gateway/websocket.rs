@@ -102,7 +102,11 @@ fn handshake_accept(headers: &HeaderMap) -> Option<String> {
     Some(derive_accept_key(key.as_bytes()))
 }
 
-/// Reads requests until the client closes; answers each in its own task.
+/// The most requests of one socket answered at once; reading waits beyond that.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Reads requests until the client closes the socket or the LysKOM connection ends (then
+/// the socket is closed); answers each request in its own task.
 async fn serve<S>(socket: WebSocketStream<S>, connection: Arc<Connection>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -118,17 +122,24 @@ where
         let _ = sink.close().await;
     });
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(message) = stream.next().await {
+    loop {
+        let message = tokio::select! {
+            m = stream.next() => m,
+            () = connection.client.closed() => break,
+        };
         let data = match message {
-            Ok(WsMessage::Text(t)) => t.as_bytes().to_vec(),
-            Ok(WsMessage::Binary(b)) => b.to_vec(),
-            Ok(WsMessage::Close(_)) | Err(_) => break,
-            Ok(_) => continue,
+            Some(Ok(WsMessage::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(WsMessage::Binary(b))) => b.to_vec(),
+            Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+            Some(Ok(_)) => continue,
         };
         while tasks.try_join_next().is_some() {}
         let Some(request) = WsRequest::parse(&data) else {
             continue;
         };
+        if tasks.len() >= MAX_IN_FLIGHT {
+            tasks.join_next().await;
+        }
         connection.touch();
         let connection = connection.clone();
         let tx = tx.clone();

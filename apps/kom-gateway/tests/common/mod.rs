@@ -279,64 +279,102 @@ pub struct WsExchange {
 
 /// A minimal WebSocket client (RFC 6455, text frames, client-side masking), written out here
 /// so that the gateway's framing is checked by code independent of the library it uses.
-/// Opens `/websocket?Httpkom-Connection=<connection>` on `addr`, sends `messages` and waits
-/// for `expected` answers (up to a minute).
+pub struct WsClient {
+    stream: TcpStream,
+}
+
+impl WsClient {
+    /// Opens `/websocket?Httpkom-Connection=<connection>` on `addr`: the client, or the
+    /// status the server refused the handshake with.
+    pub fn open(addr: SocketAddr, connection: &str) -> Result<WsClient, u16> {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let request = format!(
+            "GET /websocket?Httpkom-Connection={connection} HTTP/1.1\r\nHost: {addr}\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        if status != 101 {
+            return Err(status);
+        }
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+        Ok(WsClient { stream })
+    }
+
+    /// Sends one JSON message.
+    pub fn send(&mut self, message: &Value) {
+        self.stream
+            .write_all(&client_frame(0x1, message.to_string().as_bytes()))
+            .unwrap();
+    }
+
+    /// The next JSON message, or `None` when the server closes the socket.
+    pub fn receive(&mut self) -> Option<Value> {
+        loop {
+            let (opcode, payload) = read_frame(&mut self.stream);
+            match opcode {
+                0x1 => return Some(serde_json::from_slice::<Value>(&payload).unwrap()),
+                0x8 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Closes the socket.
+    pub fn close(mut self) {
+        let _ = self.stream.write_all(&client_frame(0x8, &[0x03, 0xe8]));
+    }
+}
+
+/// Opens the WebSocket, sends `messages` and waits for `expected` answers (up to a minute
+/// each), sorted by `ref_no`.
 pub fn ws_exchange(
     addr: SocketAddr,
     connection: &str,
     messages: &[Value],
     expected: usize,
 ) -> WsExchange {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let request = format!(
-        "GET /websocket?Httpkom-Connection={connection} HTTP/1.1\r\nHost: {addr}\r\n\
-         Upgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_string();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    if status != 101 {
-        return WsExchange {
-            status,
-            answers: Vec::new(),
-        };
-    }
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
-        "{head}"
-    );
+    let mut ws = match WsClient::open(addr, connection) {
+        Ok(ws) => ws,
+        Err(status) => {
+            return WsExchange {
+                status,
+                answers: Vec::new(),
+            };
+        }
+    };
     for m in messages {
-        stream
-            .write_all(&client_frame(0x1, m.to_string().as_bytes()))
-            .unwrap();
+        ws.send(m);
     }
     let mut answers = Vec::new();
     while answers.len() < expected {
-        let (opcode, payload) = read_frame(&mut stream);
-        match opcode {
-            0x1 => answers.push(serde_json::from_slice::<Value>(&payload).unwrap()),
-            0x8 => panic!("the WebSocket was closed early"),
-            _ => {}
-        }
+        answers.push(ws.receive().expect("the WebSocket was closed early"));
     }
-    let _ = stream.write_all(&client_frame(0x8, &[0x03, 0xe8]));
+    ws.close();
     answers.sort_by_key(|a| a["ref_no"].to_string());
-    WsExchange { status, answers }
+    WsExchange {
+        status: 101,
+        answers,
+    }
 }
 
 fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
