@@ -108,8 +108,13 @@ pub(crate) fn encode_multipart(parts: &[Part], boundary: &str) -> Vec<u8> {
     body
 }
 
-/// The `Content-Type` (with a fresh boundary that occurs in no part) and the body.
-pub(crate) fn multipart_body(parts: &[Part]) -> (String, Vec<u8>) {
+/// The `Content-Type` and the body, with `boundary` if given (as HTTPie's `--boundary`),
+/// else with a fresh one that occurs in no part.
+pub(crate) fn multipart_body(parts: &[Part], boundary: Option<&str>) -> (String, Vec<u8>) {
+    if let Some(boundary) = boundary {
+        let body = encode_multipart(parts, boundary);
+        return (format!("multipart/form-data; boundary={boundary}"), body);
+    }
     let mut attempt = 0;
     loop {
         let boundary = random_boundary(attempt);
@@ -173,11 +178,18 @@ mod tests {
              --B--\r\n"
         );
         assert_eq!(encode_multipart(&[], "B"), b"--B--\r\n");
-        let (content_type, body) = multipart_body(&parts);
+        let (content_type, body) = multipart_body(&parts, None);
         let boundary = content_type
             .strip_prefix("multipart/form-data; boundary=")
             .unwrap();
         assert_eq!(boundary.len(), 32);
         assert_eq!(body, encode_multipart(&parts, boundary));
+        assert_eq!(
+            multipart_body(&[], Some("given")),
+            (
+                "multipart/form-data; boundary=given".to_string(),
+                b"--given--\r\n".to_vec()
+            )
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT,
+};
 use http::{HeaderMap, Method};
 use serde_json::Value;
 use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
@@ -75,6 +77,13 @@ pub(crate) struct RequestArgs {
     /// items allowed with it).
     #[arg(long, value_name = "BODY", conflicts_with = "multipart")]
     raw: Option<String>,
+    /// The multipart boundary to use instead of a random one, as HTTPie's --boundary.
+    #[arg(long, value_name = "BOUNDARY")]
+    boundary: Option<String>,
+    /// Print the request instead of sending it, as HTTPie's --offline (the session is still
+    /// updated with the request's headers and auth, as HTTPie does).
+    #[arg(long)]
+    offline: bool,
     /// The method (GET, POST …), optional as in HTTPie; then the URL and request items:
     /// Header:value, Header:, Header;, Header:@file, name==value, name==@file, field=value,
     /// field=@file, field:=json, field:=@file (nested keys such as a[b][]=x in JSON mode),
@@ -288,7 +297,7 @@ pub(crate) async fn run(
         Body::Form(fields) => Bytes::from(form_urlencode(fields)),
         Body::Raw(raw) => Bytes::from(raw.clone()),
         Body::Multipart(parts) => {
-            let (content_type, body) = multipart_body(parts);
+            let (content_type, body) = multipart_body(parts, args.boundary.as_deref());
             // As HTTPie: a Content-Type given without a boundary gets ours appended.
             let content_type = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
                 Some(given) if given.contains("boundary=") => given.to_string(),
@@ -326,6 +335,17 @@ pub(crate) async fn run(
         omit_headers,
     };
 
+    if args.offline {
+        let request = offline_request(&session, request)?;
+        if let Some(file) = &file
+            && (is_new || !read_only)
+        {
+            file.save_with(&session, sealer)?;
+        }
+        print_offline(&request, json);
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let client = SessionClient::new()
         .with_transport(transport)
         .max_redirects(args.max_redirects);
@@ -347,6 +367,69 @@ pub(crate) async fn run(
     }
     print_response(&response, json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The request as it would go out: with the session's headers, auth and cookies, without the
+/// unset headers, and with `Host` (as HTTPie prints it).
+fn offline_request(
+    session: &ClientSession,
+    mut request: ClientRequest,
+) -> Result<ClientRequest, CliError> {
+    session.apply(&request.url, &mut request.headers)?;
+    for name in &request.omit_headers {
+        request.headers.remove(name);
+    }
+    if !request.body.is_empty() && !request.headers.contains_key(CONTENT_LENGTH) {
+        request
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(request.body.len()));
+    }
+    if !request.headers.contains_key(HOST) {
+        let host = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
+        let value = HeaderValue::from_str(host)
+            .map_err(|_| CliError::usage(format!("invalid host {host:?}")))?;
+        request.headers.insert(HOST, value);
+    }
+    Ok(request)
+}
+
+/// Prints an offline request like `http --offline` does into a pipe (CRLF line ends, the
+/// body as is), or as JSON.
+fn print_offline(request: &ClientRequest, json: bool) {
+    let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
+    if json {
+        let headers: Vec<Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                serde_json::json!([
+                    title_case(name.as_str()),
+                    String::from_utf8_lossy(value.as_bytes())
+                ])
+            })
+            .collect();
+        let out = serde_json::json!({
+            "method": request.method.as_str(),
+            "url": request.url.as_str(),
+            "headers": headers,
+            "body": String::from_utf8_lossy(&request.body),
+        });
+        println!("{out}");
+        return;
+    }
+    let mut out = format!("{} {target} HTTP/1.1\r\n", request.method).into_bytes();
+    for (name, value) in &request.headers {
+        out.extend_from_slice(title_case(name.as_str()).as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&request.body);
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&out);
+    let _ = stdout.flush();
 }
 
 fn strip_port(bound_hostname: &str) -> String {

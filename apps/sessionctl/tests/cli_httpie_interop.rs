@@ -292,7 +292,11 @@ fn httpie_sends(test: &str, dir: &std::path::Path, args: &[&str]) -> Option<Sent
         "HTTPie failed for {args:?}: {}",
         stderr(&output)
     );
-    let text = stdout(&output);
+    Some(parse_offline(&stdout(&output)))
+}
+
+/// Parses what `http --offline --print=HB` (or `sessionctl request --offline`) prints.
+fn parse_offline(text: &str) -> Sent {
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
     let mut request_line = lines.next().unwrap().split(' ');
@@ -308,12 +312,12 @@ fn httpie_sends(test: &str, dir: &std::path::Path, args: &[&str]) -> Option<Sent
         .iter()
         .find(|(n, _)| n == "content-length")
         .map_or(0, |(_, v)| v.parse::<usize>().unwrap());
-    Some(Sent {
+    Sent {
         method,
         target,
         headers,
         body: body[..length].to_string(),
-    })
+    }
 }
 
 /// What sessionctl sent for the same `args`, as the test server saw it.
@@ -565,4 +569,91 @@ fn a_form_request_keeps_the_same_session_headers_as_httpie() {
         ours["headers"],
         serde_json::json!([{"name": "X-A", "value": "hello"}])
     );
+}
+
+#[test]
+fn offline_requests_print_what_httpie_prints() {
+    let test = "offline_requests_print_what_httpie_prints";
+    let dir = test_support::temp_dir();
+    item_files(dir.path());
+    let cases: [&[&str]; 5] = [
+        &[
+            "--multipart",
+            "--boundary=b0undary",
+            ":9/up",
+            "a=1",
+            "f@t.txt",
+            "x=@t.txt",
+        ],
+        &["-f", ":9/form?x=1", "a=1", "b=@t.txt", "H:@t.txt", "q==2"],
+        &[
+            "PUT",
+            ":9/j",
+            "a[b][]:=@j.json",
+            "c=d",
+            "X-Unset:",
+            "Empty;",
+        ],
+        &["-a", "u:p", "DELETE", ":9/d"],
+        &["--raw", "text body", ":9/raw"],
+    ];
+    for args in cases {
+        let config = test_support::temp_dir();
+        let ours = parse_offline(&ok(sessionctl(config.path())
+            .current_dir(dir.path())
+            .args(["request", "--offline"])
+            .args(args)));
+        let Some(httpie) = httpie_sends(test, dir.path(), args) else {
+            return;
+        };
+        assert_eq!(ours.method, httpie.method, "{args:?}");
+        assert_eq!(ours.target, httpie.target, "{args:?}");
+        let is_json = httpie.header("content-type") == Some("application/json");
+        let comparable = |sent: &Sent| {
+            let mut headers: Vec<(String, String)> = sent
+                .headers
+                .iter()
+                .filter(|(n, _)| {
+                    !matches!(n.as_str(), "user-agent" | "accept-encoding" | "connection")
+                        && !(is_json && n == "content-length")
+                })
+                .cloned()
+                .collect();
+            headers.sort();
+            headers
+        };
+        assert_eq!(comparable(&ours), comparable(&httpie), "{args:?}");
+        // JSON bodies as JSON (HTTPie prints other spacing), anything else byte for byte.
+        match (
+            serde_json::from_str::<Value>(&ours.body),
+            serde_json::from_str::<Value>(&httpie.body),
+        ) {
+            (Ok(ours), Ok(theirs)) if is_json => assert_eq!(ours, theirs, "{args:?}"),
+            _ => assert_eq!(ours.body, httpie.body, "{args:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_offline_request_saves_the_session_httpie_saves() {
+    let test = "an_offline_request_saves_the_session_httpie_saves";
+    let ours = test_support::temp_dir();
+    let theirs = test_support::temp_dir();
+    let args = [
+        "--offline",
+        "--session=s",
+        "-a",
+        "u:p",
+        ":9/x",
+        "X-A:1",
+        "a[b]=1",
+    ];
+    ok(sessionctl(ours.path()).arg("request").args(args));
+    let Some(mut http) = httpie(test, theirs.path()) else {
+        return;
+    };
+    assert!(run(http.args(args)).status.success());
+    let ours = session_json(&session_path(ours.path(), "localhost_9", "s"));
+    let theirs = session_json(&session_path(theirs.path(), "localhost_9", "s"));
+    assert_eq!(meaning(&ours), meaning(&theirs));
 }
