@@ -13,6 +13,7 @@
 mod form_body;
 mod hac;
 mod nested_json;
+mod ordered_json;
 mod output;
 mod request;
 mod request_items;

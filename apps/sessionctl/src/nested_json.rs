@@ -15,7 +15,7 @@
 //! Everything here is pure: [`parse_key`] turns a key into steps, [`NestedJson::insert`]
 //! applies one item and [`NestedJson::into_body`] gives the JSON body.
 
-use serde_json::{Map, Value};
+use crate::ordered_json::Json;
 
 /// The largest array index accepted (HTTPie has no limit; this keeps a typo such as
 /// `a[99999999999]` from exhausting memory).
@@ -203,38 +203,33 @@ pub(crate) fn parse_key(source: &str) -> Result<Vec<Step>, String> {
 }
 
 /// A JSON body built from nested items, in order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct NestedJson {
     /// `Null` until the first item (HTTPie's `None`).
-    root: Value,
+    root: Json,
 }
 
-fn empty_for(step: &Step) -> Value {
-    match step {
-        Step::Key(_) => Value::Object(Map::new()),
-        Step::Index(_) | Step::Append => Value::Array(Vec::new()),
+impl Default for NestedJson {
+    fn default() -> Self {
+        NestedJson { root: Json::Null }
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Object(_) => "object",
-        Value::Array(_) => "array",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Bool(_) => "bool",
-        Value::Null => "null",
+fn empty_for(step: &Step) -> Json {
+    match step {
+        Step::Key(_) => Json::Object(Vec::new()),
+        Step::Index(_) | Step::Append => Json::Array(Vec::new()),
     }
 }
 
 impl NestedJson {
     /// Whether no item was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.root.is_null()
+        self.root == Json::Null
     }
 
     /// Sets `value` at the nested `key`, as HTTPie's `interpret` does.
-    pub(crate) fn insert(&mut self, key: &str, value: Value) -> Result<(), String> {
+    pub(crate) fn insert(&mut self, key: &str, value: Json) -> Result<(), String> {
         let steps = parse_key(key)?;
         // The way from the root to the cursor; HTTPie's "cursor is None" restarts the root.
         let mut trail: Vec<Trail> = Vec::new();
@@ -242,7 +237,7 @@ impl NestedJson {
         for (index, step) in steps.iter().enumerate() {
             let next = steps.get(index + 1);
             let mut cursor = follow(&mut self.root, &trail);
-            if cursor.is_null() {
+            if *cursor == Json::Null {
                 self.root = empty_for(step);
                 trail.clear();
                 cursor = &mut self.root;
@@ -251,7 +246,7 @@ impl NestedJson {
                 Step::Key(_) => "object",
                 Step::Index(_) | Step::Append => "array",
             };
-            if type_name(cursor) != expected {
+            if cursor.type_name() != expected {
                 let so_far: String = steps[..index]
                     .iter()
                     .enumerate()
@@ -260,23 +255,25 @@ impl NestedJson {
                 return Err(format!(
                     "cannot perform {:?} based access on {so_far:?}, which has a type of {:?}, but this operation requires a type of {expected:?}",
                     step.action(),
-                    type_name(cursor),
+                    cursor.type_name(),
                 ));
             }
             let new_value = || match next {
                 Some(next) => empty_for(next),
-                None => Value::Null,
+                None => Json::Null,
             };
             match (step, cursor) {
-                (Step::Key(key), Value::Object(map)) => {
+                (Step::Key(key), object @ Json::Object(_)) => {
                     if next.is_none() {
-                        map.insert(key.clone(), value.take().unwrap_or_default());
+                        object.set_member(key, value.take().unwrap_or(Json::Null));
                         break;
                     }
-                    map.entry(key.clone()).or_insert_with(new_value);
+                    if object.member_mut(key).is_none() {
+                        object.set_member(key, new_value());
+                    }
                     trail.push(Trail::Key(key.clone()));
                 }
-                (Step::Index(i), Value::Array(array)) => {
+                (Step::Index(i), Json::Array(array)) => {
                     if *i < 0 {
                         return Err(format!("negative index {i} is not supported"));
                     }
@@ -287,20 +284,20 @@ impl NestedJson {
                     }
                     let position = *i as usize;
                     if array.len() <= position {
-                        array.resize(position + 1, Value::Null);
+                        array.resize(position + 1, Json::Null);
                     }
                     if next.is_none() {
-                        array[position] = value.take().unwrap_or_default();
+                        array[position] = value.take().unwrap_or(Json::Null);
                         break;
                     }
-                    if array[position].is_null() {
+                    if array[position] == Json::Null {
                         array[position] = new_value();
                     }
                     trail.push(Trail::Index(position));
                 }
-                (Step::Append, Value::Array(array)) => {
+                (Step::Append, Json::Array(array)) => {
                     if next.is_none() {
-                        array.push(value.take().unwrap_or_default());
+                        array.push(value.take().unwrap_or(Json::Null));
                         break;
                     }
                     array.push(new_value());
@@ -313,9 +310,9 @@ impl NestedJson {
     }
 
     /// The body: an object, or the top-level array built with `[]`/`[N]` roots.
-    pub(crate) fn into_body(self) -> Value {
+    pub(crate) fn into_body(self) -> Json {
         match self.root {
-            Value::Null => Value::Object(Map::new()),
+            Json::Null => Json::Object(Vec::new()),
             other => other,
         }
     }
@@ -327,23 +324,24 @@ enum Trail {
     Index(usize),
 }
 
-fn follow<'a>(root: &'a mut Value, trail: &[Trail]) -> &'a mut Value {
+fn follow<'a>(root: &'a mut Json, trail: &[Trail]) -> &'a mut Json {
     let Some((step, rest)) = trail.split_first() else {
         return root;
     };
     // The trail was built from this tree, so every step exists; stop rather than panic.
-    let exists = match step {
-        Trail::Key(key) => root.get(key.as_str()).is_some(),
-        Trail::Index(i) => root.get(*i).is_some(),
+    let position = match (&*root, step) {
+        (Json::Object(members), Trail::Key(key)) => members.iter().position(|(k, _)| k == key),
+        (Json::Array(items), Trail::Index(i)) => (*i < items.len()).then_some(*i),
+        _ => None,
     };
-    if !exists {
+    let Some(position) = position else {
         return root;
-    }
-    let next = match step {
-        Trail::Key(key) => &mut root[key.as_str()],
-        Trail::Index(i) => &mut root[*i],
     };
-    follow(next, rest)
+    match root {
+        Json::Object(members) => follow(&mut members[position].1, rest),
+        Json::Array(items) => follow(&mut items[position], rest),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -351,12 +349,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn build(items: &[(&str, Value)]) -> Result<Value, String> {
+    fn build(items: &[(&str, serde_json::Value)]) -> Result<serde_json::Value, String> {
         let mut body = NestedJson::default();
         for (key, value) in items {
-            body.insert(key, value.clone())?;
+            let value: Json = serde_json::from_value(value.clone()).unwrap();
+            body.insert(key, value)?;
         }
-        Ok(body.into_body())
+        Ok(body.into_body().to_value())
     }
 
     #[test]
@@ -460,7 +459,7 @@ mod tests {
         for pair in keys.chunks(2) {
             let mut body = NestedJson::default();
             for key in pair {
-                let _ = body.insert(key, json!("v"));
+                let _ = body.insert(key, Json::String("v".into()));
             }
             let _ = body.into_body();
         }

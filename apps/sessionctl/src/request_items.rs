@@ -21,9 +21,8 @@
 //! [`split_item`] and [`build`] are pure (files are read through a [`FileReader`]); every
 //! error names the item it comes from.
 
-use serde_json::Value;
-
 use crate::nested_json::NestedJson;
+use crate::ordered_json::{Json, python_float};
 
 /// The separators HTTPie 3.2.4 knows, each with its kind.
 const SEPARATORS: [(&str, Separator); 10] = [
@@ -185,8 +184,8 @@ pub(crate) enum Part {
 pub(crate) enum Body {
     /// No data items (JSON mode): no body.
     Empty,
-    /// JSON.
-    Json(Value),
+    /// JSON (members in the order given, written as HTTPie writes it).
+    Json(Json),
     /// `application/x-www-form-urlencoded` fields (possibly none).
     Form(Vec<(String, String)>),
     /// `multipart/form-data` parts (possibly none).
@@ -233,63 +232,18 @@ fn read_text(item: &RawItem, read: FileReader<'_>) -> Result<String, String> {
     })
 }
 
-fn parse_json(item: &RawItem, text: &str) -> Result<Value, String> {
+fn parse_json(item: &RawItem, text: &str) -> Result<Json, String> {
     serde_json::from_str(text).map_err(|e| format!("{:?}: not valid JSON: {e}", item.orig))
 }
 
-/// Python's `str()` of a float, from Rust's shortest round-trip digits.
-fn python_float(value: f64) -> String {
-    if value.is_nan() {
-        return "nan".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    // `{:e}` gives the shortest digits: "1.5e300", "-1e-5", "0e0".
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if value != 0.0 && !(-4..16).contains(&exponent) {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.abs());
-    }
-    let point = exponent + 1; // digits before the decimal point
-    let (integer, fraction) = if point <= 0 {
-        (
-            "0".to_string(),
-            "0".repeat(point.unsigned_abs() as usize) + &digits,
-        )
-    } else if point as usize >= digits.len() {
-        (
-            digits.clone() + &"0".repeat(point as usize - digits.len()),
-            String::new(),
-        )
-    } else {
-        let (i, f) = digits.split_at(point as usize);
-        (i.to_string(), f.to_string())
-    };
-    let fraction = fraction.trim_end_matches('0');
-    let fraction = if fraction.is_empty() { "0" } else { fraction };
-    format!("{sign}{integer}.{fraction}")
-}
-
 /// A JSON value as a form value, as HTTPie's `str()`: only strings, numbers and bools.
-fn form_value(item: &RawItem, value: &Value) -> Result<String, String> {
+fn form_value(item: &RawItem, value: &Json) -> Result<String, String> {
     match value {
-        Value::String(text) => Ok(text.clone()),
-        Value::Bool(true) => Ok("True".into()),
-        Value::Bool(false) => Ok("False".into()),
-        Value::Number(n) if n.is_f64() => Ok(python_float(n.as_f64().unwrap_or_default())),
-        Value::Number(n) => Ok(n.to_string()),
+        Json::String(text) => Ok(text.clone()),
+        Json::Bool(true) => Ok("True".into()),
+        Json::Bool(false) => Ok("False".into()),
+        Json::Float(f) => Ok(python_float(*f)),
+        Json::Int(i) => Ok(i.to_string()),
         _ => Err(format!(
             "{:?}: cannot use complex JSON value types (object, array, null) with --form/--multipart",
             item.orig
@@ -373,8 +327,8 @@ pub(crate) fn build(
             }
             Separator::Data | Separator::DataFile | Separator::Json | Separator::JsonFile => {
                 let value = match item.separator {
-                    Separator::Data => Value::String(item.value.clone()),
-                    Separator::DataFile => Value::String(read_text(item, read)?),
+                    Separator::Data => Json::String(item.value.clone()),
+                    Separator::DataFile => Json::String(read_text(item, read)?),
                     Separator::Json => parse_json(item, &item.value)?,
                     _ => parse_json(item, &read_text(item, read)?)?,
                 };
@@ -489,6 +443,13 @@ mod tests {
         ])
     }
 
+    fn json_body(body: &Body) -> serde_json::Value {
+        match body {
+            Body::Json(json) => json.to_value(),
+            other => panic!("not JSON: {other:?}"),
+        }
+    }
+
     fn build_with(items: &[&str], kind: BodyKind) -> Result<RequestItems, String> {
         let files = files();
         let read = |path: &str| {
@@ -536,14 +497,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            built.body,
-            Body::Json(
-                json!({"x": "hello\n", "y": {"x": [1, 2]}, "a": {"b": [1, "2"]}, "n": null})
-            )
+            json_body(&built.body),
+            json!({"x": "hello\n", "y": {"x": [1, 2]}, "a": {"b": [1, "2"]}, "n": null})
+        );
+        let Body::Json(ordered) = &built.body else {
+            panic!("not JSON")
+        };
+        assert_eq!(
+            ordered.to_python(),
+            r#"{"x": "hello\n", "y": {"x": [1, 2]}, "a": {"b": [1, "2"]}, "n": null}"#
         );
         assert!(built.has_data);
         let top = build_with(&["[]=x", "[1]:=2"], BodyKind::Json).unwrap();
-        assert_eq!(top.body, Body::Json(json!(["x", 2])));
+        assert_eq!(json_body(&top.body), json!(["x", 2]));
         let none = build_with(&["H:v", "q==1"], BodyKind::Json).unwrap();
         assert_eq!(none.body, Body::Empty);
         assert!(!none.has_data);
@@ -600,12 +566,6 @@ mod tests {
                 ("x", "hello\n"),
             ]))
         );
-        assert_eq!(python_float(1.0), "1.0");
-        assert_eq!(python_float(0.0001), "0.0001");
-        assert_eq!(python_float(0.00001), "1e-05");
-        assert_eq!(python_float(1e16), "1e+16");
-        assert_eq!(python_float(123456.5), "123456.5");
-        assert_eq!(python_float(-2.5e-7), "-2.5e-07");
     }
 
     #[test]
