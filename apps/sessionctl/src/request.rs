@@ -80,6 +80,9 @@ pub(crate) struct RequestArgs {
     /// The multipart boundary to use instead of a random one, as HTTPie's --boundary.
     #[arg(long, value_name = "BOUNDARY")]
     boundary: Option<String>,
+    /// Accepted for HTTPie compatibility: sessionctl never reads a body from standard input.
+    #[arg(short = 'I', long)]
+    ignore_stdin: bool,
     /// Print the request instead of sending it, as HTTPie's --offline (the session is still
     /// updated with the request's headers and auth, as HTTPie does).
     #[arg(long)]

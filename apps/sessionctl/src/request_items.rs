@@ -18,6 +18,11 @@
 //! and `\]` for literal brackets. With `--form` and `--multipart` keys are taken literally and
 //! repeated fields are grouped under their first occurrence, as HTTPie's multi-value dicts do.
 //!
+//! JSON bodies keep the order of the items and of the members of embedded JSON (duplicates
+//! included) and are written as Python's `json.dumps` writes them ([`crate::ordered_json`]),
+//! so the body is byte for byte the one HTTPie sends. Form values of `:=` items are Python's
+//! `str()` of the value (`True`, `1.5e+300`).
+//!
 //! [`split_item`] and [`build`] are pure (files are read through a [`FileReader`]); every
 //! error names the item it comes from.
 
