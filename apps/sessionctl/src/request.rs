@@ -340,12 +340,19 @@ pub(crate) async fn run(
 
     if args.offline {
         let request = offline_request(&session, request)?;
+        // Names as typed (in the items or the session file), as HTTPie prints them.
+        let spellings: Vec<String> = parsed
+            .headers
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(session.headers().iter().map(|(n, _)| n.clone()))
+            .collect();
         if let Some(file) = &file
             && (is_new || !read_only)
         {
             file.save_with(&session, sealer)?;
         }
-        print_offline(&request, json);
+        print_offline(&request, &spellings, json);
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -398,7 +405,14 @@ fn offline_request(
 
 /// Prints an offline request like `http --offline` does into a pipe (CRLF line ends, the
 /// body as is), or as JSON.
-fn print_offline(request: &ClientRequest, json: bool) {
+fn print_offline(request: &ClientRequest, spellings: &[String], json: bool) {
+    let spell = |name: &str| {
+        spellings
+            .iter()
+            .find(|typed| typed.eq_ignore_ascii_case(name))
+            .cloned()
+            .unwrap_or_else(|| title_case(name))
+    };
     let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
     if json {
         let headers: Vec<Value> = request
@@ -406,7 +420,7 @@ fn print_offline(request: &ClientRequest, json: bool) {
             .iter()
             .map(|(name, value)| {
                 serde_json::json!([
-                    title_case(name.as_str()),
+                    spell(name.as_str()),
                     String::from_utf8_lossy(value.as_bytes())
                 ])
             })
@@ -422,7 +436,7 @@ fn print_offline(request: &ClientRequest, json: bool) {
     }
     let mut out = format!("{} {target} HTTP/1.1\r\n", request.method).into_bytes();
     for (name, value) in &request.headers {
-        out.extend_from_slice(title_case(name.as_str()).as_bytes());
+        out.extend_from_slice(spell(name.as_str()).as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");

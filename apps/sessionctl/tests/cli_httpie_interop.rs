@@ -594,15 +594,16 @@ fn offline_requests_print_what_httpie_prints() {
             "X-Unset:",
             "Empty;",
         ],
-        &["-a", "u:p", "DELETE", ":9/d"],
+        &["-a", "u:p", "DELETE", ":9/d", "x-lower:1", "X-UPPER;"],
         &["--raw", "text body", ":9/raw"],
     ];
     for args in cases {
         let config = test_support::temp_dir();
-        let ours = parse_offline(&ok(sessionctl(config.path())
+        let printed = ok(sessionctl(config.path())
             .current_dir(dir.path())
             .args(["request", "--offline"])
-            .args(args)));
+            .args(args));
+        let ours = parse_offline(&printed);
         let Some(httpie) = httpie_sends(test, dir.path(), args) else {
             return;
         };
@@ -622,6 +623,14 @@ fn offline_requests_print_what_httpie_prints() {
         };
         assert_eq!(comparable(&ours), comparable(&httpie), "{args:?}");
         assert_eq!(ours.body, httpie.body, "{args:?}");
+        // Header names are printed as typed, like HTTPie does.
+        for item in args
+            .iter()
+            .filter(|a| a.starts_with("x-lower") || a.starts_with("X-UPPER"))
+        {
+            let name = item.split([':', ';']).next().unwrap();
+            assert!(printed.contains(&format!("\r\n{name}: ")), "{printed}");
+        }
     }
 }
 
