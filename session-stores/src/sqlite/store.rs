@@ -401,16 +401,17 @@ fn live_of_principal(conn: &Connection, principal: &str, now: Timestamp) -> Resu
     )
 }
 
-/// Makes room for one more session of `principal` besides `except`, inside a transaction.
+/// Makes room for one more session of `principal` besides `except`, inside a transaction;
+/// returns the sessions it evicted, for events once the transaction has committed.
 fn make_room(
     inner: &Inner,
     conn: &Connection,
     principal: &str,
     except: &SessionKey,
     now: Timestamp,
-) -> Result<(), OpError> {
+) -> Result<Vec<SessionKey>, OpError> {
     let Some(limit) = inner.config.principal_limit else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let others: Vec<SessionKey> = {
         let mut statement = conn.prepare_cached(&format!(
@@ -430,21 +431,29 @@ fn make_room(
         keys
     };
     if others.len() < limit.max {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if limit.when_full == WhenFull::Refuse {
         return Err(CoreError::PrincipalLimit { max: limit.max }.into());
     }
     let excess = others.len() + 1 - limit.max;
+    let mut evicted = Vec::new();
     for key in others.into_iter().take(excess) {
         if remove(conn, &key)? {
-            inner.emit(
-                SessionEvent::new(EventKind::Evicted, Some(key), now)
-                    .with_detail("per-principal session limit"),
-            );
+            evicted.push(key);
         }
     }
-    Ok(())
+    Ok(evicted)
+}
+
+/// Reports sessions evicted by the per-principal limit (after their removal committed).
+fn report_evicted(inner: &Inner, evicted: Vec<SessionKey>, now: Timestamp) {
+    for key in evicted {
+        inner.emit(
+            SessionEvent::new(EventKind::Evicted, Some(key), now)
+                .with_detail("per-principal session limit"),
+        );
+    }
 }
 
 #[async_trait]
@@ -458,16 +467,19 @@ impl SessionStore for SqliteStore {
         let record = record.clone();
         self.run("create", true, move |conn, inner| {
             let now = inner.now();
-            in_transaction(conn, |conn| {
+            let evicted = in_transaction(conn, |conn| {
                 if live_record(conn, &record.key, now)?.is_some() {
                     return Err(CoreError::AlreadyExists { key: record.key }.into());
                 }
-                if let Some(principal) = &record.principal {
-                    make_room(inner, conn, principal, &record.key, now)?;
-                }
+                let evicted = match &record.principal {
+                    Some(principal) => make_room(inner, conn, principal, &record.key, now)?,
+                    None => Vec::new(),
+                };
                 put(conn, &record)?;
-                Ok(())
-            })
+                Ok(evicted)
+            })?;
+            report_evicted(inner, evicted, now);
+            Ok(())
         })
         .await
     }
@@ -489,17 +501,20 @@ impl SessionStore for SqliteStore {
         let (key, changes) = (*key, changes.clone());
         self.run("save", true, move |conn, inner| {
             let now = inner.now();
-            in_transaction(conn, |conn| {
+            let (version, evicted) = in_transaction(conn, |conn| {
                 let Some(mut record) = live_record(conn, &key, now)? else {
                     return Err(CoreError::Gone { key }.into());
                 };
                 record.apply(&changes, loaded_version, now, &inner.config.limits)?;
-                if let Some(Some(principal)) = &changes.principal {
-                    make_room(inner, conn, principal, &key, now)?;
-                }
+                let evicted = match &changes.principal {
+                    Some(Some(principal)) => make_room(inner, conn, principal, &key, now)?,
+                    _ => Vec::new(),
+                };
                 update_saved(conn, &record, &changes)?;
-                Ok(record.version)
-            })
+                Ok((record.version, evicted))
+            })?;
+            report_evicted(inner, evicted, now);
+            Ok(version)
         })
         .await
     }
@@ -659,22 +674,23 @@ impl PrincipalIndex for SqliteStore {
         let (principal, keep) = (principal.to_owned(), keep.copied());
         self.run("revoke_all", true, move |conn, inner| {
             let now = inner.now();
-            in_transaction(conn, |conn| {
-                let mut revoked = 0;
+            let revoked = in_transaction(conn, |conn| {
+                let mut revoked = Vec::new();
                 for record in live_of_principal(conn, &principal, now)? {
-                    if Some(record.key) == keep {
-                        continue;
-                    }
-                    if remove(conn, &record.key)? {
-                        revoked += 1;
-                        inner.emit(
-                            SessionEvent::new(EventKind::Invalidated, Some(record.key), now)
-                                .with_detail("all sessions of the principal revoked"),
-                        );
+                    if Some(record.key) != keep && remove(conn, &record.key)? {
+                        revoked.push(record.key);
                     }
                 }
                 Ok(revoked)
-            })
+            })?;
+            // Reported once the removals committed.
+            for key in &revoked {
+                inner.emit(
+                    SessionEvent::new(EventKind::Invalidated, Some(*key), now)
+                        .with_detail("all sessions of the principal revoked"),
+                );
+            }
+            Ok(revoked.len() as u64)
         })
         .await
     }
