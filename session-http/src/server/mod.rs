@@ -67,7 +67,8 @@
 //! | stores in the same project | memory, file, SQLite, Redis (and Cluster), encrypted file | memory (others in separate crates) | cookie, Redis |
 //!
 //! Throughput and latency against bare hyper and tower-sessions on the same handler are
-//! measured by `benches/benches/http_load.rs`; the results are in `benches/RESULTS.md`.
+//! measured by `benches/benches/http_load.rs` (through real connections) and
+//! `benches/benches/layer.rs` (the layers alone); the results are in `benches/RESULTS.md`.
 //!
 //! ## Example
 //!
