@@ -433,67 +433,34 @@ mod tests {
         assert!(build(&[("a[99999999999]", json!("1"))]).is_err());
     }
 
-    /// A small deterministic generator (xorshift) for many arbitrary keys.
-    fn keys(seed: u64, count: usize) -> Vec<String> {
-        const ALPHABET: &[char] = &['a', 'b', '0', '1', '7', '[', ']', '\\', '_', '-', ' ', '+'];
-        let mut state = seed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count)
-            .map(|_| {
-                let len = (next() % 12) as usize;
-                (0..len)
-                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                    .collect()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn arbitrary_keys_never_panic() {
-        let keys = keys(0x5eed_1234_abcd_ef01, 20_000);
-        for pair in keys.chunks(2) {
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_keys_never_panic(keys in proptest::collection::vec("[ab017_ +\\-\\[\\]\\\\]{0,12}", 1..3)) {
             let mut body = NestedJson::default();
-            for key in pair {
+            for key in &keys {
                 let _ = body.insert(key, Json::String("v".into()));
             }
             let _ = body.into_body();
         }
-    }
 
-    #[test]
-    fn plain_key_paths_round_trip() {
-        for parts in keys(0x0bad_cafe_1234_5678, 2_000).chunks(4).map(|c| {
-            c.iter()
-                .map(|k| format!("k{}", k.replace(['[', ']', '\\'], "")))
-                .collect::<Vec<_>>()
-        }) {
+        #[test]
+        fn plain_key_paths_round_trip(parts in proptest::collection::vec("k[ab017_ +\\-]{0,10}", 1..5)) {
             let key = format!(
                 "{}{}",
                 parts[0],
-                parts[1..]
-                    .iter()
-                    .map(|p| format!("[{p}]"))
-                    .collect::<String>()
+                parts[1..].iter().map(|p| format!("[{p}]")).collect::<String>()
             );
             let steps = parse_key(&key).unwrap();
-            assert_eq!(
+            proptest::prop_assert_eq!(
                 steps,
-                parts
-                    .iter()
-                    .map(|p| Step::Key(p.clone()))
-                    .collect::<Vec<_>>()
+                parts.iter().map(|p| Step::Key(p.clone())).collect::<Vec<_>>()
             );
             let body = build(&[(&key, json!("v"))]).unwrap();
             let mut expected = json!("v");
             for part in parts.iter().rev() {
                 expected = json!({ part.clone(): expected });
             }
-            assert_eq!(body, expected, "{key}");
+            proptest::prop_assert_eq!(body, expected, "{}", key);
         }
     }
 }
