@@ -235,3 +235,94 @@ mod redis_specific {
         assert!(error.to_string().starts_with("Redis:"), "{error}");
     }
 }
+
+mod principal_limit_across_processes {
+    use std::time::Duration;
+
+    use session_core::{
+        Codec, Error, ExpiryPolicy, PrincipalLimit, Record, SessionId, SessionStore, StoreConfig,
+        WhenFull,
+    };
+    use session_stores::RedisStore;
+
+    /// Eight stores on their own connections, as eight processes sharing one Redis would be.
+    async fn stores(config: &StoreConfig) -> Vec<RedisStore> {
+        let Some(server) = super::shared_server() else {
+            panic!("redis-server is not available (see the SKIPPED notice above)");
+        };
+        let prefix = super::unique_prefix();
+        let mut stores = Vec::new();
+        for _ in 0..8 {
+            stores.push(
+                RedisStore::builder()
+                    .prefix(prefix.clone())
+                    .config(config.clone())
+                    .connect(&server.url())
+                    .await
+                    .unwrap(),
+            );
+        }
+        stores
+    }
+
+    /// 24 logins of one principal at once, spread over the stores.
+    async fn racing_logins(when_full: WhenFull) -> (Vec<Result<(), Error>>, usize) {
+        let config = StoreConfig {
+            principal_limit: Some(PrincipalLimit { max: 3, when_full }),
+            ..StoreConfig::default()
+        };
+        let stores = stores(&config).await;
+        let tasks: Vec<_> = stores
+            .iter()
+            .cycle()
+            .take(24)
+            .map(|store| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let id = SessionId::generate().unwrap();
+                    let mut record = Record::new(
+                        id.key(),
+                        Codec::Json,
+                        ExpiryPolicy::idle(Duration::from_secs(600)),
+                        StoreConfig::default().now(),
+                    );
+                    record.principal = Some("alice".to_owned());
+                    store.create(&record).await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        let left = stores[0]
+            .principal_index()
+            .unwrap()
+            .sessions_of("alice")
+            .await
+            .unwrap()
+            .len();
+        (results, left)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_logins_are_refused_beyond_the_limit() {
+        let (results, left) = racing_logins(WhenFull::Refuse).await;
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(created, 3, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(()) | Err(Error::PrincipalLimit { max: 3 }))),
+            "{results:?}"
+        );
+        assert_eq!(left, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_logins_evict_down_to_the_limit() {
+        let (results, left) = racing_logins(WhenFull::EvictOldest).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(left, 3);
+    }
+}

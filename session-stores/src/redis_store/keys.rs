@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 /// - `<prefix>expiry`: a sorted set of session keys scored by an expiry time that is never later
 ///   than the real one (it is moved forward by the sweep); for `count` and the sweep.
 /// - `<prefix>p:<sha256 of the principal>`: a set of the principal's session keys.
+/// - `<prefix>l:<sha256 of the principal>`: a short lease held while a write checks the
+///   principal's session limit (see `principal_lease`).
 ///
 /// The index keys live in their own slots and are updated right after the session's script.
 #[derive(Clone, Debug)]
@@ -40,8 +42,16 @@ impl Keys {
     }
 
     pub(crate) fn principal(&self, principal: &str) -> String {
+        self.of_principal("p", principal)
+    }
+
+    pub(crate) fn principal_lease(&self, principal: &str) -> String {
+        self.of_principal("l", principal)
+    }
+
+    fn of_principal(&self, kind: &str, principal: &str) -> String {
         let digest = Sha256::digest(principal.as_bytes());
-        format!("{}p:{}", self.prefix, hex::encode(digest))
+        format!("{}{kind}:{}", self.prefix, hex::encode(digest))
     }
 }
 

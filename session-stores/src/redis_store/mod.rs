@@ -3,6 +3,7 @@
 mod connection;
 mod fields;
 mod keys;
+mod principal_lease;
 mod scripts;
 mod store;
 

@@ -1,6 +1,7 @@
 //! The Redis store's implementation of the session store contract.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use session_core::{
 use super::connection::Connection;
 use super::fields::{hash_pairs, record_fields, record_from_fields};
 use super::keys::Keys;
+use super::principal_lease;
 use super::scripts::Scripts;
 use crate::error::{Error, Result};
 use crate::url::DEFAULT_REDIS_PREFIX;
@@ -433,6 +435,93 @@ impl Inner {
         Ok(())
     }
 
+    /// Runs the save script and keeps the principal and expiry indexes in step.
+    async fn save_changes(
+        &self,
+        key: &SessionKey,
+        changes: &ChangeSet,
+        loaded_version: u64,
+    ) -> CoreResult<u64> {
+        const OP: &str = "save";
+        let limits = &self.config.limits;
+        let args = save_args(self.now(), changes, loaded_version, &self.config);
+        let reply = self
+            .run_script(OP, &self.scripts.save, &self.keys.session(key), args)
+            .await?;
+        match reply.as_slice() {
+            [tag] if tag == "gone" => Err(CoreError::Gone { key: *key }),
+            [tag, detail] if tag == "conflict" => Err(CoreError::Conflict {
+                key: *key,
+                detail: detail.clone(),
+            }),
+            [tag, actual] if tag == "limit_attributes" => {
+                Err(CoreError::Limit(LimitError::Attributes {
+                    actual: actual.parse().unwrap_or(usize::MAX),
+                    limit: limits.max_attributes,
+                }))
+            }
+            [tag, actual] if tag == "limit_size" => Err(CoreError::Limit(LimitError::RecordSize {
+                actual: actual.parse().unwrap_or(usize::MAX),
+                limit: limits.max_record_bytes,
+            })),
+            [tag, version, expires, old, new] if tag == "ok" => {
+                let version: u64 = version.parse().map_err(|_| bad_reply(OP, &reply))?;
+                if old != new {
+                    let hex = key.to_hex();
+                    let mut conn = self.conn();
+                    if !old.is_empty() {
+                        cmd("SREM")
+                            .arg(self.keys.principal(old))
+                            .arg(&hex)
+                            .exec_async(&mut conn)
+                            .await
+                            .map_err(redis_error(OP))?;
+                    }
+                    if !new.is_empty() {
+                        cmd("SADD")
+                            .arg(self.keys.principal(new))
+                            .arg(&hex)
+                            .exec_async(&mut conn)
+                            .await
+                            .map_err(redis_error(OP))?;
+                    }
+                }
+                if changes.expiry.is_some() {
+                    // A new policy may bring the expiry forward: index the exact time (XX: only
+                    // if the session is still indexed, so a racing delete is not undone).
+                    cmd("ZADD")
+                        .arg(self.keys.expiry())
+                        .arg("XX")
+                        .arg(score(parse_expiry(expires)))
+                        .arg(key.to_hex())
+                        .exec_async(&mut self.conn())
+                        .await
+                        .map_err(redis_error(OP))?;
+                }
+                Ok(version)
+            }
+            _ => Err(bad_reply(OP, &reply)),
+        }
+    }
+
+    /// Runs `write` holding the principal's lease when it sets a principal and a
+    /// per-principal limit is configured, so that the limit check and the write are one step
+    /// for every process sharing the store.
+    async fn within_principal_limit<T>(
+        &self,
+        operation: &'static str,
+        principal: Option<&str>,
+        write: impl Future<Output = CoreResult<T>>,
+    ) -> CoreResult<T> {
+        match principal {
+            Some(principal) if self.config.principal_limit.is_some() => {
+                let lease = self.keys.principal_lease(principal);
+                principal_lease::holding(&self.conn, &lease, operation, write).await
+            }
+            _ => write.await,
+        }
+    }
+
     /// Runs the create script for `record`; `false` when a live record holds the key.
     async fn put_new(&self, operation: &'static str, record: &Record) -> CoreResult<bool> {
         let mut args = vec![now_arg(self.now())];
@@ -534,19 +623,24 @@ impl SessionStore for RedisStore {
         const OP: &str = "create";
         let inner = &self.inner;
         record.check_limits(&inner.config.limits)?;
-        if let Some(principal) = &record.principal {
-            inner.make_room(OP, principal, &record.key).await?;
-        }
-        if !inner.put_new(OP, record).await? {
-            return Err(CoreError::AlreadyExists { key: record.key });
-        }
+        let write = async {
+            if let Some(principal) = &record.principal {
+                inner.make_room(OP, principal, &record.key).await?;
+            }
+            if !inner.put_new(OP, record).await? {
+                return Err(CoreError::AlreadyExists { key: record.key });
+            }
+            inner
+                .index_add(
+                    OP,
+                    &record.key,
+                    record.principal.as_deref(),
+                    record.expires_at(),
+                )
+                .await
+        };
         inner
-            .index_add(
-                OP,
-                &record.key,
-                record.principal.as_deref(),
-                record.expires_at(),
-            )
+            .within_principal_limit(OP, record.principal.as_deref(), write)
             .await
     }
 
@@ -566,68 +660,20 @@ impl SessionStore for RedisStore {
         for name in changes.upserts.keys() {
             limits.check_key(name)?;
         }
-        if let Some(Some(principal)) = &changes.principal {
-            limits.check_principal(principal)?;
-            inner.make_room(OP, principal, key).await?;
-        }
-        let args = save_args(inner.now(), changes, loaded_version, &inner.config);
-        let reply = inner
-            .run_script(OP, &inner.scripts.save, &inner.keys.session(key), args)
-            .await?;
-        match reply.as_slice() {
-            [tag] if tag == "gone" => Err(CoreError::Gone { key: *key }),
-            [tag, detail] if tag == "conflict" => Err(CoreError::Conflict {
-                key: *key,
-                detail: detail.clone(),
-            }),
-            [tag, actual] if tag == "limit_attributes" => {
-                Err(CoreError::Limit(LimitError::Attributes {
-                    actual: actual.parse().unwrap_or(usize::MAX),
-                    limit: limits.max_attributes,
-                }))
+        let new_principal = match &changes.principal {
+            Some(Some(principal)) => {
+                limits.check_principal(principal)?;
+                Some(principal.as_str())
             }
-            [tag, actual] if tag == "limit_size" => Err(CoreError::Limit(LimitError::RecordSize {
-                actual: actual.parse().unwrap_or(usize::MAX),
-                limit: limits.max_record_bytes,
-            })),
-            [tag, version, expires, old, new] if tag == "ok" => {
-                let version: u64 = version.parse().map_err(|_| bad_reply(OP, &reply))?;
-                if old != new {
-                    let hex = key.to_hex();
-                    let mut conn = inner.conn();
-                    if !old.is_empty() {
-                        cmd("SREM")
-                            .arg(inner.keys.principal(old))
-                            .arg(&hex)
-                            .exec_async(&mut conn)
-                            .await
-                            .map_err(redis_error(OP))?;
-                    }
-                    if !new.is_empty() {
-                        cmd("SADD")
-                            .arg(inner.keys.principal(new))
-                            .arg(&hex)
-                            .exec_async(&mut conn)
-                            .await
-                            .map_err(redis_error(OP))?;
-                    }
-                }
-                if changes.expiry.is_some() {
-                    // A new policy may bring the expiry forward: index the exact time (XX: only
-                    // if the session is still indexed, so a racing delete is not undone).
-                    cmd("ZADD")
-                        .arg(inner.keys.expiry())
-                        .arg("XX")
-                        .arg(score(parse_expiry(expires)))
-                        .arg(key.to_hex())
-                        .exec_async(&mut inner.conn())
-                        .await
-                        .map_err(redis_error(OP))?;
-                }
-                Ok(version)
+            _ => None,
+        };
+        let write = async {
+            if let Some(principal) = new_principal {
+                inner.make_room(OP, principal, key).await?;
             }
-            _ => Err(bad_reply(OP, &reply)),
-        }
+            inner.save_changes(key, changes, loaded_version).await
+        };
+        inner.within_principal_limit(OP, new_principal, write).await
     }
 
     async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
