@@ -56,6 +56,20 @@ impl World {
         self.hac.emulator().stats().logins
     }
 
+    /// `sessionctl hac --url <emulator> --user admin --store <store> <rest…>`.
+    async fn hac_with_store(
+        &self,
+        sessionctl: &Path,
+        store: &str,
+        rest: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let url = self.hac.base_url();
+        let mut args = vec!["hac", "--url", &url, "--user", "admin", "--store", store];
+        args.extend_from_slice(rest);
+        self.run(sessionctl, &args, env, None).await
+    }
+
     async fn run(
         &self,
         program: &Path,
@@ -341,31 +355,14 @@ async fn sessions_can_live_in_a_session_store_instead_of_the_shared_cache() {
     let world = World::start().await;
     let url = world.hac.base_url();
     let store = format!("file:{}", world.home.path().join("store").display());
-    let args = |rest: &[&str]| -> Vec<String> {
-        [
-            "hac",
-            "--url",
-            url.as_str(),
-            "--user",
-            "admin",
-            "--store",
-            store.as_str(),
-        ]
-        .iter()
-        .chain(rest)
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let run = |args: Vec<String>, env: &'static [(&'static str, &'static str)]| {
-        let world = &world;
-        let ctl = ctl.clone();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            world.run(&ctl, &args, env, None).await
-        }
-    };
-    assert_ok(&run(args(&["login"]), &[("HAC_PASSWORD", "nimda")]).await);
-    let out = run(args(&["groovy", "return 'stored'"]), &[]).await;
+    assert_ok(
+        &world
+            .hac_with_store(&ctl, &store, &["login"], &[("HAC_PASSWORD", "nimda")])
+            .await,
+    );
+    let out = world
+        .hac_with_store(&ctl, &store, &["groovy", "return 'stored'"], &[])
+        .await;
     assert_ok(&out);
     assert_eq!(stdout(&out), "stored\n");
     assert_eq!(world.logins(), 1);
@@ -375,7 +372,9 @@ async fn sessions_can_live_in_a_session_store_instead_of_the_shared_cache() {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("nimda"));
     }
-    let out = run(args(&["sessions", "list"]), &[]).await;
+    let out = world
+        .hac_with_store(&ctl, &store, &["sessions", "list"], &[])
+        .await;
     assert_ok(&out);
     assert!(stdout(&out).contains(&url));
 }
@@ -399,7 +398,6 @@ async fn sessions_can_be_kept_in_the_encrypted_store() {
         return;
     };
     let world = World::start().await;
-    let url = world.hac.base_url();
     let key_file = world.home.path().join("hac.key");
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -417,36 +415,21 @@ async fn sessions_can_be_kept_in_the_encrypted_store() {
         dir.display(),
         key_file.display()
     );
-    let args = |rest: &[&str]| -> Vec<String> {
-        [
-            "hac",
-            "--url",
-            url.as_str(),
-            "--user",
-            "admin",
-            "--store",
-            store.as_str(),
-        ]
-        .iter()
-        .chain(rest)
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let run = |args: Vec<String>, env: &'static [(&'static str, &'static str)]| {
-        let world = &world;
-        let ctl = ctl.clone();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            world.run(&ctl, &args, env, None).await
-        }
-    };
-    assert_ok(&run(args(&["login"]), &[("HAC_PASSWORD", "nimda")]).await);
-    let out = run(args(&["groovy", "return 'sealed'"]), &[]).await;
+    assert_ok(
+        &world
+            .hac_with_store(&ctl, &store, &["login"], &[("HAC_PASSWORD", "nimda")])
+            .await,
+    );
+    let out = world
+        .hac_with_store(&ctl, &store, &["groovy", "return 'sealed'"], &[])
+        .await;
     assert_ok(&out);
     assert_eq!(stdout(&out), "sealed\n");
     assert_eq!(world.logins(), 1);
     // Nothing of the session is in the clear on disk.
-    let out = run(args(&["sessions", "list", "--format", "json"]), &[]).await;
+    let out = world
+        .hac_with_store(&ctl, &store, &["sessions", "list", "--format", "json"], &[])
+        .await;
     assert_ok(&out);
     let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(shown[0]["username"], "admin");
