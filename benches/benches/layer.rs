@@ -66,23 +66,16 @@ fn text(body: String) -> Response<Body> {
     Response::new(Full::new(Bytes::from(body)))
 }
 
-async fn ours(request: Request<Body>) -> Result<Response<Body>, Infallible> {
+/// The handler behind both layers: `S` is the layer's session type, found in the request
+/// extensions.
+async fn handler<S: scenario::CounterSession + Send + Sync + 'static>(
+    request: Request<Body>,
+) -> Result<Response<Body>, Infallible> {
     let path = request.uri().path();
     if path == "/unused" {
         return Ok(text("hello".to_owned()));
     }
-    let Some(session) = request.extensions().get::<Session>() else {
-        panic!("no session extension")
-    };
-    Ok(text(scenario::respond(path, session).await))
-}
-
-async fn theirs(request: Request<Body>) -> Result<Response<Body>, Infallible> {
-    let path = request.uri().path();
-    if path == "/unused" {
-        return Ok(text("hello".to_owned()));
-    }
-    let Some(session) = request.extensions().get::<tower_sessions::Session>() else {
+    let Some(session) = request.extensions().get::<S>() else {
         panic!("no session extension")
     };
     Ok(text(scenario::respond(path, session).await))
@@ -90,10 +83,11 @@ async fn theirs(request: Request<Body>) -> Result<Response<Body>, Infallible> {
 
 fn layers(c: &mut Criterion) {
     let rt = runtime();
-    let mut bare = service_fn(ours);
+    let mut bare = service_fn(handler::<Session>);
     let ours_layer = rt.block_on(async { scenario::our_layer(Arc::new(MemoryStore::new())) });
-    let mut ours = ours_layer.layer(service_fn(ours));
-    let mut theirs = scenario::tower_sessions_layer().layer(service_fn(theirs));
+    let mut ours = ours_layer.layer(service_fn(handler::<Session>));
+    let mut theirs =
+        scenario::tower_sessions_layer().layer(service_fn(handler::<tower_sessions::Session>));
     let our_cookie = cookie_of(&rt.block_on(call(&mut ours, request("/new", None))));
     let their_cookie = cookie_of(&rt.block_on(call(&mut theirs, request("/new", None))));
 

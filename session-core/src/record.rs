@@ -135,20 +135,27 @@ impl Record {
             .upserts
             .iter()
             .map(|(name, value)| (name, value.len()));
-        let attributes = || kept_attributes.clone().chain(upserted.clone());
-        let count = attributes().count();
+        // One pass: the count, the size, and the first bad name in the order of the resulting
+        // record (as a check of that record would find it).
+        let (mut count, mut size) = (0usize, 0usize);
+        let mut bad_name: Option<(&String, LimitError)> = None;
+        for (name, value_len) in kept_attributes.chain(upserted) {
+            count += 1;
+            size += name.len() + value_len;
+            if let Err(error) = limits.check_key(name)
+                && bad_name.as_ref().is_none_or(|(first, _)| name < *first)
+            {
+                bad_name = Some((name, error));
+            }
+        }
         if count > limits.max_attributes {
             return Err(LimitError::Attributes {
                 actual: count,
                 limit: limits.max_attributes,
             });
         }
-        // The first bad name in the order of the resulting record, as a check of it would find.
-        if let Some(error) = attributes()
-            .filter_map(|(name, _)| limits.check_key(name).err().map(|e| (name, e)))
-            .min_by(|a, b| a.0.cmp(b.0))
-        {
-            return Err(error.1);
+        if let Some((_, error)) = bad_name {
+            return Err(error);
         }
         let principal = match &changes.principal {
             Some(changed) => changed.as_deref(),
@@ -157,10 +164,7 @@ impl Record {
         if let Some(principal) = principal {
             limits.check_principal(principal)?;
         }
-        let size = attributes()
-            .map(|(name, value_len)| name.len() + value_len)
-            .sum::<usize>()
-            + principal.map_or(0, str::len);
+        let size = size + principal.map_or(0, str::len);
         if size > limits.max_record_bytes {
             return Err(LimitError::RecordSize {
                 actual: size,

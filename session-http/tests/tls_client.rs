@@ -35,6 +35,22 @@ async fn get(
     client.send(session, request, false).await
 }
 
+/// The error of one GET to a server with a certificate from `server_ca` for `names`, from a
+/// client that trusts only the bundle of `trusted`.
+async fn error_trusting(trusted: &TestCa, server_ca: &TestCa, names: &[&str]) -> ClientError {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = trusted.write_bundle(dir.path());
+    let addr = trusted_server(server_ca, names).await;
+    let mut session = ClientSession::new("127.0.0.1");
+    get(
+        &client(Verify::CaBundle(bundle)),
+        &mut session,
+        &format!("https://{addr}/"),
+    )
+    .await
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn with_the_ca_bundle_https_works_and_the_session_keeps_its_cookies() {
     let ca = TestCa::new("Test CA");
@@ -91,17 +107,7 @@ async fn without_the_ca_the_certificate_is_not_trusted() {
 async fn a_bundle_of_another_ca_does_not_make_the_server_trusted() {
     let ca = TestCa::new("Test CA");
     let other = TestCa::new("Other CA");
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = other.write_bundle(dir.path());
-    let addr = trusted_server(&ca, &["127.0.0.1"]).await;
-    let mut session = ClientSession::new("127.0.0.1");
-    let error = get(
-        &client(Verify::CaBundle(bundle)),
-        &mut session,
-        &format!("https://{addr}/"),
-    )
-    .await
-    .unwrap_err();
+    let error = error_trusting(&other, &ca, &["127.0.0.1"]).await;
     assert!(
         matches!(
             error,
@@ -130,17 +136,7 @@ async fn verify_off_accepts_an_untrusted_certificate() {
 #[tokio::test]
 async fn a_certificate_for_another_name_is_a_hostname_mismatch() {
     let ca = TestCa::new("Test CA");
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = ca.write_bundle(dir.path());
-    let addr = trusted_server(&ca, &["other.example"]).await;
-    let mut session = ClientSession::new("127.0.0.1");
-    let error = get(
-        &client(Verify::CaBundle(bundle)),
-        &mut session,
-        &format!("https://{addr}/"),
-    )
-    .await
-    .unwrap_err();
+    let error = error_trusting(&ca, &ca, &["other.example"]).await;
     match &error {
         ClientError::Tls {
             problem:

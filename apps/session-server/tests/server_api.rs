@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::json;
-use support::{ServerProcess, login, send, write_users_file};
+use support::{ServerProcess, login, send, session_of, write_users_file};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -104,18 +104,8 @@ async fn login_cycles_the_id() {
     .await;
     let second = reply.cookie_pair();
     assert_ne!(first, second);
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &first)], None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &second)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(session_of(addr, &first).await.status, 401);
+    assert_eq!(session_of(addr, &second).await.status, 200);
 }
 
 #[tokio::test]
@@ -146,9 +136,7 @@ async fn sessions_listing_revoke_logout_and_logout_everywhere() {
         }
     }
     // Revoke b from a.
-    let b_hash = send(addr, "GET", "/api/session", &[("cookie", &b)], None)
-        .await
-        .json()["id_hash"]
+    let b_hash = session_of(addr, &b).await.json()["id_hash"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -161,16 +149,9 @@ async fn sessions_listing_revoke_logout_and_logout_everywhere() {
     )
     .await;
     assert_eq!(reply.status, 204);
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &b)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(session_of(addr, &b).await.status, 401);
     // Bob cannot revoke alice's sessions.
-    let a_hash = send(addr, "GET", "/api/session", &[("cookie", &a)], None)
-        .await
-        .json()["id_hash"]
+    let a_hash = session_of(addr, &a).await.json()["id_hash"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -188,12 +169,7 @@ async fn sessions_listing_revoke_logout_and_logout_everywhere() {
     let reply = send(addr, "POST", "/api/logout", &[("cookie", &c)], None).await;
     assert_eq!(reply.status, 204);
     assert!(reply.set_cookies()[0].contains("Max-Age=0"));
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &c)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(session_of(addr, &c).await.status, 401);
 
     // Log out everywhere from a fresh login.
     let d = login(addr, "alice", "wonderland").await;
@@ -207,19 +183,9 @@ async fn sessions_listing_revoke_logout_and_logout_everywhere() {
     .await;
     assert_eq!(reply.json(), json!({"revoked": 2}));
     for dead in [&a, &d] {
-        assert_eq!(
-            send(addr, "GET", "/api/session", &[("cookie", dead)], None)
-                .await
-                .status,
-            401
-        );
+        assert_eq!(session_of(addr, dead).await.status, 401);
     }
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &bob)], None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(session_of(addr, &bob).await.status, 200);
 }
 
 #[tokio::test]
@@ -271,7 +237,7 @@ async fn bad_cookies_give_a_fresh_session_not_an_error_page() {
         "session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "session=%00%ff",
     ] {
-        let reply = send(addr, "GET", "/api/session", &[("cookie", cookie)], None).await;
+        let reply = session_of(addr, cookie).await;
         assert_eq!(reply.status, 401, "{cookie}");
         let reply = send(
             addr,
@@ -370,9 +336,7 @@ async fn sixty_four_clients_on_one_shared_session_lose_no_increment() {
     for task in tasks {
         task.await.unwrap();
     }
-    let doc = send(addr, "GET", "/api/session", &[("cookie", &cookie)], None)
-        .await
-        .json();
+    let doc = session_of(addr, &cookie).await.json();
     for client in 0..CLIENTS {
         assert_eq!(
             doc["attributes"][format!("counter:c{client}")],
@@ -427,12 +391,7 @@ async fn the_api_works_on_a_real_redis_store() {
     )
     .await;
     assert_eq!(reply.json(), json!({"revoked": 2}));
-    assert_eq!(
-        send(addr, "GET", "/api/session", &[("cookie", &a)], None)
-            .await
-            .status,
-        401
-    );
+    assert_eq!(session_of(addr, &a).await.status, 401);
 }
 
 /// The README's first command has no accounts: the server makes a `demo` account with a
@@ -479,7 +438,7 @@ async fn without_accounts_a_demo_account_is_made_and_shown_once() {
     .await;
     assert_eq!(wrong.status, 401);
     let cookie = support::login(addr, "demo", &password).await;
-    let me = support::send(addr, "GET", "/api/session", &[("cookie", &cookie)], None).await;
+    let me = support::session_of(addr, &cookie).await;
     assert_eq!(me.json()["principal"], "demo");
     assert!(
         dir.path().read_dir().unwrap().next().is_some(),

@@ -84,16 +84,8 @@ impl SessionLayer {
     /// `Secure`, `SameSite=Lax`, `Path=/`), no header transport, no save on 5xx, fail closed
     /// on store failure, 409 on conflicting writes.
     pub fn new(manager: SessionManager) -> Self {
-        SessionLayer {
-            shared: Arc::new(Shared::new(
-                manager,
-                Some(CookieConfig::default()),
-                None,
-                false,
-                StoreFailurePolicy::default(),
-                ConflictPolicy::default(),
-            )),
-        }
+        // The defaults pass every check of `build`.
+        Self::builder(manager).into_layer()
     }
 
     /// A builder starting from the defaults of [`SessionLayer::new`].
@@ -174,7 +166,12 @@ impl SessionLayerBuilder {
         if let Some(cookie) = &self.cookie {
             cookie.validate()?;
         }
-        Ok(SessionLayer {
+        Ok(self.into_layer())
+    }
+
+    /// The layer, unchecked.
+    fn into_layer(self) -> SessionLayer {
+        SessionLayer {
             shared: Arc::new(Shared::new(
                 self.manager,
                 self.cookie,
@@ -183,7 +180,7 @@ impl SessionLayerBuilder {
                 self.store_failure,
                 self.conflict,
             )),
-        })
+        }
     }
 }
 

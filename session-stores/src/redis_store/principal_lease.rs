@@ -4,7 +4,8 @@
 //! The limit check reads the principal's other sessions, which live in other cluster slots
 //! than the session being written, so no single script can do both. Instead a writer takes
 //! `<prefix>l:<sha256 of the principal>` with `SET NX PX` (a random token as value), does
-//! the check and the write, and gives the lease back with a compare-and-delete script; a
+//! the check and the write, and gives the lease back with a compare-and-delete script
+//! (`Scripts::release_lease`); a
 //! holder that dies leaves a lease that expires after [`LEASE`]. Only writes that set a
 //! principal while a limit is configured take it (logins, not ordinary requests).
 
@@ -27,13 +28,10 @@ const WAIT: Duration = Duration::from_secs(7);
 /// The pause between attempts to take a busy lease.
 const RETRY: Duration = Duration::from_millis(2);
 
-/// Deletes the lease only if it still holds this writer's token.
-const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-                       return redis.call('DEL', KEYS[1]) end return 0";
-
 /// Runs `work` while holding the lease `lease_key`.
 pub(crate) async fn holding<T>(
     conn: &Connection,
+    release: &Script,
     lease_key: &str,
     operation: &'static str,
     work: impl Future<Output = CoreResult<T>>,
@@ -64,7 +62,7 @@ pub(crate) async fn holding<T>(
     }
     let result = work.await;
     // A failed release only delays the next writer until the lease expires.
-    let _: Result<i64, _> = Script::new(RELEASE)
+    let _: Result<i64, _> = release
         .key(lease_key)
         .arg(&token)
         .invoke_async(&mut conn.clone())

@@ -253,6 +253,11 @@ redis.call('DEL', key)
 return {'expired', principal or ''}
 "#;
 
+/// Gives back a principal's lease (`principal_lease`) only if it still holds this writer's
+/// token, so a writer whose lease expired cannot end another writer's.
+const RELEASE_LEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                             return redis.call('DEL', KEYS[1]) end return 0";
+
 /// The compiled scripts (each carries its SHA-1; `EVALSHA` first, loaded on `NOSCRIPT`, so a
 /// restarted server or a new cluster node gets them again by itself).
 pub(crate) struct Scripts {
@@ -262,6 +267,7 @@ pub(crate) struct Scripts {
     pub(crate) delete: Script,
     pub(crate) delete_if_version: Script,
     pub(crate) delete_if_expired: Script,
+    pub(crate) release_lease: Script,
 }
 
 impl Scripts {
@@ -274,6 +280,7 @@ impl Scripts {
             delete: with_prelude(DELETE),
             delete_if_version: Script::new(DELETE_IF_VERSION),
             delete_if_expired: with_prelude(DELETE_IF_EXPIRED),
+            release_lease: Script::new(RELEASE_LEASE),
         }
     }
 }

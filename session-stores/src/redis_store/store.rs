@@ -516,7 +516,14 @@ impl Inner {
         match principal {
             Some(principal) if self.config.principal_limit.is_some() => {
                 let lease = self.keys.principal_lease(principal);
-                principal_lease::holding(&self.conn, &lease, operation, write).await
+                principal_lease::holding(
+                    &self.conn,
+                    &self.scripts.release_lease,
+                    &lease,
+                    operation,
+                    write,
+                )
+                .await
             }
             _ => write.await,
         }

@@ -446,14 +446,28 @@ fn make_room(
     Ok(evicted)
 }
 
-/// Reports sessions evicted by the per-principal limit (after their removal committed).
-fn report_evicted(inner: &Inner, evicted: Vec<SessionKey>, now: Timestamp) {
-    for key in evicted {
-        inner.emit(
-            SessionEvent::new(EventKind::Evicted, Some(key), now)
-                .with_detail("per-principal session limit"),
-        );
+/// Reports sessions removed by a transaction, once it has committed.
+fn report_removed(
+    inner: &Inner,
+    kind: EventKind,
+    detail: &'static str,
+    keys: &[SessionKey],
+    now: Timestamp,
+) {
+    for key in keys {
+        inner.emit(SessionEvent::new(kind, Some(*key), now).with_detail(detail));
     }
+}
+
+/// Reports sessions evicted by the per-principal limit.
+fn report_evicted(inner: &Inner, evicted: &[SessionKey], now: Timestamp) {
+    report_removed(
+        inner,
+        EventKind::Evicted,
+        "per-principal session limit",
+        evicted,
+        now,
+    );
 }
 
 #[async_trait]
@@ -478,7 +492,7 @@ impl SessionStore for SqliteStore {
                 put(conn, &record)?;
                 Ok(evicted)
             })?;
-            report_evicted(inner, evicted, now);
+            report_evicted(inner, &evicted, now);
             Ok(())
         })
         .await
@@ -513,7 +527,7 @@ impl SessionStore for SqliteStore {
                 update_saved(conn, &record, &changes)?;
                 Ok((record.version, evicted))
             })?;
-            report_evicted(inner, evicted, now);
+            report_evicted(inner, &evicted, now);
             Ok(version)
         })
         .await
@@ -683,13 +697,13 @@ impl PrincipalIndex for SqliteStore {
                 }
                 Ok(revoked)
             })?;
-            // Reported once the removals committed.
-            for key in &revoked {
-                inner.emit(
-                    SessionEvent::new(EventKind::Invalidated, Some(*key), now)
-                        .with_detail("all sessions of the principal revoked"),
-                );
-            }
+            report_removed(
+                inner,
+                EventKind::Invalidated,
+                "all sessions of the principal revoked",
+                &revoked,
+                now,
+            );
             Ok(revoked.len() as u64)
         })
         .await

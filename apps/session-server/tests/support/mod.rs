@@ -152,3 +152,8 @@ pub async fn login(addr: SocketAddr, user: &str, password: &str) -> String {
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.cookie_pair()
 }
+
+/// `GET /api/session` with `cookie`.
+pub async fn session_of(addr: SocketAddr, cookie: &str) -> Reply {
+    send(addr, "GET", "/api/session", &[("cookie", cookie)], None).await
+}
