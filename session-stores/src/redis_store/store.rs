@@ -40,8 +40,9 @@ const CYCLE_ATTEMPTS: usize = 8;
 ///   entries whose session Redis purged are dropped lazily and by
 ///   [`delete_expired`](SessionStore::delete_expired), which should run periodically. `count`
 ///   is exact; it is cheapest right after a sweep.
-/// - **Principal limit**: checked before the write, not atomically with it (two concurrent
-///   logins of one principal may both get in).
+/// - **Principal limit**: the check and the write that uses the last slot run under a short
+///   per-principal lease (`<prefix>l:<principal digest>`, `SET NX PX`), so concurrent logins
+///   of one principal, from any number of processes, never exceed it.
 /// - **Reconnects**: a dropped connection fails the requests in flight with a clear error and
 ///   is re-established in the background; the same store object works again once the server
 ///   is back (scripts are loaded again by themselves).
