@@ -291,4 +291,122 @@ mod sqlite_specific {
         assert_eq!(store.delete_expired().await.unwrap(), 1);
         assert!(store.load(&keys[0]).await.unwrap().is_none());
     }
+
+    /// The row's expiry column as the store wrote it.
+    fn stored_expiry(path: &std::path::Path, key: &session_core::SessionKey) -> Option<i64> {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT expires_at FROM sessions WHERE key = ?1",
+                [key.as_bytes()],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_save_moves_the_exact_expiry_as_record_apply_does() {
+        let clock = session_core::MockClock::new();
+        let config = StoreConfig {
+            clock: clock.shared(),
+            ..StoreConfig::default()
+        };
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path, config.clone()).await.unwrap();
+        let (idle, absolute) = (Duration::from_secs(10), Duration::from_secs(30));
+        let policies = [
+            ExpiryPolicy::idle(idle),
+            ExpiryPolicy {
+                idle: None,
+                absolute: Some(absolute),
+            },
+            ExpiryPolicy {
+                idle: Some(idle),
+                absolute: Some(absolute),
+            },
+            ExpiryPolicy {
+                idle: None,
+                absolute: None,
+            },
+        ];
+        for policy in policies {
+            let mut expected = Record::new(
+                SessionId::generate().unwrap().key(),
+                Codec::Json,
+                policy,
+                config.now(),
+            );
+            store.create(&expected).await.unwrap();
+            for step in 0..4u64 {
+                clock.advance(Duration::from_secs(8));
+                let mut changes = ChangeSet::default();
+                changes.upsert(
+                    format!("step{}", step % 2),
+                    Codec::Json.encode_value(&step).unwrap(),
+                );
+                let loaded = expected.version;
+                expected
+                    .apply(&changes, loaded, config.now(), &config.limits)
+                    .unwrap();
+                if expected.is_expired(config.now()) {
+                    // Past the absolute timeout: the session is gone, as the record says.
+                    let result = store.save(&expected.key, &changes, loaded).await;
+                    assert!(
+                        matches!(result, Err(session_core::Error::Gone { .. })),
+                        "{result:?}"
+                    );
+                    break;
+                }
+                let version = store.save(&expected.key, &changes, loaded).await.unwrap();
+                assert_eq!(version, expected.version, "{policy:?}");
+                assert_eq!(
+                    store.load(&expected.key).await.unwrap(),
+                    Some(expected.clone())
+                );
+                assert_eq!(
+                    stored_expiry(&path, &expected.key),
+                    expected
+                        .expires_at()
+                        .map(|t| i64::try_from(t.as_millis()).unwrap()),
+                    "{policy:?} after step {step}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_save_over_a_damaged_row_is_refused_and_leaves_the_row() {
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path, StoreConfig::default())
+            .await
+            .unwrap();
+        let record = Record::new(
+            SessionId::generate().unwrap().key(),
+            Codec::Json,
+            ExpiryPolicy::idle(Duration::from_secs(600)),
+            StoreConfig::default().now(),
+        );
+        store.create(&record).await.unwrap();
+        let damaged = b"\x01\xff\xff".to_vec();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE sessions SET attributes = ?2 WHERE key = ?1",
+            rusqlite::params![record.key.as_bytes(), damaged],
+        )
+        .unwrap();
+        let mut changes = ChangeSet::default();
+        changes.upsert("a".into(), Codec::Json.encode_value(&1).unwrap());
+        let result = store.save(&record.key, &changes, record.version).await;
+        assert!(result.is_err(), "{result:?}");
+        let (attributes, version): (Vec<u8>, i64) = conn
+            .query_row(
+                "SELECT attributes, version FROM sessions WHERE key = ?1",
+                [record.key.as_bytes()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((attributes, version), (damaged, 1));
+    }
 }

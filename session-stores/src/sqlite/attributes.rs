@@ -13,6 +13,7 @@
 //! Reading it copies bytes; nothing is parsed as JSON or bincode, whatever the record's codec.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use session_core::Attribute;
 
@@ -53,16 +54,15 @@ pub(crate) fn decode(blob: &[u8]) -> Result<BTreeMap<String, Attribute>, String>
     let mut attributes = BTreeMap::new();
     while !rest.is_empty() {
         let name = take_bytes(&mut rest, "an attribute name")?;
-        let name = std::str::from_utf8(name)
-            .map_err(|_| "an attribute name is not UTF-8".to_string())?
-            .to_owned();
+        let name =
+            std::str::from_utf8(name).map_err(|_| "an attribute name is not UTF-8".to_string())?;
         let version = u64::from_le_bytes(take_array(&mut rest, "a version")?);
         let value = take_bytes(&mut rest, "a value")?.to_vec();
-        if attributes
-            .insert(name.clone(), Attribute { value, version })
-            .is_some()
-        {
-            return Err(format!("attribute {name:?} appears twice"));
+        match attributes.entry(name.to_owned()) {
+            Entry::Vacant(slot) => {
+                slot.insert(Attribute { value, version });
+            }
+            Entry::Occupied(_) => return Err(format!("attribute {name:?} appears twice")),
         }
     }
     Ok(attributes)

@@ -1,6 +1,7 @@
 //! The SQLite store.
 
 mod attributes;
+mod functions;
 mod schema;
 mod store;
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use session_core::{
     ChangeSet, Codec, Error as CoreError, EventKind, ExpiryPolicy, Page, PageRequest,
@@ -13,6 +14,7 @@ use session_core::{
     StoreConfig, Timestamp, WhenFull,
 };
 
+use super::functions::{self, PendingSave, PendingSaves};
 use super::{attributes, schema};
 use crate::error::{Error, OpError, Result};
 
@@ -24,9 +26,12 @@ const READERS: usize = 2;
 ///
 /// - **WAL mode** (`synchronous=NORMAL`): readers never wait for the writer; a committed
 ///   change survives a process crash (a power loss may drop the last transactions).
-/// - **One transaction per change**: `create`, `save`, `cycle_id` and the principal limit run
-///   in an immediate transaction that reads the row, checks the version rule of
-///   [`Record::apply`] and writes; concurrent writers (tasks or other processes sharing the
+/// - **One transaction per change**: `create`, `cycle_id`, the principal limit and a save that
+///   changes the principal or the expiry policy run in an immediate transaction that reads the
+///   row, checks the version rule of [`Record::apply`] and writes. Any other save is a single
+///   `UPDATE` whose SQL function (`session_apply`, registered on the writer connection) applies
+///   the change set to the row it reads with [`Record::apply`] — the same rule, the read and
+///   the write under one write lock. Concurrent writers (tasks or other processes sharing the
 ///   file, waiting up to five seconds on a busy database) are serialized by SQLite.
 /// - **One row per session**, every field in its own column and the attributes in a
 ///   length-prefixed blob (no JSON to parse on a load, whatever the codec).
@@ -49,6 +54,8 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Where a save meets `session_apply` on the writer connection.
+    saves: PendingSaves,
     readers: Vec<Mutex<Connection>>,
     config: StoreConfig,
 }
@@ -115,6 +122,7 @@ impl SqliteStore {
         }
         let mut writer = open_connection(&path)?;
         schema::migrate(&mut writer)?;
+        let saves = functions::register(&writer, config.limits)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
@@ -123,6 +131,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                saves,
                 readers,
                 config,
             }),
@@ -179,7 +188,7 @@ impl From<rusqlite::Error> for OpError {
     }
 }
 
-fn millis(t: Timestamp) -> i64 {
+pub(super) fn millis(t: Timestamp) -> i64 {
     i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -234,11 +243,11 @@ fn corrupt(key: &SessionKey, reason: impl Into<String>) -> Error {
     }
 }
 
-fn timestamp(ms: i64) -> Timestamp {
+pub(super) fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-fn duration(ms: Option<i64>) -> Option<Duration> {
+pub(super) fn duration(ms: Option<i64>) -> Option<Duration> {
     ms.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
@@ -248,14 +257,22 @@ fn record_from_row(
     row: &rusqlite::Row<'_>,
     first: usize,
 ) -> rusqlite::Result<Result<Record>> {
-    let principal: Option<String> = row.get(first)?;
-    let created_at: i64 = row.get(first + 1)?;
-    let last_access: i64 = row.get(first + 2)?;
-    let idle: Option<i64> = row.get(first + 3)?;
-    let absolute: Option<i64> = row.get(first + 4)?;
-    let version: i64 = row.get(first + 5)?;
-    let codec: i64 = row.get(first + 6)?;
-    let blob = row.get_ref(first + 7)?.as_blob()?;
+    record_from_columns(key, |i| row.get_ref(first + i))
+}
+
+/// The record of `key` whose [`record_columns!`] are `column(0)`, `column(1)`, …
+pub(super) fn record_from_columns<'a>(
+    key: SessionKey,
+    column: impl Fn(usize) -> rusqlite::Result<ValueRef<'a>>,
+) -> rusqlite::Result<Result<Record>> {
+    let principal = column(0)?.as_str_or_null()?.map(str::to_owned);
+    let created_at = column(1)?.as_i64()?;
+    let last_access = column(2)?.as_i64()?;
+    let idle = column(3)?.as_i64_or_null()?;
+    let absolute = column(4)?.as_i64_or_null()?;
+    let version = column(5)?.as_i64()?;
+    let codec = column(6)?.as_i64()?;
+    let blob = column(7)?.as_blob()?;
     let codec = match u8::try_from(codec).ok().map(Codec::from_id) {
         Some(Ok(codec)) => codec,
         _ => return Ok(Err(corrupt(&key, format!("unknown codec {codec}")))),
@@ -361,25 +378,45 @@ fn put(conn: &Connection, record: &Record) -> Result<()> {
     Ok(())
 }
 
-/// Writes a saved `record` over its row. Without a new principal or policy only the
-/// attributes, the version and the times change — columns no index covers (the expiry only
-/// moves later, so the sweep's lower bound stays valid); otherwise the whole row is written.
-fn update_saved(conn: &Connection, record: &Record, changes: &ChangeSet) -> Result<()> {
-    if changes.principal.is_some() || changes.expiry.is_some() {
-        return put(conn, record);
+/// A save that changes neither the principal nor the policy, as one `UPDATE` of the live row
+/// (autocommit: SQLite's write lock covers the read and the write). `session_apply` applies the
+/// change set to the row with [`Record::apply`]; only the attributes, the version and the times
+/// change — columns no index covers (the expiry only moves later, so the sweep's lower bound
+/// stays valid). Returns the new version.
+fn save_in_place(
+    conn: &Connection,
+    saves: &PendingSaves,
+    save: PendingSave,
+) -> Result<u64, OpError> {
+    let key = save.key;
+    let now = millis(save.now);
+    let (changed, outcome) = saves.run(save, || {
+        conn.prepare_cached(concat!(
+            "UPDATE sessions SET
+                attributes = session_apply(",
+            record_columns!(),
+            "),
+                version = version + 1,
+                last_access = max(last_access, ?2),
+                expires_at = session_expires_at(created_at, max(last_access, ?2), idle_ms,
+                    absolute_ms)
+             WHERE key = ?1 AND ",
+            live_row!()
+        ))?
+        .execute(params![key.as_bytes(), now])
+    });
+    match (changed, outcome) {
+        (_, Some(Err(refused))) => Err(refused),
+        (Err(e), _) => Err(e.into()),
+        (Ok(0), _) => Err(CoreError::Gone { key }.into()),
+        (Ok(_), Some(Ok(version))) => Ok(version),
+        (Ok(_), None) => Err(CoreError::backend(
+            STORE,
+            "save",
+            "the row changed without the change set being applied",
+        )
+        .into()),
     }
-    conn.prepare_cached(
-        "UPDATE sessions SET last_access = ?2, expires_at = ?3, version = ?4, attributes = ?5
-         WHERE key = ?1",
-    )?
-    .execute(params![
-        record.key.as_bytes(),
-        millis(record.last_access),
-        record.expires_at().map(millis),
-        i64::try_from(record.version).unwrap_or(i64::MAX),
-        attributes::encode(&record.attributes),
-    ])?;
-    Ok(())
 }
 
 fn remove(conn: &Connection, key: &SessionKey) -> Result<bool> {
@@ -515,6 +552,15 @@ impl SessionStore for SqliteStore {
         let (key, changes) = (*key, changes.clone());
         self.run("save", true, move |conn, inner| {
             let now = inner.now();
+            if changes.principal.is_none() && changes.expiry.is_none() {
+                let save = PendingSave {
+                    key,
+                    changes,
+                    loaded_version,
+                    now,
+                };
+                return save_in_place(conn, &inner.saves, save);
+            }
             let (version, evicted) = in_transaction(conn, |conn| {
                 let Some(mut record) = live_record(conn, &key, now)? else {
                     return Err(CoreError::Gone { key }.into());
@@ -524,7 +570,7 @@ impl SessionStore for SqliteStore {
                     Some(Some(principal)) => make_room(inner, conn, principal, &key, now)?,
                     _ => Vec::new(),
                 };
-                update_saved(conn, &record, &changes)?;
+                put(conn, &record)?;
                 Ok((record.version, evicted))
             })?;
             report_evicted(inner, &evicted, now);
