@@ -234,6 +234,187 @@ mod redis_specific {
         .unwrap_err();
         assert!(error.to_string().starts_with("Redis:"), "{error}");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn change_sets_of_hundreds_of_attributes_apply_in_one_save() {
+        let Some(server) = super::shared_server() else {
+            return;
+        };
+        let prefix = super::unique_prefix();
+        let url = server.url();
+        let store_with = |limits: session_core::Limits| {
+            RedisStore::builder()
+                .prefix(prefix.clone())
+                .config(StoreConfig {
+                    limits,
+                    ..StoreConfig::default()
+                })
+                .connect(&url)
+        };
+        let store = store_with(session_core::Limits {
+            max_attributes: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let id = SessionId::generate().unwrap();
+        store
+            .create(&record(&id, Duration::from_secs(600)))
+            .await
+            .unwrap();
+        let value = |i: usize| Codec::Json.encode_value(&i).unwrap();
+        let mut many = session_core::ChangeSet::default();
+        for i in 0..300 {
+            many.upsert(format!("k{i}"), value(i));
+        }
+        let version = store.save(&id.key(), &many, 1).await.unwrap();
+        let mut mixed = session_core::ChangeSet::default();
+        for i in 0..250 {
+            mixed.remove(&format!("k{i}"));
+        }
+        for i in 300..310 {
+            mixed.upsert(format!("k{i}"), value(i));
+        }
+        let version = store.save(&id.key(), &mixed, version).await.unwrap();
+        let loaded = store.load(&id.key()).await.unwrap().unwrap();
+        let mut expected: Vec<String> = (250..310).map(|i| format!("k{i}")).collect();
+        expected.push("secret-ish".into());
+        expected.sort();
+        assert_eq!(
+            loaded.attributes.keys().cloned().collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(loaded.get::<usize>("k305").unwrap(), Some(305));
+        assert_eq!(loaded.version, version);
+        // The size kept for the limits is the record's real one.
+        let mut tight = session_core::ChangeSet::default();
+        tight.upsert("one-more".into(), value(1));
+        let limited = store_with(session_core::Limits {
+            max_record_bytes: loaded.data_size() + "one-more".len() + 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert!(limited.save(&id.key(), &tight, version).await.is_ok());
+        tight.upsert("two-more".into(), value(2));
+        assert!(matches!(
+            limited.save(&id.key(), &tight, version + 1).await,
+            Err(session_core::Error::Limit(_))
+        ));
+    }
+
+    /// The fields an earlier release of the store wrote for `record`: every number in a field
+    /// of its own, each attribute's version beside its value.
+    fn first_layout_fields(record: &Record) -> Vec<(String, Vec<u8>)> {
+        let mut fields = vec![
+            (
+                "m:version".to_owned(),
+                record.version.to_string().into_bytes(),
+            ),
+            (
+                "m:created".to_owned(),
+                record.created_at.as_millis().to_string().into_bytes(),
+            ),
+            (
+                "m:last".to_owned(),
+                record.last_access.as_millis().to_string().into_bytes(),
+            ),
+            ("m:idle".to_owned(), b"600000".to_vec()),
+            ("m:codec".to_owned(), b"1".to_vec()),
+            ("m:principal".to_owned(), b"alice".to_vec()),
+            (
+                "m:size".to_owned(),
+                record.data_size().to_string().into_bytes(),
+            ),
+            (
+                "m:count".to_owned(),
+                record.attributes.len().to_string().into_bytes(),
+            ),
+        ];
+        for (name, attribute) in &record.attributes {
+            fields.push((format!("a:{name}"), attribute.value.clone()));
+            fields.push((
+                format!("v:{name}"),
+                attribute.version.to_string().into_bytes(),
+            ));
+        }
+        fields
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_of_the_first_layout_are_read_and_rewritten_by_the_first_write() {
+        let Some(server) = super::shared_server() else {
+            return;
+        };
+        let store = RedisStore::builder()
+            .prefix("legacy:")
+            .connect(&server.url())
+            .await
+            .unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+
+        let mut written = Vec::new();
+        for _ in 0..2 {
+            let id = SessionId::generate().unwrap();
+            let mut old = record(&id, Duration::from_secs(600));
+            old.principal = Some("alice".into());
+            old.insert("cart", &vec![1, 2]).unwrap();
+            old.attributes.get_mut("cart").unwrap().version = 2;
+            old.version = 3;
+            let hash = store.redis_key(&id.key());
+            let _: () = conn
+                .hset_multiple(&hash, &first_layout_fields(&old))
+                .await
+                .unwrap();
+            let _: () = conn.pexpire(&hash, 600_000).await.unwrap();
+            assert_eq!(store.load(&id.key()).await.unwrap(), Some(old.clone()));
+            written.push((old, hash));
+        }
+
+        // A save rewrites the hash: the old fields go, nothing is lost, the TTL stays.
+        let (saved, hash) = &written[0];
+        let mut changes = session_core::ChangeSet::default();
+        changes.upsert("theme".into(), Codec::Json.encode_value(&"dark").unwrap());
+        assert_eq!(store.save(&saved.key, &changes, 3).await.unwrap(), 4);
+        let fields: Vec<String> = conn.hkeys(hash).await.unwrap();
+        assert!(
+            fields
+                .iter()
+                .all(|f| !f.starts_with("m:") && !f.starts_with("v:")),
+            "{fields:?}"
+        );
+        let ttl: i64 = conn.pttl(hash).await.unwrap();
+        assert!(ttl > 0, "PTTL {ttl}");
+        let loaded = store.load(&saved.key).await.unwrap().unwrap();
+        assert_eq!(loaded.get::<Vec<i32>>("cart").unwrap(), Some(vec![1, 2]));
+        assert_eq!(loaded.attributes["cart"].version, 2);
+        assert_eq!(
+            loaded.get::<String>("theme").unwrap().as_deref(),
+            Some("dark")
+        );
+        assert_eq!(
+            (loaded.version, loaded.principal.as_deref()),
+            (4, Some("alice"))
+        );
+        // The upgraded attribute keeps its version for the conflict rule.
+        let mut stale = session_core::ChangeSet::default();
+        stale.upsert("cart".into(), Codec::Json.encode_value(&[3]).unwrap());
+        assert!(matches!(
+            store.save(&saved.key, &stale, 1).await,
+            Err(session_core::Error::Conflict { .. })
+        ));
+
+        // A touch rewrites it as well.
+        let (touched, hash) = &written[1];
+        assert!(store.touch(&touched.key).await.unwrap().is_some());
+        let fields: Vec<String> = conn.hkeys(hash).await.unwrap();
+        assert!(fields.contains(&"m".to_owned()), "{fields:?}");
+        let mut expected = touched.clone();
+        let loaded = store.load(&touched.key).await.unwrap().unwrap();
+        expected.last_access = loaded.last_access;
+        assert_eq!(loaded, expected);
+    }
 }
 
 mod principal_limit_across_processes {

@@ -4,66 +4,61 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `m:version`, `m:created`, `m:last` | decimal numbers (times in Unix milliseconds) |
-//! | `m:idle`, `m:abs` | timeouts in milliseconds; absent when off |
-//! | `m:codec` | the codec's envelope id (1 JSON, 2 bincode) |
-//! | `m:principal` | the principal; absent when none |
-//! | `m:size`, `m:count` | the record's data size and attribute count (kept for the limits) |
-//! | `a:<name>` | an attribute's encoded value |
-//! | `v:<name>` | the version that wrote it |
+//! | `m` | the metadata, space-separated: version, created, last access (Unix milliseconds), idle and absolute timeouts in milliseconds (empty when off), the codec's envelope id (1 JSON, 2 bincode), the record's data size and attribute count (kept for the limits), then `=<principal>` or nothing |
+//! | `a:<name>` | the version that wrote the attribute, a space, then its encoded value |
 //!
-//! Attribute names are prefixed, so no attribute can collide with the metadata.
+//! Attribute names are prefixed, so no attribute can collide with the metadata. A load reads
+//! one field per attribute plus one: the reply parser's work grows with the number of fields,
+//! and the scripts read and write the metadata in one call.
+//!
+//! The first layout kept every number in a field of its own (`m:version`, `m:created`,
+//! `m:last`, `m:idle`, `m:abs`, `m:codec`, `m:principal`, `m:size`, `m:count`) and each
+//! attribute's version apart from its value (`v:<name>`). Loads still read it; the first write
+//! to such a hash rewrites it in the current layout (the scripts' `upgrade`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use session_core::{Attribute, Codec, ExpiryPolicy, Record, SessionKey, Timestamp};
 
-fn number(n: u64) -> Vec<u8> {
-    n.to_string().into_bytes()
-}
-
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The fields of `record`, as the create script takes them (name, value, name, value …).
-pub(crate) fn record_fields(record: &Record) -> Vec<Vec<u8>> {
-    let mut fields: Vec<Vec<u8>> = Vec::with_capacity(20 + 4 * record.attributes.len());
-    let mut put = |name: &[u8], value: Vec<u8>| {
-        fields.push(name.to_vec());
-        fields.push(value);
-    };
-    put(b"m:version", number(record.version));
-    put(b"m:created", number(record.created_at.as_millis()));
-    put(b"m:last", number(record.last_access.as_millis()));
-    if let Some(idle) = record.expiry.idle {
-        put(b"m:idle", number(millis(idle)));
-    }
-    if let Some(absolute) = record.expiry.absolute {
-        put(b"m:abs", number(millis(absolute)));
-    }
-    put(b"m:codec", number(u64::from(record.codec.id())));
-    if let Some(principal) = &record.principal {
-        put(b"m:principal", principal.clone().into_bytes());
-    }
-    put(b"m:size", number(record.data_size() as u64));
-    put(b"m:count", number(record.attributes.len() as u64));
-    for (name, attribute) in &record.attributes {
-        put(&[b"a:", name.as_bytes()].concat(), attribute.value.clone());
-        put(
-            &[b"v:", name.as_bytes()].concat(),
-            number(attribute.version),
-        );
-    }
-    fields
+/// The `m` field of `record`.
+pub(crate) fn meta_value(record: &Record) -> Vec<u8> {
+    let optional = |d: Option<Duration>| d.map(|d| millis(d).to_string()).unwrap_or_default();
+    let principal = record
+        .principal
+        .as_ref()
+        .map(|p| format!("={p}"))
+        .unwrap_or_default();
+    format!(
+        "{} {} {} {} {} {} {} {} {principal}",
+        record.version,
+        record.created_at.as_millis(),
+        record.last_access.as_millis(),
+        optional(record.expiry.idle),
+        optional(record.expiry.absolute),
+        record.codec.id(),
+        record.data_size(),
+        record.attributes.len(),
+    )
+    .into_bytes()
 }
 
-fn parse_u64(name: &str, value: &[u8]) -> Result<u64, String> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| format!("field {name} is not a number"))
+/// The fields of `record`, as the create script takes them (name, value, name, value …).
+pub(crate) fn record_fields(record: &Record) -> Vec<Vec<u8>> {
+    let mut fields: Vec<Vec<u8>> = Vec::with_capacity(2 + 2 * record.attributes.len());
+    fields.push(b"m".to_vec());
+    fields.push(meta_value(record));
+    for (name, attribute) in &record.attributes {
+        fields.push([b"a:", name.as_bytes()].concat());
+        let mut value = format!("{} ", attribute.version).into_bytes();
+        value.extend_from_slice(&attribute.value);
+        fields.push(value);
+    }
+    fields
 }
 
 fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, String> {
@@ -111,8 +106,8 @@ pub(crate) fn hash_pairs(reply: redis::Value) -> Result<FieldPairs, String> {
     }
 }
 
-/// The record in a hash's fields (`HGETALL`, see [`hash_pairs`]); `None` for an empty hash
-/// (no record). One pass; the values are moved into the record, not copied.
+/// The record in a hash's fields (`HGETALL`, see [`hash_pairs`]), in either layout; `None`
+/// for an empty hash (no record). One pass; the values are moved into the record, not copied.
 pub(crate) fn record_from_fields(
     key: SessionKey,
     fields: FieldPairs,
@@ -120,18 +115,103 @@ pub(crate) fn record_from_fields(
     if fields.is_empty() {
         return Ok(None);
     }
+    if fields.iter().any(|(name, _)| name == b"m") {
+        record_from_current_fields(key, fields).map(Some)
+    } else {
+        record_from_first_layout(key, fields).map(Some)
+    }
+}
+
+fn parse_u64(name: &str, value: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| format!("{name} is not a number"))
+}
+
+fn codec(id: u64) -> Result<Codec, String> {
+    u8::try_from(id)
+        .ok()
+        .and_then(|id| Codec::from_id(id).ok())
+        .ok_or_else(|| format!("unknown codec {id}"))
+}
+
+fn optional_millis(name: &str, value: &[u8]) -> Result<Option<Duration>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse_u64(name, value).map(|n| Some(Duration::from_millis(n)))
+}
+
+/// A record of the current layout (`m` and `a:<name>` fields).
+fn record_from_current_fields(key: SessionKey, fields: FieldPairs) -> Result<Record, String> {
+    let mut meta = None;
+    let mut attributes = BTreeMap::new();
+    for (mut field, mut value) in fields {
+        match field.as_slice() {
+            b"m" => meta = Some(value),
+            [b'a', b':', ..] => {
+                let name = utf8(field.split_off(2), "attribute name")?;
+                let space = value
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .ok_or_else(|| format!("attribute {name:?} has no version"))?;
+                let version = parse_u64(
+                    &format!("the version of attribute {name:?}"),
+                    &value[..space],
+                )?;
+                value.drain(..=space);
+                attributes.insert(name, Attribute { value, version });
+            }
+            _ => {}
+        }
+    }
+    let meta = meta.ok_or("field m is missing")?;
+    let mut parts = meta.splitn(9, |&b| b == b' ');
+    let mut next = |what: &str| {
+        parts
+            .next()
+            .ok_or_else(|| format!("the metadata lacks the {what}"))
+    };
+    let version = parse_u64("the version", next("version")?)?;
+    let created = parse_u64("the creation time", next("creation time")?)?;
+    let last = parse_u64("the last access", next("last access")?)?;
+    let idle = optional_millis("the idle timeout", next("idle timeout")?)?;
+    let absolute = optional_millis("the absolute timeout", next("absolute timeout")?)?;
+    let codec = codec(parse_u64("the codec", next("codec")?)?)?;
+    next("size")?;
+    next("count")?;
+    let principal = match next("principal")? {
+        [] => None,
+        [b'=', principal @ ..] => Some(utf8(principal.to_vec(), "principal")?),
+        _ => return Err("the metadata's principal part is not =<principal>".into()),
+    };
+    Ok(Record {
+        key,
+        codec,
+        attributes,
+        principal,
+        created_at: Timestamp::from_millis(created),
+        last_access: Timestamp::from_millis(last),
+        expiry: ExpiryPolicy { idle, absolute },
+        version,
+    })
+}
+
+/// A record of the first layout (one field per number, `v:<name>` beside `a:<name>`).
+fn record_from_first_layout(key: SessionKey, fields: FieldPairs) -> Result<Record, String> {
     let (mut version, mut created, mut last, mut idle, mut absolute, mut codec_id) =
         (None, None, None, None, None, None);
     let mut principal = None;
     let mut partial: BTreeMap<String, Partial> = BTreeMap::new();
     for (mut field, value) in fields {
         match field.as_slice() {
-            b"m:version" => version = Some(parse_u64("m:version", &value)?),
-            b"m:created" => created = Some(parse_u64("m:created", &value)?),
-            b"m:last" => last = Some(parse_u64("m:last", &value)?),
-            b"m:idle" => idle = Some(parse_u64("m:idle", &value)?),
-            b"m:abs" => absolute = Some(parse_u64("m:abs", &value)?),
-            b"m:codec" => codec_id = Some(parse_u64("m:codec", &value)?),
+            b"m:version" => version = Some(parse_u64("field m:version", &value)?),
+            b"m:created" => created = Some(parse_u64("field m:created", &value)?),
+            b"m:last" => last = Some(parse_u64("field m:last", &value)?),
+            b"m:idle" => idle = Some(parse_u64("field m:idle", &value)?),
+            b"m:abs" => absolute = Some(parse_u64("field m:abs", &value)?),
+            b"m:codec" => codec_id = Some(parse_u64("field m:codec", &value)?),
             b"m:principal" => principal = Some(utf8(value, "principal")?),
             [b'a', b':', ..] => {
                 let name = utf8(field.split_off(2), "attribute name")?;
@@ -139,21 +219,14 @@ pub(crate) fn record_from_fields(
             }
             [b'v', b':', ..] => {
                 let name = utf8(field.split_off(2), "attribute name")?;
-                let number = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| format!("version of attribute {name:?} is not a number"))?;
+                let number = parse_u64(&format!("the version of attribute {name:?}"), &value)?;
                 partial.entry(name).or_default().version = Some(number);
             }
             _ => {}
         }
     }
     let required = |v: Option<u64>, name: &str| v.ok_or_else(|| format!("field {name} is missing"));
-    let codec_id = required(codec_id, "m:codec")?;
-    let codec = u8::try_from(codec_id)
-        .ok()
-        .and_then(|id| Codec::from_id(id).ok())
-        .ok_or_else(|| format!("unknown codec {codec_id}"))?;
+    let codec = codec(required(codec_id, "m:codec")?)?;
     let mut attributes = BTreeMap::new();
     for (name, Partial { value, version }) in partial {
         let Some(value) = value else {
@@ -164,7 +237,7 @@ pub(crate) fn record_from_fields(
         let version = version.ok_or_else(|| format!("attribute {name:?} has no version"))?;
         attributes.insert(name, Attribute { value, version });
     }
-    Ok(Some(Record {
+    Ok(Record {
         key,
         codec,
         attributes,
@@ -176,7 +249,7 @@ pub(crate) fn record_from_fields(
             absolute: absolute.map(Duration::from_millis),
         },
         version: required(version, "m:version")?,
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -220,6 +293,25 @@ mod tests {
         let key = SessionKey::from_bytes([1; 32]);
         assert_eq!(record_from_fields(key, Vec::new()), Ok(None));
         assert!(record_from_fields(key, vec![(b"a:x".to_vec(), b"1".to_vec())]).is_err());
+        let meta = |m: &str| (b"m".to_vec(), m.as_bytes().to_vec());
+        assert!(
+            record_from_fields(key, vec![meta("1 2 3   1 0 0 ")])
+                .unwrap()
+                .is_some()
+        );
+        for damaged in [
+            "1 2 3   1 0 0",
+            "1 2 x   1 0 0 ",
+            "1 2 3   9 0 0 ",
+            "1 2 3   1 0 0 alice",
+        ] {
+            assert!(
+                record_from_fields(key, vec![meta(damaged)]).is_err(),
+                "{damaged}"
+            );
+        }
+        let unversioned = (b"a:x".to_vec(), b"value".to_vec());
+        assert!(record_from_fields(key, vec![meta("1 2 3   1 0 0 "), unversioned]).is_err());
         assert!(hash_pairs(redis::Value::Array(vec![redis::Value::Int(1)])).is_err());
         assert!(hash_pairs(redis::Value::Int(1)).is_err());
     }

@@ -4,253 +4,327 @@
 //! store's "now" as an argument, so expiry is judged by the store's clock: a record expired by
 //! that clock is refused or hidden even when Redis has not purged it yet (`PEXPIREAT` does the
 //! real purge). The hash layout is described in `fields.rs`.
+//!
+//! Lua in Redis is slow at exactly what these scripts must do (a number parsed with `tonumber`
+//! costs about 0.2 µs, one formatted with `%.0f` about 0.7 µs, each `redis.call` about 1 µs),
+//! and a script's time is added to every round trip. So the scripts keep numbers as the strings
+//! they arrived in wherever they only pass through (the new `last` is the caller's "now"
+//! argument), format the few they compute with `%d`, return numbers as integer replies, and
+//! read and write the metadata as one field.
 
 use redis::Script;
 
-/// Helpers every script starts with.
+/// Helpers every script starts with: reading the metadata field (upgrading a hash of the first
+/// layout on the way, see `UPGRADE`), expiry arithmetic and the native TTL.
 const PRELUDE: &str = r#"
+local META = '^(%d+) (%d+) (%d+) (%d*) (%d*) (%d+) (%d+) (%d+) (.*)$'
+-- `command key args…`, in batches of 200 arguments (an even number, so field/value pairs stay
+-- together); the replies of the batches, concatenated (HMGET's nils are false).
+local function batched(command, key, args, first)
+  first = first or 1
+  if #args - first < 200 then
+    if #args < first then return {} end
+    return redis.call(command, key, unpack(args, first))
+  end
+  local out = {}
+  for from = first, #args, 200 do
+    local r = redis.call(command, key, unpack(args, from, math.min(from + 199, #args)))
+    if type(r) == 'table' then
+      for k = 1, #r do out[#out + 1] = r[k] end
+    end
+  end
+  return out
+end
+UPGRADE
+-- The metadata field of the session in `key`, or false when there is no session.
+local function meta(key)
+  local m = redis.call('HGET', key, 'm')
+  if m then return m end
+  return upgrade(key)
+end
+-- When a record with these times and timeouts (numbers, or false when off) expires; false when
+-- never.
 local function expiry(created, last, idle, abs)
-  local e = false
-  if idle then e = last + idle end
+  local e = idle and last + idle
   if abs then
-    local a = created + abs
-    if (not e) or a < e then e = a end
+    local deadline = created + abs
+    if (not e) or deadline < e then e = deadline end
   end
   return e
 end
-local function num(v) if v then return tonumber(v) end return false end
-local function load_meta(key)
-  local m = redis.call('HMGET', key, 'm:version', 'm:created', 'm:last', 'm:idle', 'm:abs')
-  if not m[1] then return false end
-  local meta = { version = tonumber(m[1]), created = tonumber(m[2]), last = tonumber(m[3]),
-                 idle = num(m[4]), abs = num(m[5]) }
-  meta.expires = expiry(meta.created, meta.last, meta.idle, meta.abs)
-  return meta
+-- When the record whose metadata is `m` expires.
+local function lifetime(m)
+  local c, l, i, a = string.match(m, '^%d+ (%d+) (%d+) (%d*) (%d*) ')
+  return expiry(tonumber(c), tonumber(l), i ~= '' and tonumber(i), a ~= '' and tonumber(a))
 end
-local function is_live(meta, now)
-  return meta and ((not meta.expires) or meta.expires > now)
+-- The principal of the metadata's last part ('' or '=' .. principal), or false.
+local function principal_of(part)
+  return part ~= '' and string.sub(part, 2)
 end
-local function fmt(n) if n then return string.format('%.0f', n) end return '' end
 local function set_ttl(key, e)
   if e and e < 140737488355328 then
-    redis.call('PEXPIREAT', key, fmt(e))
+    redis.call('PEXPIREAT', key, string.format('%d', e))
   else
     redis.call('PERSIST', key)
   end
 end
 "#;
 
-/// Helpers of the scripts that write many fields (`create`, `save`); kept out of the others,
-/// which would otherwise build these closures on every call for nothing.
-const BATCH_HELPERS: &str = r#"
--- `command key args…` in batches of 200 arguments (an even number, so field/value pairs stay
--- together); the replies of the batches, concatenated (HMGET's nils are false).
-local function batched(command, key, args)
-  local out = {}
-  for first = 1, #args, 200 do
-    local r = redis.call(command, key, unpack(args, first, math.min(first + 199, #args)))
-    if type(r) == 'table' then
-      for i = 1, #r do out[#out + 1] = r[i] end
+/// Rewrites a hash of the first layout (`m:version`, `m:created` … and `a:<name>` beside
+/// `v:<name>`) into the current one in place, keeping its TTL; returns the new metadata, or
+/// false when the hash is empty. Only a store's first write to such a hash runs it.
+const UPGRADE: &str = r#"
+local function upgrade(key)
+  local all = redis.call('HGETALL', key)
+  if #all == 0 then return false end
+  local f = {}
+  for k = 1, #all, 2 do f[all[k]] = all[k + 1] end
+  if not f['m:version'] then
+    error('session hash ' .. key .. ' has neither layout')
+  end
+  local set, old = {}, {}
+  for name, value in pairs(f) do
+    local kind = string.sub(name, 1, 2)
+    if kind == 'a:' then
+      local version = f['v:' .. string.sub(name, 3)]
+      if not version then
+        error('session hash ' .. key .. ': ' .. name .. ' has no version')
+      end
+      set[#set + 1] = name
+      set[#set + 1] = version .. ' ' .. value
+    elseif kind == 'v:' or kind == 'm:' then
+      old[#old + 1] = name
     end
   end
-  return out
-end
-local function hset_all(key, args, first)
-  local batch = {}
-  for i = first, #args do
-    batch[#batch + 1] = args[i]
-    if #batch == 200 then
-      redis.call('HSET', key, unpack(batch))
-      batch = {}
-    end
-  end
-  if #batch > 0 then redis.call('HSET', key, unpack(batch)) end
+  local principal = f['m:principal']
+  local m = f['m:version'] .. ' ' .. f['m:created'] .. ' ' .. f['m:last'] .. ' ' ..
+    (f['m:idle'] or '') .. ' ' .. (f['m:abs'] or '') .. ' ' .. f['m:codec'] .. ' ' ..
+    f['m:size'] .. ' ' .. f['m:count'] .. ' ' .. (principal and ('=' .. principal) or '')
+  set[#set + 1] = 'm'
+  set[#set + 1] = m
+  -- Written before the old fields go, so the hash (and its TTL) never disappears.
+  batched('HSET', key, set)
+  batched('HDEL', key, old)
+  return m
 end
 "#;
 
-/// `create`: ARGV = now, then field/value pairs. Refuses when a live record is there; replaces
-/// an expired one. Returns `{'ok', expires}` or `{'exists'}`.
+/// `create`: ARGV = now, the expiry ('' for never), then field/value pairs. Refuses when a
+/// live record is there; replaces an expired one. Returns `{'ok'}` or `{'exists'}`.
 const CREATE: &str = r#"
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
-if is_live(load_meta(key), now) then return {'exists'} end
+local m = meta(key)
+if m then
+  local e = lifetime(m)
+  if (not e) or e > tonumber(ARGV[1]) then return {'exists'} end
+end
 redis.call('DEL', key)
-hset_all(key, ARGV, 2)
-local meta = load_meta(key)
-set_ttl(key, meta.expires)
-return {'ok', fmt(meta.expires)}
+batched('HSET', key, ARGV, 3)
+set_ttl(key, ARGV[2] ~= '' and tonumber(ARGV[2]))
+return {'ok'}
 "#;
 
 /// `save`: applies a change set with the version rule of `Record::apply`.
-/// ARGV = now, loaded_version, cleared (0/1), principal mode (0 keep, 1 set, 2 remove),
-/// principal, expiry mode (0 keep, 1 set), idle ('' none), absolute ('' none), max attributes,
-/// max record bytes, number of upserts n, n name/value pairs, then the removed names.
-/// Returns `{'ok', version, expires, old principal, new principal}`, `{'gone'}`,
-/// `{'conflict', detail}`, `{'limit_attributes', n}` or `{'limit_size', n}`.
 ///
-/// Without a clear it makes four calls whatever the number of changed attributes: one `HMGET`
-/// of the metadata, one `HMGET` of the touched attributes' versions and values, one `HSET`
-/// (plus an `HDEL` when something is removed) and the expiry.
+/// ARGV = now, loaded version, max attributes, max record bytes, n (upserts), r (removals),
+/// options, the options' arguments, the n + r field names (`a:<name>`, upserts first), then
+/// the n values. Options is empty for the common save that only sets and removes attributes;
+/// otherwise it holds `c` (cleared first), `s` (principal set: its argument is the principal)
+/// or `r` (principal removed), and `e` (new expiry policy: arguments idle and absolute
+/// milliseconds, '' when off).
+///
+/// Returns the new version (an integer) when options is empty, otherwise
+/// `{'ok', version, expires (-1 never), old principal, new principal}`; or `'gone'`,
+/// `{'conflict', detail}`, `{'limit_attributes', n}`, `{'limit_size', n}`.
+///
+/// Without a clear it makes three calls whatever the number of changed attributes: one
+/// `HMGET` of the metadata and the touched attributes, one `HSET` (plus an `HDEL` when
+/// something is removed) and the expiry. When the record is still at the loaded version, no
+/// attribute can be newer, so the attributes' versions are not even parsed.
 const SAVE: &str = r#"
 local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local loaded = tonumber(ARGV[2])
-local cleared = ARGV[3] == '1'
-local m = redis.call('HMGET', key, 'm:version', 'm:created', 'm:last', 'm:idle', 'm:abs',
-  'm:principal', 'm:size', 'm:count')
-if not m[1] then return {'gone'} end
-local meta = { version = tonumber(m[1]), created = tonumber(m[2]), last = tonumber(m[3]),
-               idle = num(m[4]), abs = num(m[5]) }
-meta.expires = expiry(meta.created, meta.last, meta.idle, meta.abs)
-if not is_live(meta, now) then return {'gone'} end
-local n = tonumber(ARGV[11])
-local first_removal = 12 + 2 * n
-
-local names = {}
-for i = 0, n - 1 do names[#names + 1] = ARGV[12 + 2 * i] end
-for i = first_removal, #ARGV do names[#names + 1] = ARGV[i] end
-local query = {}
-for _, name in ipairs(names) do
-  query[#query + 1] = 'v:' .. name
-  query[#query + 1] = 'a:' .. name
+local n, r, options = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local at = 8
+local cleared, principal_mode, new_policy = false, false, false
+local principal_arg, idle_arg, abs_arg
+if options ~= '' then
+  cleared = string.find(options, 'c', 1, true)
+  if string.find(options, 's', 1, true) then
+    principal_mode, principal_arg, at = 'set', ARGV[at], at + 1
+  elseif string.find(options, 'r', 1, true) then
+    principal_mode = 'remove'
+  end
+  if string.find(options, 'e', 1, true) then
+    new_policy, idle_arg, abs_arg, at = true, ARGV[at], ARGV[at + 1], at + 2
+  end
 end
-local old = batched('HMGET', key, query)
+local names_end = at + n + r - 1
+
+-- The metadata and the touched attributes' old values (got[1], got[2 …]).
+local function fetch()
+  if n + r <= 200 then return redis.call('HMGET', key, 'm', unpack(ARGV, at, names_end)) end
+  local names = {}
+  for k = at, names_end do names[#names + 1] = ARGV[k] end
+  local got = batched('HMGET', key, names)
+  table.insert(got, 1, redis.call('HGET', key, 'm'))
+  return got
+end
+local got = fetch()
+if not got[1] then
+  if not upgrade(key) then return 'gone' end
+  got = fetch()
+end
+local v, c, l, i, a, codec, size, count, p = string.match(got[1], META)
+local now = tonumber(ARGV[1])
+local created, last = tonumber(c), tonumber(l)
+local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+local e = expiry(created, last, idle, abs)
+if e and e <= now then return 'gone' end
+local version = tonumber(v)
+local loaded = tonumber(ARGV[2])
+-- Every write gives its attributes the record's new version, so none is newer than the record.
+local check = version > loaded
+size, count = tonumber(size), tonumber(count)
 
 local all = false
 if cleared then
   all = redis.call('HGETALL', key)
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if string.sub(f, 1, 2) == 'v:' and tonumber(all[i + 1]) > loaded then
-      return {'conflict', 'clear would drop attribute "' .. string.sub(f, 3) .. '"'}
+  for k = 1, #all, 2 do
+    local f = all[k]
+    if check and string.sub(f, 1, 2) == 'a:' then
+      local value = all[k + 1]
+      if tonumber(string.sub(value, 1, string.find(value, ' ', 1, true) - 1)) > loaded then
+        return {'conflict', 'clear would drop attribute "' .. string.sub(f, 3) .. '"'}
+      end
     end
   end
 end
-for i, name in ipairs(names) do
-  local v = old[2 * i - 1]
-  if v and tonumber(v) > loaded then return {'conflict', 'attribute "' .. name .. '"'} end
-end
-
-local old_principal = m[6]
-local new_principal = old_principal
-if ARGV[4] == '1' then new_principal = ARGV[5] elseif ARGV[4] == '2' then new_principal = false end
-local size = tonumber(m[7])
-local count = tonumber(m[8])
-if old_principal then size = size - #old_principal end
-if cleared then
-  size = 0
-  count = 0
-else
-  for i, name in ipairs(names) do
-    local value = old[2 * i]
-    if value then size = size - #name - #value; count = count - 1 end
+for k = 2, n + r + 1 do
+  local value = got[k]
+  if value then
+    local space = string.find(value, ' ', 1, true)
+    if check and tonumber(string.sub(value, 1, space - 1)) > loaded then
+      return {'conflict', 'attribute "' .. string.sub(ARGV[at + k - 2], 3) .. '"'}
+    end
+    size = size - #ARGV[at + k - 2] + 2 - #value + space
+    count = count - 1
   end
 end
-for i = 0, n - 1 do
-  size = size + #ARGV[12 + 2 * i] + #ARGV[13 + 2 * i]
+
+local old_principal = principal_of(p)
+local new_principal = old_principal
+if principal_mode == 'set' then
+  new_principal = principal_arg
+elseif principal_mode == 'remove' then
+  new_principal = false
+end
+if cleared then
+  size, count = 0, 0
+elseif old_principal then
+  size = size - #old_principal
+end
+for k = at, at + n - 1 do
+  size = size + #ARGV[k] - 2 + #ARGV[k + n + r]
   count = count + 1
 end
 if new_principal then size = size + #new_principal end
-if count > tonumber(ARGV[9]) then return {'limit_attributes', tostring(count)} end
-if size > tonumber(ARGV[10]) then return {'limit_size', fmt(size)} end
+if count > tonumber(ARGV[3]) then return {'limit_attributes', count} end
+if size > tonumber(ARGV[4]) then return {'limit_size', size} end
 
-local version = meta.version + 1
-local set, del = {}, {}
-if cleared then
-  for i = 1, #all, 2 do
-    local p = string.sub(all[i], 1, 2)
-    if p == 'a:' or p == 'v:' then del[#del + 1] = all[i] end
-  end
-end
-for i = first_removal, #ARGV do
-  del[#del + 1] = 'a:' .. ARGV[i]
-  del[#del + 1] = 'v:' .. ARGV[i]
-end
-for i = 0, n - 1 do
-  local name = ARGV[12 + 2 * i]
-  set[#set + 1] = 'a:' .. name
-  set[#set + 1] = ARGV[13 + 2 * i]
-  set[#set + 1] = 'v:' .. name
-  set[#set + 1] = fmt(version)
-end
-if ARGV[4] == '1' then
-  set[#set + 1] = 'm:principal'
-  set[#set + 1] = new_principal
-elseif ARGV[4] == '2' then
-  del[#del + 1] = 'm:principal'
-end
-local idle, abs = meta.idle, meta.abs
-if ARGV[6] == '1' then
-  idle, abs = num(ARGV[7] ~= '' and ARGV[7]), num(ARGV[8] ~= '' and ARGV[8])
-  if idle then set[#set + 1] = 'm:idle'; set[#set + 1] = ARGV[7] else del[#del + 1] = 'm:idle' end
-  if abs then set[#set + 1] = 'm:abs'; set[#set + 1] = ARGV[8] else del[#del + 1] = 'm:abs' end
-end
-local last = math.max(meta.last, now)
-set[#set + 1] = 'm:last'
-set[#set + 1] = fmt(last)
-set[#set + 1] = 'm:version'
-set[#set + 1] = fmt(version)
-set[#set + 1] = 'm:size'
-set[#set + 1] = fmt(size)
-set[#set + 1] = 'm:count'
-set[#set + 1] = fmt(count)
+version = version + 1
+local prefix = string.format('%d ', version)
 -- Deletions first: a cleared attribute that is set again must end up set.
-batched('HDEL', key, del)
+if cleared then
+  local del = {}
+  for k = 1, #all, 2 do
+    if string.sub(all[k], 1, 2) == 'a:' then del[#del + 1] = all[k] end
+  end
+  batched('HDEL', key, del)
+end
+if r > 0 then
+  local del = {}
+  for k = at + n, names_end do del[#del + 1] = ARGV[k] end
+  batched('HDEL', key, del)
+end
+local set = {}
+for k = at, at + n - 1 do
+  set[#set + 1] = ARGV[k]
+  set[#set + 1] = prefix .. ARGV[k + n + r]
+end
+if new_policy then
+  i, a = idle_arg, abs_arg
+  idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+end
+if now > last then
+  last = now
+  l = ARGV[1]
+end
+set[#set + 1] = 'm'
+-- The principal is appended, not formatted: `%s` would stop at a NUL byte.
+set[#set + 1] = string.format('%d %s %s %s %s %s %d %d ', version, c, l, i, a, codec, size, count) ..
+  (new_principal and ('=' .. new_principal) or '')
 batched('HSET', key, set)
-local e = expiry(meta.created, last, idle, abs)
+e = expiry(created, last, idle, abs)
 set_ttl(key, e)
-return {'ok', fmt(version), fmt(e), old_principal or '', new_principal or ''}
+if options == '' then return version end
+return {'ok', version, e or -1, old_principal or '', new_principal or ''}
 "#;
 
-/// `touch`: ARGV = now. Returns `{'ok', expires}` or `{'none'}`.
+/// `touch`: ARGV = now. Returns the new expiry (-1 for never), or nil when there is no live
+/// record. The metadata is written only when "now" moves `last` forward.
 const TOUCH: &str = r#"
 local key = KEYS[1]
+local m = meta(key)
+if not m then return false end
+local v, c, l, i, a, rest = string.match(m, '^(%d+) (%d+) (%d+) (%d*) (%d*) (.*)$')
 local now = tonumber(ARGV[1])
-local meta = load_meta(key)
-if not is_live(meta, now) then return {'none'} end
-local last = math.max(meta.last, now)
-redis.call('HSET', key, 'm:last', fmt(last))
-local e = expiry(meta.created, last, meta.idle, meta.abs)
+local created, last = tonumber(c), tonumber(l)
+local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+local e = expiry(created, last, idle, abs)
+if e and e <= now then return false end
+if now > last then
+  redis.call('HSET', key, 'm', v .. ' ' .. c .. ' ' .. ARGV[1] .. ' ' .. i .. ' ' .. a .. ' ' .. rest)
+  e = expiry(created, now, idle, abs)
+end
 set_ttl(key, e)
-return {'ok', fmt(e)}
+return e or -1
 "#;
 
 /// `delete`: ARGV = now. Returns `{'none'}` or `{'deleted', live (0/1), principal}`.
 const DELETE: &str = r#"
 local key = KEYS[1]
-local meta = load_meta(key)
-if not meta then
-  redis.call('DEL', key)
-  return {'none'}
-end
-local principal = redis.call('HGET', key, 'm:principal')
+local m = meta(key)
 redis.call('DEL', key)
+if not m then return {'none'} end
+local e = lifetime(m)
 local live = '0'
-if is_live(meta, tonumber(ARGV[1])) then live = '1' end
-return {'deleted', live, principal or ''}
+if (not e) or e > tonumber(ARGV[1]) then live = '1' end
+local p = select(9, string.match(m, META))
+return {'deleted', live, principal_of(p) or ''}
 "#;
 
 /// Removes the record only if it still has version ARGV[1] (the last step of `cycle_id`).
 /// Returns 1 when removed.
 const DELETE_IF_VERSION: &str = r#"
-local v = redis.call('HGET', KEYS[1], 'm:version')
-if v and v == ARGV[1] then
+local m = meta(KEYS[1])
+if m and string.match(m, '^%d+') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
 "#;
 
-/// The sweep's step for one key: ARGV = now. Returns `{'missing'}`, `{'live', expires}` or
-/// `{'expired', principal}` (then the record is removed).
+/// The sweep's step for one key: ARGV = now. Returns `{'missing'}`, `{'live', expires}` (-1
+/// for never) or `{'expired', principal}` (then the record is removed).
 const DELETE_IF_EXPIRED: &str = r#"
 local key = KEYS[1]
-local meta = load_meta(key)
-if not meta then return {'missing'} end
-if is_live(meta, tonumber(ARGV[1])) then return {'live', fmt(meta.expires)} end
-local principal = redis.call('HGET', key, 'm:principal')
+local m = meta(key)
+if not m then return {'missing'} end
+local e = lifetime(m)
+if (not e) or e > tonumber(ARGV[1]) then return {'live', e or -1} end
 redis.call('DEL', key)
-return {'expired', principal or ''}
+local p = select(9, string.match(m, META))
+return {'expired', principal_of(p) or ''}
 "#;
 
 /// Gives back a principal's lease (`principal_lease`) only if it still holds this writer's
@@ -272,13 +346,14 @@ pub(crate) struct Scripts {
 
 impl Scripts {
     pub(crate) fn new() -> Self {
-        let with_prelude = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
+        let prelude = PRELUDE.replace("UPGRADE", UPGRADE);
+        let with_prelude = |body: &str| Script::new(&format!("{prelude}{body}"));
         Scripts {
-            create: Script::new(&format!("{PRELUDE}{BATCH_HELPERS}{CREATE}")),
-            save: Script::new(&format!("{PRELUDE}{BATCH_HELPERS}{SAVE}")),
+            create: with_prelude(CREATE),
+            save: with_prelude(SAVE),
             touch: with_prelude(TOUCH),
             delete: with_prelude(DELETE),
-            delete_if_version: Script::new(DELETE_IF_VERSION),
+            delete_if_version: with_prelude(DELETE_IF_VERSION),
             delete_if_expired: with_prelude(DELETE_IF_EXPIRED),
             release_lease: Script::new(RELEASE_LEASE),
         }

@@ -217,20 +217,20 @@ impl Inner {
         self.conn.clone()
     }
 
-    async fn run_script(
+    async fn run_script<T: redis::FromRedisValue>(
         &self,
         operation: &'static str,
         script: &Script,
         key: &str,
         args: Vec<Vec<u8>>,
-    ) -> CoreResult<Vec<String>> {
+    ) -> CoreResult<T> {
         let mut invocation = script.prepare_invoke();
         invocation.key(key);
         for arg in args {
             invocation.arg(arg);
         }
         invocation
-            .invoke_async::<Vec<String>>(&mut self.conn())
+            .invoke_async::<T>(&mut self.conn())
             .await
             .map_err(redis_error(operation))
     }
@@ -334,7 +334,7 @@ impl Inner {
         operation: &'static str,
         key: &SessionKey,
     ) -> CoreResult<Option<(bool, Option<String>)>> {
-        let reply = self
+        let reply: Vec<String> = self
             .run_script(
                 operation,
                 &self.scripts.delete,
@@ -446,9 +446,19 @@ impl Inner {
         const OP: &str = "save";
         let limits = &self.config.limits;
         let args = save_args(self.now(), changes, loaded_version, &self.config);
-        let reply = self
+        let reply: redis::Value = self
             .run_script(OP, &self.scripts.save, &self.keys.session(key), args)
             .await?;
+        let reply: Vec<String> = match reply {
+            // The common save (only attributes changed): the new version alone.
+            redis::Value::Int(version) => {
+                return u64::try_from(version).map_err(|_| bad_reply(OP, &[version.to_string()]));
+            }
+            redis::Value::Array(_) => {
+                redis::from_redis_value(reply).map_err(|e| redis_error(OP)(e.into()))?
+            }
+            other => vec![redis::from_redis_value(other).map_err(|e| redis_error(OP)(e.into()))?],
+        };
         match reply.as_slice() {
             [tag] if tag == "gone" => Err(CoreError::Gone { key: *key }),
             [tag, detail] if tag == "conflict" => Err(CoreError::Conflict {
@@ -532,9 +542,13 @@ impl Inner {
 
     /// Runs the create script for `record`; `false` when a live record holds the key.
     async fn put_new(&self, operation: &'static str, record: &Record) -> CoreResult<bool> {
-        let mut args = vec![now_arg(self.now())];
+        let expires = record
+            .expires_at()
+            .map(|t| t.as_millis().to_string().into_bytes())
+            .unwrap_or_default();
+        let mut args = vec![now_arg(self.now()), expires];
         args.extend(record_fields(record));
-        let reply = self
+        let reply: Vec<String> = self
             .run_script(
                 operation,
                 &self.scripts.create,
@@ -581,43 +595,53 @@ impl Inner {
     }
 }
 
+/// The save script's arguments (see `scripts.rs`).
 fn save_args(
     now: Timestamp,
     changes: &ChangeSet,
     loaded_version: u64,
     config: &StoreConfig,
 ) -> Vec<Vec<u8>> {
-    let text = |s: String| s.into_bytes();
     let millis = |d: Option<Duration>| {
         d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string())
             .unwrap_or_default()
             .into_bytes()
     };
-    let (mode, principal) = match &changes.principal {
-        None => ("0", String::new()),
-        Some(Some(p)) => ("1", p.clone()),
-        Some(None) => ("2", String::new()),
-    };
-    let mut args = vec![
+    let mut options = String::new();
+    let mut option_args = Vec::new();
+    if changes.cleared {
+        options.push('c');
+    }
+    match &changes.principal {
+        None => {}
+        Some(Some(principal)) => {
+            options.push('s');
+            option_args.push(principal.clone().into_bytes());
+        }
+        Some(None) => options.push('r'),
+    }
+    if let Some(policy) = changes.expiry {
+        options.push('e');
+        option_args.push(millis(policy.idle));
+        option_args.push(millis(policy.absolute));
+    }
+    let mut args = Vec::with_capacity(
+        7 + option_args.len() + 3 * changes.upserts.len() + changes.removals.len(),
+    );
+    args.extend([
         now_arg(now),
-        text(loaded_version.to_string()),
-        text(if changes.cleared { "1" } else { "0" }.into()),
-        text(mode.into()),
-        text(principal),
-        text(if changes.expiry.is_some() { "1" } else { "0" }.into()),
-        millis(changes.expiry.and_then(|e| e.idle)),
-        millis(changes.expiry.and_then(|e| e.absolute)),
-        text(config.limits.max_attributes.to_string()),
-        text(config.limits.max_record_bytes.to_string()),
-        text(changes.upserts.len().to_string()),
-    ];
-    for (name, value) in &changes.upserts {
-        args.push(name.clone().into_bytes());
-        args.push(value.clone());
-    }
-    for name in &changes.removals {
-        args.push(name.clone().into_bytes());
-    }
+        loaded_version.to_string().into_bytes(),
+        config.limits.max_attributes.to_string().into_bytes(),
+        config.limits.max_record_bytes.to_string().into_bytes(),
+        changes.upserts.len().to_string().into_bytes(),
+        changes.removals.len().to_string().into_bytes(),
+        options.into_bytes(),
+    ]);
+    args.extend(option_args);
+    let field = |name: &String| [b"a:", name.as_bytes()].concat();
+    args.extend(changes.upserts.keys().map(field));
+    args.extend(changes.removals.iter().map(field));
+    args.extend(changes.upserts.values().cloned());
     args
 }
 
@@ -687,19 +711,16 @@ impl SessionStore for RedisStore {
     async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
         const OP: &str = "touch";
         let inner = &self.inner;
-        let reply = inner
-            .run_script(
-                OP,
-                &inner.scripts.touch,
-                &inner.keys.session(key),
-                vec![now_arg(inner.now())],
-            )
-            .await?;
-        match reply.as_slice() {
-            [tag] if tag == "none" => Ok(None),
-            [tag, expires] if tag == "ok" => Ok(Some(parse_expiry(expires))),
-            _ => Err(bad_reply(OP, &reply)),
-        }
+        // nil: no live record; -1: it never expires; otherwise its new expiry.
+        let expires: Option<i64> = inner
+            .scripts
+            .touch
+            .key(inner.keys.session(key))
+            .arg(now_arg(inner.now()))
+            .invoke_async(&mut inner.conn())
+            .await
+            .map_err(redis_error(OP))?;
+        Ok(expires.map(|millis| u64::try_from(millis).ok().map(Timestamp::from_millis)))
     }
 
     async fn delete(&self, key: &SessionKey) -> CoreResult<bool> {
@@ -746,7 +767,7 @@ impl SessionStore for RedisStore {
             let Ok(key) = SessionKey::parse(&hex) else {
                 continue;
             };
-            let reply = inner
+            let reply: Vec<String> = inner
                 .run_script(
                     OP,
                     &inner.scripts.delete_if_expired,
