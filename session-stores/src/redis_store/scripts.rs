@@ -271,7 +271,8 @@ return {'ok', version, e or -1, old_principal or '', new_principal or ''}
 "#;
 
 /// `touch`: ARGV = now. Returns the new expiry (-1 for never), or nil when there is no live
-/// record. The metadata is written only when "now" moves `last` forward.
+/// record. Nothing is written unless "now" moves `last` forward (the expiry, and so the TTL
+/// every write sets, only moves with it).
 const TOUCH: &str = r#"
 local key = KEYS[1]
 local m = meta(key)
@@ -285,8 +286,8 @@ if e and e <= now then return false end
 if now > last then
   redis.call('HSET', key, 'm', v .. ' ' .. c .. ' ' .. ARGV[1] .. ' ' .. i .. ' ' .. a .. ' ' .. rest)
   e = expiry(created, now, idle, abs)
+  set_ttl(key, e)
 end
-set_ttl(key, e)
 return e or -1
 "#;
 
