@@ -53,7 +53,7 @@ mod sqlite_specific {
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT key FROM sessions WHERE principal = 'x' ORDER BY last_access",
@@ -215,7 +215,7 @@ mod sqlite_specific {
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,5 +408,39 @@ mod sqlite_specific {
             )
             .unwrap();
         assert_eq!((attributes, version), (damaged, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_of_a_few_kib_stays_in_its_table_page() {
+        // No overflow page to read on every load and save.
+        let dir = test_support::temp_dir();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path, StoreConfig::default())
+            .await
+            .unwrap();
+        for size in [1024, 3 * 1024] {
+            let mut record = Record::new(
+                SessionId::generate().unwrap().key(),
+                Codec::Json,
+                ExpiryPolicy::idle(Duration::from_secs(600)),
+                StoreConfig::default().now(),
+            );
+            record.principal = Some("alice".into());
+            for i in 0..5 {
+                record
+                    .insert(&format!("attribute{i}"), &"v".repeat(size / 5))
+                    .unwrap();
+            }
+            store.create(&record).await.unwrap();
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let overflow: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM dbstat WHERE name = 'sessions' AND pagetype = 'overflow'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(overflow, 0);
     }
 }

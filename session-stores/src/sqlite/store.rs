@@ -34,7 +34,10 @@ const READERS: usize = 2;
 ///   the write under one write lock. Concurrent writers (tasks or other processes sharing the
 ///   file, waiting up to five seconds on a busy database) are serialized by SQLite.
 /// - **One row per session**, every field in its own column and the attributes in a
-///   length-prefixed blob (no JSON to parse on a load, whatever the codec).
+///   length-prefixed blob (no JSON to parse on a load, whatever the codec), in a rowid table
+///   found through the key's index: rows of up to nearly a page (4 KiB) stay in their b-tree
+///   page, where a table keyed by the session key alone would spill anything past a quarter
+///   page to an overflow page read again on every load and save.
 /// - **Indexes** on the principal and on `sweep_at`, a lower bound of the expiry that only the
 ///   sweep moves forward: the sweep, `count` and the principal index do not scan the table,
 ///   and a touch or a save (which move the expiry later) change the row and no index.
