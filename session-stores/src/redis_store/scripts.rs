@@ -13,6 +13,7 @@
 //! read and write the metadata as one field.
 
 use redis::Script;
+use session_core::Limits;
 
 /// Helpers every script starts with: reading the metadata field (upgrading a hash of the first
 /// layout on the way, see `UPGRADE`), expiry arithmetic and the native TTL.
@@ -126,8 +127,7 @@ return {'ok'}
 
 /// `save`: applies a change set with the version rule of `Record::apply`.
 ///
-/// ARGV = now, loaded version, max attributes, max record bytes, n (upserts), r (removals),
-/// options, the options' arguments, the n + r field names (`a:<name>`, upserts first), then
+/// ARGV = now, loaded version, n (upserts), r (removals), options, the options' arguments, the n + r field names (`a:<name>`, upserts first), then
 /// the n values. Options is empty for the common save that only sets and removes attributes;
 /// otherwise it holds `c` (cleared first), `s` (principal set: its argument is the principal)
 /// or `r` (principal removed), and `e` (new expiry policy: arguments idle and absolute
@@ -143,8 +143,8 @@ return {'ok'}
 /// attribute can be newer, so the attributes' versions are not even parsed.
 const SAVE: &str = r#"
 local key = KEYS[1]
-local n, r, options = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
-local at = 8
+local n, r, options = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local at = 6
 local cleared, principal_mode, new_policy = false, false, false
 local principal_arg, idle_arg, abs_arg
 if options ~= '' then
@@ -228,8 +228,8 @@ for k = at, at + n - 1 do
   count = count + 1
 end
 if new_principal then size = size + #new_principal end
-if count > tonumber(ARGV[3]) then return {'limit_attributes', count} end
-if size > tonumber(ARGV[4]) then return {'limit_size', size} end
+if count > MAX_ATTRIBUTES then return {'limit_attributes', count} end
+if size > MAX_RECORD_BYTES then return {'limit_size', size} end
 
 version = version + 1
 local prefix = string.format('%d ', version)
@@ -346,12 +346,18 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    pub(crate) fn new() -> Self {
+    /// The scripts of a store with these record limits (the save script checks them).
+    pub(crate) fn new(limits: &Limits) -> Self {
         let prelude = PRELUDE.replace("UPGRADE", UPGRADE);
         let with_prelude = |body: &str| Script::new(&format!("{prelude}{body}"));
+        // Compiled in rather than passed: every argument costs the script time on each call.
+        let limits = format!(
+            "local MAX_ATTRIBUTES, MAX_RECORD_BYTES = {}, {}\n",
+            limits.max_attributes, limits.max_record_bytes
+        );
         Scripts {
             create: with_prelude(CREATE),
-            save: with_prelude(SAVE),
+            save: with_prelude(&format!("{limits}{SAVE}")),
             touch: with_prelude(TOUCH),
             delete: with_prelude(DELETE),
             delete_if_version: with_prelude(DELETE_IF_VERSION),

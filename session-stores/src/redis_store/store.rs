@@ -150,7 +150,7 @@ impl RedisStoreBuilder {
             inner: Arc::new(Inner {
                 conn,
                 keys: Keys::new(self.prefix),
-                scripts: Scripts::new(),
+                scripts: Scripts::new(&self.config.limits),
                 config: self.config,
                 cluster,
             }),
@@ -445,7 +445,7 @@ impl Inner {
     ) -> CoreResult<u64> {
         const OP: &str = "save";
         let limits = &self.config.limits;
-        let args = save_args(self.now(), changes, loaded_version, &self.config);
+        let args = save_args(self.now(), changes, loaded_version);
         let reply: redis::Value = self
             .run_script(OP, &self.scripts.save, &self.keys.session(key), args)
             .await?;
@@ -596,12 +596,7 @@ impl Inner {
 }
 
 /// The save script's arguments (see `scripts.rs`).
-fn save_args(
-    now: Timestamp,
-    changes: &ChangeSet,
-    loaded_version: u64,
-    config: &StoreConfig,
-) -> Vec<Vec<u8>> {
+fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Vec<u8>> {
     let millis = |d: Option<Duration>| {
         d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string())
             .unwrap_or_default()
@@ -626,13 +621,11 @@ fn save_args(
         option_args.push(millis(policy.absolute));
     }
     let mut args = Vec::with_capacity(
-        7 + option_args.len() + 3 * changes.upserts.len() + changes.removals.len(),
+        5 + option_args.len() + 3 * changes.upserts.len() + changes.removals.len(),
     );
     args.extend([
         now_arg(now),
         loaded_version.to_string().into_bytes(),
-        config.limits.max_attributes.to_string().into_bytes(),
-        config.limits.max_record_bytes.to_string().into_bytes(),
         changes.upserts.len().to_string().into_bytes(),
         changes.removals.len().to_string().into_bytes(),
         options.into_bytes(),
