@@ -443,4 +443,101 @@ mod sqlite_specific {
             .unwrap();
         assert_eq!(overflow, 0);
     }
+
+    /// One save of the model run: what changes and how stale the writer's copy is.
+    #[derive(Clone, Debug)]
+    struct Step {
+        /// Per attribute name: none, an upsert of a value of this length, or a removal.
+        edits: Vec<(usize, Option<usize>)>,
+        clear: bool,
+        principal: Option<Option<&'static str>>,
+        idle_secs: Option<u64>,
+        staleness: u64,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec((0usize..4, proptest::option::of(0usize..60)), 0..4),
+            proptest::bool::weighted(0.1),
+            proptest::option::weighted(0.2, proptest::option::of(Just("alice"))),
+            proptest::option::weighted(0.1, 5u64..100),
+            0u64..3,
+        )
+            .prop_map(|(edits, clear, principal, idle_secs, staleness)| Step {
+                edits,
+                clear,
+                principal,
+                idle_secs,
+                staleness,
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Every save — in place or in a transaction — has the outcome `Record::apply` has on
+        /// the stored record (the new version, or the same conflict or limit error), and
+        /// leaves the record `Record::apply` makes.
+        #[test]
+        fn saves_do_what_record_apply_does(steps in proptest::collection::vec(step(), 1..10)) {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let clock = session_core::MockClock::new();
+                let config = StoreConfig {
+                    clock: clock.shared(),
+                    limits: session_core::Limits {
+                        max_attributes: 3,
+                        max_record_bytes: 100,
+                        ..session_core::Limits::default()
+                    },
+                    ..StoreConfig::default()
+                };
+                let dir = test_support::temp_dir();
+                let store = SqliteStore::open(dir.path().join("s.db"), config.clone())
+                    .await
+                    .unwrap();
+                let mut model = Record::new(
+                    SessionId::generate().unwrap().key(),
+                    Codec::Json,
+                    ExpiryPolicy::idle(Duration::from_secs(60)),
+                    config.now(),
+                );
+                store.create(&model).await.unwrap();
+                for step in steps {
+                    clock.advance(Duration::from_secs(1));
+                    let mut changes = ChangeSet::default();
+                    if step.clear {
+                        changes.clear();
+                    }
+                    for (name, edit) in &step.edits {
+                        let name = format!("n{name}");
+                        match edit {
+                            Some(len) => changes.upsert(name, vec![b'x'; *len]),
+                            None => changes.remove(&name),
+                        }
+                    }
+                    changes.principal = step.principal.map(|p| p.map(str::to_owned));
+                    changes.expiry = step
+                        .idle_secs
+                        .map(|secs| ExpiryPolicy::idle(Duration::from_secs(secs)));
+                    let loaded = model.version.saturating_sub(step.staleness).max(1);
+                    let mut next = model.clone();
+                    let expected = next
+                        .apply(&changes, loaded, config.now(), &config.limits)
+                        .map(|()| next.version);
+                    let result = store.save(&model.key, &changes, loaded).await;
+                    assert_eq!(format!("{result:?}"), format!("{expected:?}"), "{changes:?}");
+                    if expected.is_ok() {
+                        model = next;
+                    }
+                    assert_eq!(store.load(&model.key).await.unwrap(), Some(model.clone()));
+                }
+            });
+        }
+    }
 }
