@@ -131,8 +131,9 @@ mod redis_specific {
             .pttl(format!("native:s:{{{}}}", id.key().to_hex()))
             .await
             .unwrap();
+        // The end of the minute of the expiry (see the next test).
         assert!(
-            ttl > 0 && ttl <= 600_000,
+            (590_000..=660_000).contains(&ttl),
             "native expiry must be set, PTTL {ttl}"
         );
 
@@ -146,6 +147,84 @@ mod redis_specific {
             .await
             .unwrap();
         assert_eq!(ttl, -1, "a session without expiry has no TTL");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_native_expiry_never_falls_before_the_expiry_nor_a_minute_after_it() {
+        let Some(server) = super::shared_server() else {
+            return;
+        };
+        use session_core::Clock;
+        let clock = session_core::MockClock::new();
+        let store = RedisStore::builder()
+            .prefix(super::unique_prefix())
+            .config(StoreConfig {
+                clock: clock.shared(),
+                ..StoreConfig::default()
+            })
+            .connect(&server.url())
+            .await
+            .unwrap();
+        let client = redis::Client::open(server.url()).unwrap();
+        let conn = client.get_multiplexed_async_connection().await.unwrap();
+        let id = SessionId::generate().unwrap();
+        let mut record = record(&id, Duration::from_secs(600));
+        record.created_at = clock.now();
+        record.last_access = clock.now();
+        store.create(&record).await.unwrap();
+        let hash = store.redis_key(&id.key());
+        let native = |mut conn: redis::aio::MultiplexedConnection| {
+            let hash = hash.clone();
+            async move {
+                let at: i64 = redis::cmd("PEXPIRETIME")
+                    .arg(&hash)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                u64::try_from(at).unwrap()
+            }
+        };
+        let check = |expires: u64, native: u64, step: &str| {
+            assert!(
+                native >= expires && native - expires <= 60_000,
+                "{step}: expiry {expires}, native expiry {native}"
+            );
+        };
+        let expires = record.expires_at().unwrap().as_millis();
+        check(expires, native(conn.clone()).await, "create");
+
+        // Touches and saves at uneven steps, across many minute boundaries.
+        let mut version = record.version;
+        for step in 0..40u64 {
+            clock.advance(Duration::from_millis(3_000 + step * 7_919 % 26_000));
+            let expires = if step % 3 == 0 {
+                let mut changes = session_core::ChangeSet::default();
+                changes.upsert("n".into(), Codec::Json.encode_value(&step).unwrap());
+                version = store.save(&id.key(), &changes, version).await.unwrap();
+                let loaded = store.load(&id.key()).await.unwrap().unwrap();
+                loaded.expires_at().unwrap().as_millis()
+            } else {
+                store
+                    .touch(&id.key())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap()
+                    .as_millis()
+            };
+            check(expires, native(conn.clone()).await, &format!("step {step}"));
+        }
+
+        // A shorter policy brings the native expiry forward with it.
+        let mut changes = session_core::ChangeSet::default();
+        changes.expiry = Some(ExpiryPolicy::idle(Duration::from_secs(5)));
+        store.save(&id.key(), &changes, version).await.unwrap();
+        let loaded = store.load(&id.key()).await.unwrap().unwrap();
+        check(
+            loaded.expires_at().unwrap().as_millis(),
+            native(conn.clone()).await,
+            "shorter policy",
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,8 +17,16 @@ use session_core::Limits;
 
 /// Helpers every script starts with: reading the metadata field (upgrading a hash of the first
 /// layout on the way, see `UPGRADE`), expiry arithmetic and the native TTL.
+///
+/// The native TTL is not the expiry itself but the end of the minute the expiry falls in
+/// (`native`): a touch or save moves a rolling expiry forward by the time since the last one,
+/// which mostly stays within the minute, so most writes need not renew the TTL (a
+/// `PEXPIREAT` is one of the costliest steps of a touch). Every script keeps the invariant that
+/// a hash's TTL is `native` of its metadata's expiry. Redis so purges a record up to a minute
+/// after it expired; until then every script and load already treats it as gone.
 const PRELUDE: &str = r#"
 local META = '^(%d+) (%d+) (%d+) (%d*) (%d*) (%d+) (%d+) (%d+) (.*)$'
+local MINUTE = 60000
 -- `command key args…`, in batches of 200 arguments (an even number, so field/value pairs stay
 -- together); the replies of the batches, concatenated (HMGET's nils are false).
 local function batched(command, key, args, first)
@@ -35,13 +43,6 @@ local function batched(command, key, args, first)
     end
   end
   return out
-end
-UPGRADE
--- The metadata field of the session in `key`, or false when there is no session.
-local function meta(key)
-  local m = redis.call('HGET', key, 'm')
-  if m then return m end
-  return upgrade(key)
 end
 -- When a record with these times and timeouts (numbers, or false when off) expires; false when
 -- never.
@@ -62,17 +63,35 @@ end
 local function principal_of(part)
   return part ~= '' and string.sub(part, 2)
 end
+-- Gives the hash the native TTL of expiry `e` (false: none).
 local function set_ttl(key, e)
-  if e and e < 140737488355328 then
-    redis.call('PEXPIREAT', key, string.format('%d', e))
+  local native = e and (math.floor(e / MINUTE) + 1) * MINUTE
+  if native and native < 140737488355328 then
+    redis.call('PEXPIREAT', key, string.format('%d', native))
   else
     redis.call('PERSIST', key)
   end
 end
+-- Moves the native TTL from expiry `old` to expiry `e`, when they differ in their minute.
+local function renew_ttl(key, old, e)
+  if old and e then
+    if math.floor(old / MINUTE) == math.floor(e / MINUTE) then return end
+  elseif (not old) and (not e) then
+    return
+  end
+  set_ttl(key, e)
+end
+UPGRADE
+-- The metadata field of the session in `key`, or false when there is no session.
+local function meta(key)
+  local m = redis.call('HGET', key, 'm')
+  if m then return m end
+  return upgrade(key)
+end
 "#;
 
 /// Rewrites a hash of the first layout (`m:version`, `m:created` … and `a:<name>` beside
-/// `v:<name>`) into the current one in place, keeping its TTL; returns the new metadata, or
+/// `v:<name>`) into the current one in place, with the native TTL; returns the new metadata, or
 /// false when the hash is empty. Only a store's first write to such a hash runs it.
 const UPGRADE: &str = r#"
 local function upgrade(key)
@@ -103,9 +122,11 @@ local function upgrade(key)
     f['m:size'] .. ' ' .. f['m:count'] .. ' ' .. (principal and ('=' .. principal) or '')
   set[#set + 1] = 'm'
   set[#set + 1] = m
-  -- Written before the old fields go, so the hash (and its TTL) never disappears.
+  -- Written before the old fields go, so the hash never disappears.
   batched('HSET', key, set)
   batched('HDEL', key, old)
+  -- The first layout's TTL was the expiry itself; the scripts expect `native` of it.
+  set_ttl(key, lifetime(m))
   return m
 end
 "#;
@@ -264,15 +285,16 @@ set[#set + 1] = 'm'
 set[#set + 1] = string.format('%d %s %s %s %s %s %d %d ', version, c, l, i, a, codec, size, count) ..
   (new_principal and ('=' .. new_principal) or '')
 batched('HSET', key, set)
+local old_e = e
 e = expiry(created, last, idle, abs)
-set_ttl(key, e)
+renew_ttl(key, old_e, e)
 if options == '' then return version end
 return {'ok', version, e or -1, old_principal or '', new_principal or ''}
 "#;
 
 /// `touch`: ARGV = now. Returns the new expiry (-1 for never), or nil when there is no live
-/// record. Nothing is written unless "now" moves `last` forward (the expiry, and so the TTL
-/// every write sets, only moves with it).
+/// record. Nothing is written unless "now" moves `last` forward, and the TTL only when the
+/// expiry moves into another minute.
 const TOUCH: &str = r#"
 local key = KEYS[1]
 local m = meta(key)
@@ -285,8 +307,9 @@ local e = expiry(created, last, idle, abs)
 if e and e <= now then return false end
 if now > last then
   redis.call('HSET', key, 'm', v .. ' ' .. c .. ' ' .. ARGV[1] .. ' ' .. i .. ' ' .. a .. ' ' .. rest)
+  local old = e
   e = expiry(created, now, idle, abs)
-  set_ttl(key, e)
+  renew_ttl(key, old, e)
 end
 return e or -1
 "#;
