@@ -216,8 +216,10 @@ mod redis_specific {
         }
 
         // A shorter policy brings the native expiry forward with it.
-        let mut changes = session_core::ChangeSet::default();
-        changes.expiry = Some(ExpiryPolicy::idle(Duration::from_secs(5)));
+        let changes = session_core::ChangeSet {
+            expiry: Some(ExpiryPolicy::idle(Duration::from_secs(5))),
+            ..Default::default()
+        };
         store.save(&id.key(), &changes, version).await.unwrap();
         let loaded = store.load(&id.key()).await.unwrap().unwrap();
         check(
