@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | [`FileStore`] (`file`) | one 0600 file per session in a 0700 directory; atomic replace (temp file, fsync, rename, fsync of the directory); an advisory lock lets several processes share the directory | listing and the principal index read every file: for thousands of sessions, not millions |
 //! | [`SqliteStore`] (`sqlite`) | one database file in WAL mode; each change is one transaction with a version check; several processes may share the file | indexed expiry and principal; statements run off the async workers (`block_in_place`, or the blocking pool on a current-thread runtime); schema versioned and migrated on open |
-//! | [`RedisStore`] (`redis`) | whatever the server's persistence gives; change sets and the version check run server-side in one Lua script; native expiry (`PEXPIREAT`) purges | one server or a Cluster (a session's data is one hash in one slot); reconnects by itself after the server comes back |
+//! | [`RedisStore`] (`redis`) | whatever the server's persistence gives; change sets and the version check run server-side in one Lua script; native expiry (`PEXPIREAT`, within a minute of the expiry) purges | one server or a Cluster (a session's data is one hash in one slot); reconnects by itself after the server comes back |
 //! | [`EncryptedFileStore`] (`encrypted`) | the file store's guarantees, with every file sealed by XChaCha20-Poly1305 | keys from a passphrase (Argon2id) or key files; rotation; tampering, truncation and a wrong key are distinct errors; nothing unreadable is ever deleted |
 //!
 //! All of them file records under the [`SessionKey`](session_core::SessionKey) (a digest of the session id), never the id

@@ -34,7 +34,9 @@ const CYCLE_ATTEMPTS: usize = 8;
 /// - **Server-side atomicity**: `create`, `save` (with the version rule of [`Record::apply`]
 ///   and the record limits), `touch`, `delete` and the sweep are each one Lua script on the
 ///   session's hash. Expiry is judged inside the scripts by the store's clock (passed in as
-///   "now"), and the record gets a native `PEXPIREAT`, so Redis purges it by itself.
+///   "now"), and the record gets a native `PEXPIREAT` at the end of its expiry's minute, so
+///   Redis purges it by itself within a minute of its expiry (a touch or save renews the TTL
+///   only when the expiry moves into another minute).
 /// - **Indexes** (`<prefix>all`, `<prefix>expiry`, `<prefix>p:<principal digest>`) live in their
 ///   own keys (their own slots in a cluster) and are updated right after a session's script;
 ///   entries whose session Redis purged are dropped lazily and by
