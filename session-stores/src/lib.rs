@@ -82,6 +82,7 @@ mod file;
 mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod stored_forms;
 mod url;
 
 use std::sync::Arc;

@@ -26,7 +26,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The `m` field of `record`.
-pub(crate) fn meta_value(record: &Record) -> Vec<u8> {
+fn meta_value(record: &Record) -> Vec<u8> {
     let optional = |d: Option<Duration>| d.map(|d| millis(d).to_string()).unwrap_or_default();
     let principal = record
         .principal
@@ -48,7 +48,7 @@ pub(crate) fn meta_value(record: &Record) -> Vec<u8> {
 }
 
 /// The fields of `record`, as the create script takes them (name, value, name, value …).
-pub(crate) fn record_fields(record: &Record) -> Vec<Vec<u8>> {
+pub fn record_fields(record: &Record) -> Vec<Vec<u8>> {
     let mut fields: Vec<Vec<u8>> = Vec::with_capacity(2 + 2 * record.attributes.len());
     fields.push(b"m".to_vec());
     fields.push(meta_value(record));
@@ -73,7 +73,7 @@ struct Partial {
 }
 
 /// A hash's fields and values, in the order Redis sent them.
-pub(crate) type FieldPairs = Vec<(Vec<u8>, Vec<u8>)>;
+pub type FieldPairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// The field/value pairs of an `HGETALL` reply (a flat array in RESP2, a map in RESP3),
 /// moved out of the reply without copying.
@@ -106,12 +106,9 @@ pub(crate) fn hash_pairs(reply: redis::Value) -> Result<FieldPairs, String> {
     }
 }
 
-/// The record in a hash's fields (`HGETALL`, see [`hash_pairs`]), in either layout; `None`
+/// The record in a hash's fields (as `HGETALL` returns them), in either layout; `None`
 /// for an empty hash (no record). One pass; the values are moved into the record, not copied.
-pub(crate) fn record_from_fields(
-    key: SessionKey,
-    fields: FieldPairs,
-) -> Result<Option<Record>, String> {
+pub fn record_from_fields(key: SessionKey, fields: FieldPairs) -> Result<Option<Record>, String> {
     if fields.is_empty() {
         return Ok(None);
     }

@@ -1,7 +1,7 @@
 //! The Redis store: one server or a Redis Cluster.
 
 mod connection;
-mod fields;
+pub(crate) mod fields;
 mod keys;
 mod principal_lease;
 mod scripts;
