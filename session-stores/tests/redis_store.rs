@@ -215,9 +215,13 @@ mod redis_specific {
             check(expires, native(conn.clone()).await, &format!("step {step}"));
         }
 
-        // A shorter policy brings the native expiry forward with it.
+        // A shorter policy brings the native expiry forward with it (the absolute timeout is
+        // new to this record and counts from its creation).
         let changes = session_core::ChangeSet {
-            expiry: Some(ExpiryPolicy::idle(Duration::from_secs(5))),
+            expiry: Some(ExpiryPolicy {
+                idle: Some(Duration::from_secs(5)),
+                absolute: Some(Duration::from_secs(3_600)),
+            }),
             ..Default::default()
         };
         store.save(&id.key(), &changes, version).await.unwrap();

@@ -45,7 +45,7 @@ local function batched(command, key, args, first)
   return out
 end
 -- When a record with these times and timeouts (numbers, or false when off) expires; false when
--- never.
+-- never. `created` is only read with `abs`.
 local function expiry(created, last, idle, abs)
   local e = idle and last + idle
   if abs then
@@ -57,11 +57,8 @@ end
 -- When the record whose metadata is `m` expires.
 local function lifetime(m)
   local c, l, i, a = string.match(m, '^%d+ (%d+) (%d+) (%d*) (%d*) ')
-  return expiry(tonumber(c), tonumber(l), i ~= '' and tonumber(i), a ~= '' and tonumber(a))
-end
--- The principal of the metadata's last part ('' or '=' .. principal), or false.
-local function principal_of(part)
-  return part ~= '' and string.sub(part, 2)
+  local abs = a ~= '' and tonumber(a)
+  return expiry(abs and tonumber(c), tonumber(l), i ~= '' and tonumber(i), abs)
 end
 -- Gives the hash the native TTL of expiry `e` (false: none).
 local function set_ttl(key, e)
@@ -81,20 +78,20 @@ local function renew_ttl(key, old, e)
   end
   set_ttl(key, e)
 end
-UPGRADE
 -- The metadata field of the session in `key`, or false when there is no session.
 local function meta(key)
   local m = redis.call('HGET', key, 'm')
   if m then return m end
-  return upgrade(key)
+UPGRADE
 end
 "#;
 
-/// Rewrites a hash of the first layout (`m:version`, `m:created` … and `a:<name>` beside
-/// `v:<name>`) into the current one in place, with the native TTL; returns the new metadata, or
-/// false when the hash is empty. Only a store's first write to such a hash runs it.
+/// The end of `meta` (when the hash has no `m` field): rewrites a hash of the first layout
+/// (`m:version`, `m:created` … and `a:<name>` beside `v:<name>`) into the current one in
+/// place, with the native TTL, and returns the new metadata, or false when the hash is empty.
+/// Only a store's first write to such a hash runs it. (Inline rather than a function of its
+/// own: every script builds its helper functions on every call.)
 const UPGRADE: &str = r#"
-local function upgrade(key)
   local all = redis.call('HGETALL', key)
   if #all == 0 then return false end
   local f = {}
@@ -117,7 +114,7 @@ local function upgrade(key)
     end
   end
   local principal = f['m:principal']
-  local m = f['m:version'] .. ' ' .. f['m:created'] .. ' ' .. f['m:last'] .. ' ' ..
+  m = f['m:version'] .. ' ' .. f['m:created'] .. ' ' .. f['m:last'] .. ' ' ..
     (f['m:idle'] or '') .. ' ' .. (f['m:abs'] or '') .. ' ' .. f['m:codec'] .. ' ' ..
     f['m:size'] .. ' ' .. f['m:count'] .. ' ' .. (principal and ('=' .. principal) or '')
   set[#set + 1] = 'm'
@@ -128,7 +125,6 @@ local function upgrade(key)
   -- The first layout's TTL was the expiry itself; the scripts expect `native` of it.
   set_ttl(key, lifetime(m))
   return m
-end
 "#;
 
 /// `create`: ARGV = now, the expiry ('' for never), then field/value pairs. Refuses when a
@@ -192,13 +188,14 @@ local function fetch()
 end
 local got = fetch()
 if not got[1] then
-  if not upgrade(key) then return 'gone' end
+  if not meta(key) then return 'gone' end
   got = fetch()
 end
 local v, c, l, i, a, codec, size, count, p = string.match(got[1], META)
 local now = tonumber(ARGV[1])
-local created, last = tonumber(c), tonumber(l)
+local last = tonumber(l)
 local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+local created = abs and tonumber(c)
 local e = expiry(created, last, idle, abs)
 if e and e <= now then return 'gone' end
 local version = tonumber(v)
@@ -232,7 +229,7 @@ for k = 2, n + r + 1 do
   end
 end
 
-local old_principal = principal_of(p)
+local old_principal = p ~= '' and string.sub(p, 2)
 local new_principal = old_principal
 if principal_mode == 'set' then
   new_principal = principal_arg
@@ -275,6 +272,7 @@ end
 if new_policy then
   i, a = idle_arg, abs_arg
   idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+  created = abs and tonumber(c)
 end
 if now > last then
   last = now
@@ -301,8 +299,9 @@ local m = meta(key)
 if not m then return false end
 local v, c, l, i, a, rest = string.match(m, '^(%d+) (%d+) (%d+) (%d*) (%d*) (.*)$')
 local now = tonumber(ARGV[1])
-local created, last = tonumber(c), tonumber(l)
+local last = tonumber(l)
 local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
+local created = abs and tonumber(c)
 local e = expiry(created, last, idle, abs)
 if e and e <= now then return false end
 if now > last then
@@ -324,7 +323,7 @@ local e = lifetime(m)
 local live = '0'
 if (not e) or e > tonumber(ARGV[1]) then live = '1' end
 local p = select(9, string.match(m, META))
-return {'deleted', live, principal_of(p) or ''}
+return {'deleted', live, p ~= '' and string.sub(p, 2) or ''}
 "#;
 
 /// Removes the record only if it still has version ARGV[1] (the last step of `cycle_id`).
@@ -348,7 +347,7 @@ local e = lifetime(m)
 if (not e) or e > tonumber(ARGV[1]) then return {'live', e or -1} end
 redis.call('DEL', key)
 local p = select(9, string.match(m, META))
-return {'expired', principal_of(p) or ''}
+return {'expired', p ~= '' and string.sub(p, 2) or ''}
 "#;
 
 /// Gives back a principal's lease (`principal_lease`) only if it still holds this writer's
