@@ -9,3 +9,10 @@
 pub mod redis_hash {
     pub use crate::redis_store::fields::{FieldPairs, record_fields, record_from_fields};
 }
+
+/// The `attributes` column of the SQLite store (see [`SqliteStore`](crate::SqliteStore)):
+/// each attribute's name, version and value, length-prefixed, in name order.
+#[cfg(feature = "sqlite")]
+pub mod sqlite_attributes {
+    pub use crate::sqlite::attributes::{decode, encode};
+}

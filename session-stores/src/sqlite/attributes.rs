@@ -21,7 +21,7 @@ use session_core::Attribute;
 const FORMAT: u8 = 1;
 
 /// The blob for `attributes`.
-pub(crate) fn encode(attributes: &BTreeMap<String, Attribute>) -> Vec<u8> {
+pub fn encode(attributes: &BTreeMap<String, Attribute>) -> Vec<u8> {
     let size: usize = attributes
         .iter()
         .map(|(name, a)| 16 + name.len() + a.value.len())
@@ -44,7 +44,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// The attributes in `blob`; an error (never a panic) for anything [`encode`] did not write.
-pub(crate) fn decode(blob: &[u8]) -> Result<BTreeMap<String, Attribute>, String> {
+pub fn decode(blob: &[u8]) -> Result<BTreeMap<String, Attribute>, String> {
     let Some((&format, mut rest)) = blob.split_first() else {
         return Err("empty attributes blob".into());
     };

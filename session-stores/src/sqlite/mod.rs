@@ -1,6 +1,6 @@
 //! The SQLite store.
 
-mod attributes;
+pub(crate) mod attributes;
 mod functions;
 mod schema;
 mod store;
