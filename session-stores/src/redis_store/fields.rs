@@ -25,9 +25,13 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A timeout as the metadata and the save script hold it: milliseconds, or empty when off.
+pub(crate) fn timeout_text(timeout: Option<Duration>) -> String {
+    timeout.map(|d| millis(d).to_string()).unwrap_or_default()
+}
+
 /// The `m` field of `record`.
 fn meta_value(record: &Record) -> Vec<u8> {
-    let optional = |d: Option<Duration>| d.map(|d| millis(d).to_string()).unwrap_or_default();
     let principal = record
         .principal
         .as_ref()
@@ -38,8 +42,8 @@ fn meta_value(record: &Record) -> Vec<u8> {
         record.version,
         record.created_at.as_millis(),
         record.last_access.as_millis(),
-        optional(record.expiry.idle),
-        optional(record.expiry.absolute),
+        timeout_text(record.expiry.idle),
+        timeout_text(record.expiry.absolute),
         record.codec.id(),
         record.data_size(),
         record.attributes.len(),

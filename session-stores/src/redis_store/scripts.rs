@@ -151,7 +151,7 @@ return {'ok'}
 /// milliseconds, '' when off).
 ///
 /// Returns the new version (an integer) when options is empty, otherwise
-/// `{'ok', version, expires (-1 never), old principal, new principal}`; or `'gone'`,
+/// `{'ok', version, expires (-1 never), old principal, new principal}`; or `{'gone'}`,
 /// `{'conflict', detail}`, `{'limit_attributes', n}`, `{'limit_size', n}`.
 ///
 /// Without a clear it makes three calls whatever the number of changed attributes: one
@@ -188,7 +188,7 @@ local function fetch()
 end
 local got = fetch()
 if not got[1] then
-  if not meta(key) then return 'gone' end
+  if not meta(key) then return {'gone'} end
   got = fetch()
 end
 local v, c, l, i, a, codec, size, count, p = string.match(got[1], META)
@@ -197,7 +197,7 @@ local last = tonumber(l)
 local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
 local created = abs and tonumber(c)
 local e = expiry(created, last, idle, abs)
-if e and e <= now then return 'gone' end
+if e and e <= now then return {'gone'} end
 local version = tonumber(v)
 local loaded = tonumber(ARGV[2])
 -- Every write gives its attributes the record's new version, so none is newer than the record.

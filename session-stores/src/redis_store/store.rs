@@ -16,7 +16,7 @@ use session_core::{
 };
 
 use super::connection::Connection;
-use super::fields::{hash_pairs, record_fields, record_from_fields};
+use super::fields::{hash_pairs, record_fields, record_from_fields, timeout_text};
 use super::keys::Keys;
 use super::principal_lease;
 use super::scripts::Scripts;
@@ -202,8 +202,8 @@ fn score(expires: Option<Timestamp>) -> String {
     expires.map_or_else(|| "+inf".to_owned(), |t| t.as_millis().to_string())
 }
 
-fn now_arg(now: Timestamp) -> Vec<u8> {
-    now.as_millis().to_string().into_bytes()
+fn millis_arg(time: Timestamp) -> Vec<u8> {
+    time.as_millis().to_string().into_bytes()
 }
 
 impl Inner {
@@ -341,7 +341,7 @@ impl Inner {
                 operation,
                 &self.scripts.delete,
                 &self.keys.session(key),
-                vec![now_arg(self.now())],
+                vec![millis_arg(self.now())],
             )
             .await?;
         match reply.as_slice() {
@@ -456,10 +456,7 @@ impl Inner {
             redis::Value::Int(version) => {
                 return u64::try_from(version).map_err(|_| bad_reply(OP, &[version.to_string()]));
             }
-            redis::Value::Array(_) => {
-                redis::from_redis_value(reply).map_err(|e| redis_error(OP)(e.into()))?
-            }
-            other => vec![redis::from_redis_value(other).map_err(|e| redis_error(OP)(e.into()))?],
+            other => redis::from_redis_value(other).map_err(|e| redis_error(OP)(e.into()))?,
         };
         match reply.as_slice() {
             [tag] if tag == "gone" => Err(CoreError::Gone { key: *key }),
@@ -544,11 +541,8 @@ impl Inner {
 
     /// Runs the create script for `record`; `false` when a live record holds the key.
     async fn put_new(&self, operation: &'static str, record: &Record) -> CoreResult<bool> {
-        let expires = record
-            .expires_at()
-            .map(|t| t.as_millis().to_string().into_bytes())
-            .unwrap_or_default();
-        let mut args = vec![now_arg(self.now()), expires];
+        let expires = record.expires_at().map(millis_arg).unwrap_or_default();
+        let mut args = vec![millis_arg(self.now()), expires];
         args.extend(record_fields(record));
         let reply: Vec<String> = self
             .run_script(
@@ -599,11 +593,6 @@ impl Inner {
 
 /// The save script's arguments (see `scripts.rs`).
 fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Vec<u8>> {
-    let millis = |d: Option<Duration>| {
-        d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string())
-            .unwrap_or_default()
-            .into_bytes()
-    };
     let mut options = String::new();
     let mut option_args = Vec::new();
     if changes.cleared {
@@ -619,14 +608,14 @@ fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Ve
     }
     if let Some(policy) = changes.expiry {
         options.push('e');
-        option_args.push(millis(policy.idle));
-        option_args.push(millis(policy.absolute));
+        option_args.push(timeout_text(policy.idle).into_bytes());
+        option_args.push(timeout_text(policy.absolute).into_bytes());
     }
     let mut args = Vec::with_capacity(
         5 + option_args.len() + 3 * changes.upserts.len() + changes.removals.len(),
     );
     args.extend([
-        now_arg(now),
+        millis_arg(now),
         loaded_version.to_string().into_bytes(),
         changes.upserts.len().to_string().into_bytes(),
         changes.removals.len().to_string().into_bytes(),
@@ -708,13 +697,13 @@ impl SessionStore for RedisStore {
         let inner = &self.inner;
         // nil: no live record; -1: it never expires; otherwise its new expiry.
         let expires: Option<i64> = inner
-            .scripts
-            .touch
-            .key(inner.keys.session(key))
-            .arg(now_arg(inner.now()))
-            .invoke_async(&mut inner.conn())
-            .await
-            .map_err(redis_error(OP))?;
+            .run_script(
+                OP,
+                &inner.scripts.touch,
+                &inner.keys.session(key),
+                vec![millis_arg(inner.now())],
+            )
+            .await?;
         Ok(expires.map(|millis| u64::try_from(millis).ok().map(Timestamp::from_millis)))
     }
 
@@ -767,7 +756,7 @@ impl SessionStore for RedisStore {
                     OP,
                     &inner.scripts.delete_if_expired,
                     &inner.keys.session(&key),
-                    vec![now_arg(now)],
+                    vec![millis_arg(now)],
                 )
                 .await?;
             match reply.as_slice() {
