@@ -7,16 +7,21 @@
 //! servers run on CPU 1 with one tokio worker and the load generator on CPU 0 with one thread
 //! (`HTTP_LOAD_PIN=0` turns this off: then servers get two workers and everything shares the
 //! CPUs), so a server's requests per second is what one core of it can serve. The load
-//! generator keeps one HTTP/1.1 keep-alive connection per client and one session per
-//! connection, so concurrent writes never collide. Scenarios:
+//! generator keeps one HTTP/1.1 keep-alive connection per client. Scenarios:
 //!
 //! - `unused`: the handler never touches the session;
 //! - `new`: every request writes to a new session (no cookie sent);
-//! - `read`: read one attribute of the connection's session;
-//! - `read+write`: read it and write it back incremented.
+//! - `read`: read one attribute of the connection's session (one session per connection);
+//! - `read+write`: increment it (one session per connection: writes never collide);
+//! - `shared`: every connection increments the counter of one shared session. Each round
+//!   starts a new one and reads it back at the end: `refused` counts the answers that were
+//!   not 2xx, `lost` the 2xx increments missing from the counter.
 //!
-//! Stores: memory (ours and tower-sessions), SQLite and Redis (ours; Redis when a
-//! `redis-server` can be started).
+//! Stores: memory (ours and tower-sessions), SQLite and Redis (Redis when a `redis-server` can
+//! be started). tower-sessions over its SQLite (sqlx) and Redis (fred) stores runs from the
+//! peer crate in `benches/peers`, built on its own (`cargo build --release --manifest-path
+//! benches/peers/Cargo.toml`; `HTTP_LOAD_PEERS` names another binary); without it those rows
+//! are skipped, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "support/scenario.rs"]
@@ -128,7 +133,7 @@ async fn serve(variant: &str, store_url: &str, port: u16) {
                 .layer(layer);
             axum::serve(listener, router).await.unwrap();
         }
-        "towersessions-axum" => {
+        "tower-sessions-axum" => {
             let layer = scenario::tower_sessions_layer();
             let router = Router::new()
                 .route("/{scenario}", get(ts_axum_handler))
@@ -202,6 +207,7 @@ enum Scenario {
     New,
     Read,
     ReadWrite,
+    Shared,
 }
 
 impl Scenario {
@@ -211,6 +217,7 @@ impl Scenario {
             Scenario::New => "new",
             Scenario::Read => "read",
             Scenario::ReadWrite => "read+write",
+            Scenario::Shared => "shared",
         }
     }
     fn path(self) -> &'static str {
@@ -218,7 +225,7 @@ impl Scenario {
             Scenario::Unused => "/unused",
             Scenario::New => "/new",
             Scenario::Read => "/read",
-            Scenario::ReadWrite => "/write",
+            Scenario::ReadWrite | Scenario::Shared => "/write",
         }
     }
     fn needs_session(self) -> bool {
@@ -260,21 +267,55 @@ impl Drop for ServerChild {
     }
 }
 
+/// The peer crate's server binary (tower-sessions over sqlx and fred), when it was built.
+fn peers_binary() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("HTTP_LOAD_PEERS").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("peers/target/release/session-bench-peers")
+        },
+        std::path::PathBuf::from,
+    );
+    path.is_file().then_some(path)
+}
+
+/// Whether a server runs from the peer crate's binary: tower-sessions over a store that is not
+/// its memory store.
+fn is_peer(variant: &str, store: &str) -> bool {
+    variant == "tower-sessions-axum" && store != "memory:"
+}
+
 fn start_server(variant: &str, store: &str, pinning: Option<Pinning>) -> ServerChild {
-    let port = test_support::free_port();
-    let me = std::env::current_exe().unwrap();
+    let port = test_support::free_port().to_string();
+    // One worker on a pinned core (a second would only fight it for the core); two otherwise.
+    let workers = if pinning.is_some() { "1" } else { "2" };
+    let (program, args) = if is_peer(variant, store) {
+        let (kind, target) = match store.strip_prefix("sqlite:") {
+            Some(path) => ("sqlite", path),
+            None => ("redis", store),
+        };
+        let args = vec![
+            kind.to_owned(),
+            target.to_owned(),
+            port.clone(),
+            workers.to_owned(),
+        ];
+        (peers_binary().expect("the peers binary"), args)
+    } else {
+        let args = ["serve", variant, store, &port, workers].map(str::to_owned);
+        (std::env::current_exe().unwrap(), args.to_vec())
+    };
     let mut command = match pinning {
         Some(pin) => {
             let mut c = Command::new("taskset");
-            c.args(["-c", &pin.server_cpu.to_string()]).arg(me);
+            c.args(["-c", &pin.server_cpu.to_string()]).arg(program);
             c
         }
-        None => Command::new(me),
+        None => Command::new(program),
     };
-    // One worker on a pinned core (a second would only fight it for the core); two otherwise.
-    let workers = if pinning.is_some() { "1" } else { "2" };
+    let port: u16 = port.parse().unwrap();
     let child = command
-        .args(["serve", variant, store, &port.to_string(), workers])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -340,19 +381,45 @@ async fn request(
     (status, set_cookie)
 }
 
+/// A new session holding the counter 1; its cookie.
+async fn new_session(addr: SocketAddr) -> String {
+    let mut sender = connect(addr).await;
+    let (status, cookie) = request(&mut sender, addr, "/new", None).await;
+    assert!(status.is_success());
+    cookie.expect("a session cookie")
+}
+
+/// The counter of the session behind `cookie`.
+async fn read_counter(addr: SocketAddr, cookie: &str) -> i64 {
+    let mut sender = connect(addr).await;
+    let mut builder = Request::get("/read").header("host", addr.to_string());
+    builder = builder.header("cookie", cookie);
+    let response = sender
+        .send_request(builder.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    std::str::from_utf8(&body).unwrap().trim().parse().unwrap()
+}
+
+/// Runs `scenario` against `addr`; with `shared` every connection uses that session's cookie.
 async fn load(
     addr: SocketAddr,
     scenario: Scenario,
     connections: usize,
     duration: Duration,
+    shared: Option<Arc<String>>,
 ) -> Stats {
     let start = Arc::new(tokio::sync::Barrier::new(connections + 1));
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let start = start.clone();
+        let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(addr).await;
-            let cookie = if scenario.needs_session() {
+            let cookie = if let Some(shared) = shared {
+                Some(shared.as_str().to_owned())
+            } else if scenario.needs_session() {
                 let (status, cookie) = request(&mut sender, addr, "/new", None).await;
                 assert!(status.is_success());
                 Some(cookie.expect("a session cookie"))
@@ -402,6 +469,8 @@ struct Row {
     p50: f64,
     p99: f64,
     errors: u64,
+    /// Increments answered 2xx but missing from the shared counter (all rounds).
+    lost: Option<i64>,
     /// Server CPU time per request, in microseconds (all rounds).
     cpu_us: f64,
 }
@@ -428,30 +497,46 @@ async fn measure_group(
         .iter()
         .map(|(variant, store)| start_server(variant, store, pinning))
         .collect();
+    let shared_session = |addr| async move {
+        match scenario {
+            Scenario::Shared => Some(Arc::new(new_session(addr).await)),
+            _ => None,
+        }
+    };
     for server in &servers {
         // Warm up connections, allocator and caches.
+        let shared = shared_session(server.addr).await;
         let _ = load(
             server.addr,
             scenario,
             connections,
             Duration::from_millis(500),
+            shared,
         )
         .await;
     }
     let mut results: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); members.len()];
     let mut cpu: Vec<(Duration, u64)> = vec![(Duration::ZERO, 0); members.len()];
+    let mut lost: Vec<i64> = vec![0; members.len()];
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
+            let shared = shared_session(server.addr).await;
             let cpu_before = cpu_time(server.child.id());
             let mut stats = load(
                 server.addr,
                 scenario,
                 connections,
                 Duration::from_secs(secs),
+                shared.clone(),
             )
             .await;
             cpu[i].0 += cpu_time(server.child.id()).saturating_sub(cpu_before);
             cpu[i].1 += stats.requests + stats.errors;
+            if let Some(cookie) = &shared {
+                // The session started at 1; every 2xx increment should be in it.
+                let counter = read_counter(server.addr, cookie).await;
+                lost[i] += 1 + stats.requests as i64 - counter;
+            }
             results[i].push((
                 stats.rps(),
                 stats.percentile(0.50),
@@ -460,10 +545,13 @@ async fn measure_group(
             ));
         }
     }
-    for (((variant, store), mut runs), (cpu_used, requests)) in members.iter().zip(results).zip(cpu)
+    for ((((variant, store), mut runs), (cpu_used, requests)), lost) in
+        members.iter().zip(results).zip(cpu).zip(lost)
     {
+        // Refusals and losses over all rounds; the rest from the median round.
+        let errors = runs.iter().map(|r| r.3).sum();
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (rps, p50, p99, errors) = runs[runs.len() / 2];
+        let (rps, p50, p99, _) = runs[runs.len() / 2];
         let cpu_us = cpu_used.as_secs_f64() * 1e6 / requests.max(1) as f64;
         let row = Row {
             variant: (*variant).to_owned(),
@@ -473,10 +561,11 @@ async fn measure_group(
             p50,
             p99,
             errors,
+            lost: (scenario == Scenario::Shared).then_some(lost),
             cpu_us,
         };
         println!(
-            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  errors {}",
+            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  refused {}  lost {}",
             row.variant,
             row.store,
             row.scenario.name(),
@@ -484,7 +573,8 @@ async fn measure_group(
             row.p50,
             row.p99,
             row.cpu_us,
-            row.errors
+            row.errors,
+            row.lost.map_or("-".to_owned(), |l| l.to_string())
         );
         rows.push(row);
     }
@@ -501,6 +591,14 @@ async fn run_all(filter: Option<String>, pinning: Option<Pinning>) {
     use Scenario::*;
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("bench.db").display());
+    let their_sqlite = format!("sqlite:{}", dir.path().join("tower-sessions.db").display());
+    let peers = peers_binary().is_some();
+    if !peers {
+        eprintln!(
+            "SKIPPING the tower-sessions SQLite and Redis rows: build the peers first \
+             (cargo build --release --manifest-path benches/peers/Cargo.toml)"
+        );
+    }
     let redis = test_support::redis::RedisServer::start().ok();
     let redis_url = redis.as_ref().map(|r| r.url());
     let memory = || "memory:".to_owned();
@@ -514,23 +612,30 @@ async fn run_all(filter: Option<String>, pinning: Option<Pinning>) {
             vec![
                 ("bare-axum", none()),
                 ("ours-axum", memory()),
-                ("towersessions-axum", memory()),
+                ("tower-sessions-axum", memory()),
             ],
             Unused,
         ),
     ];
-    for scenario in [New, Read, ReadWrite] {
+    for scenario in [New, Read, ReadWrite, Shared] {
         plan.push((
-            vec![("ours-axum", memory()), ("towersessions-axum", memory())],
+            vec![("ours-axum", memory()), ("tower-sessions-axum", memory())],
             scenario,
         ));
     }
-    for scenario in [New, Read, ReadWrite] {
-        let mut group = vec![("ours-axum", sqlite.clone())];
-        if let Some(url) = &redis_url {
-            group.push(("ours-axum", url.clone()));
+    // Each store beside tower-sessions over its own store for the same backend.
+    let mut backends = vec![(sqlite.clone(), their_sqlite.clone())];
+    if let Some(url) = &redis_url {
+        backends.push((url.clone(), url.clone()));
+    }
+    for (ours, theirs) in backends {
+        for scenario in [New, Read, ReadWrite, Shared] {
+            let mut group = vec![("ours-axum", ours.clone())];
+            if peers {
+                group.push(("tower-sessions-axum", theirs.clone()));
+            }
+            plan.push((group, scenario));
         }
-        plan.push((group, scenario));
     }
     if redis_url.is_none() {
         eprintln!("redis-server not available: skipping the Redis rows");
@@ -553,12 +658,12 @@ fn find<'a>(rows: &'a [Row], variant: &str, store: &str, scenario: Scenario) -> 
 
 fn print_summary(rows: &[Row]) {
     println!(
-        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | refused | lost |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} | {} |",
             r.variant,
             r.store,
             r.scenario.name(),
@@ -566,7 +671,8 @@ fn print_summary(rows: &[Row]) {
             r.p50,
             r.p99,
             r.cpu_us,
-            r.errors
+            r.errors,
+            r.lost.map_or("–".to_owned(), |l| l.to_string())
         );
     }
     println!(
@@ -598,21 +704,24 @@ fn print_summary(rows: &[Row]) {
     ) {
         line("unused session vs bare axum", ours, bare);
     }
-    for scenario in [
-        Scenario::Unused,
-        Scenario::New,
-        Scenario::Read,
-        Scenario::ReadWrite,
-    ] {
-        if let (Some(ours), Some(theirs)) = (
-            find(rows, "ours-axum", "memory", scenario),
-            find(rows, "towersessions-axum", "memory", scenario),
-        ) {
-            line(
-                &format!("{} vs tower-sessions (axum, MemoryStore)", scenario.name()),
-                ours,
-                theirs,
-            );
+    for store in ["memory", "sqlite", "redis"] {
+        for scenario in [
+            Scenario::Unused,
+            Scenario::New,
+            Scenario::Read,
+            Scenario::ReadWrite,
+            Scenario::Shared,
+        ] {
+            if let (Some(ours), Some(theirs)) = (
+                find(rows, "ours-axum", store, scenario),
+                find(rows, "tower-sessions-axum", store, scenario),
+            ) {
+                line(
+                    &format!("{store} {} vs tower-sessions", scenario.name()),
+                    ours,
+                    theirs,
+                );
+            }
         }
     }
 }

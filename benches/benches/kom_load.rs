@@ -70,7 +70,11 @@ fn start_gateway(kom_port: u16, dir: &std::path::Path) -> (ChildGuard, SocketAdd
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\n[[servers]]\nid = \"kom\"\nname = \"Bench\"\nhost = \"127.0.0.1\"\nport = {kom_port}\n"
+            // Every bench client comes from 127.0.0.1: lift the per-address caps, which
+            // httpkom does not have either.
+            "listen = \"127.0.0.1:{port}\"\nmax_connections_per_address = 100000\n\
+             [http]\nmax_connections_per_address = 100000\n\
+             [[servers]]\nid = \"kom\"\nname = \"Bench\"\nhost = \"127.0.0.1\"\nport = {kom_port}\n"
         ),
     )
     .unwrap();

@@ -4,6 +4,7 @@
 //! implement [`Authenticator`], so code that logs people in can be written once against it.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -25,6 +26,40 @@ pub enum AuthError {
     /// The service that checks credentials could not be reached or failed.
     #[error("authentication service unavailable: {0}")]
     Unavailable(#[source] BoxError),
+    /// Too many recent attempts for this principal or from this client address
+    /// ([`ThrottledAuthenticator`](crate::ThrottledAuthenticator)); nothing was checked. An
+    /// HTTP server answers `429 Too Many Requests` with `Retry-After`.
+    #[error("too many login attempts; retry after {} s", whole_seconds(*retry_after))]
+    Throttled {
+        /// How long to wait before the next attempt can be checked.
+        retry_after: Duration,
+    },
+    /// Too many logins are being checked at once
+    /// ([`ConcurrencyLimited`](crate::ConcurrencyLimited)); nothing was checked. An HTTP
+    /// server answers `503 Service Unavailable` with `Retry-After`.
+    #[error("too many logins in progress; retry after {} s", whole_seconds(*retry_after))]
+    Busy {
+        /// A suggested wait before trying again.
+        retry_after: Duration,
+    },
+}
+
+impl AuthError {
+    /// How long the caller should wait before trying again, for refusals that say so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AuthError::Throttled { retry_after } | AuthError::Busy { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A wait in whole seconds, rounded up (what `Retry-After` carries); at least one.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
 }
 
 /// Turns credentials into an authenticated identity.
@@ -73,6 +108,20 @@ impl fmt::Debug for PasswordCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(2001)), 3);
+        assert_eq!(whole_seconds(Duration::from_secs(60)), 60);
+        let throttled = AuthError::Throttled {
+            retry_after: Duration::from_millis(1500),
+        };
+        assert_eq!(throttled.retry_after(), Some(Duration::from_millis(1500)));
+        assert!(throttled.to_string().contains("retry after 2 s"));
+        assert_eq!(AuthError::InvalidCredentials.retry_after(), None);
+    }
 
     #[test]
     fn debug_hides_the_password() {

@@ -21,6 +21,12 @@ pub struct ChangeSet {
     pub principal: Option<Option<String>>,
     /// The expiry policy, when it changed.
     pub expiry: Option<ExpiryPolicy>,
+    /// Integers added to attributes: the store adds each to the attribute's value as it then
+    /// is (after this change set's clear, removals and upserts), by the rule of
+    /// [`add_to_json_integer`](crate::add_to_json_integer). Unlike an upsert, an addition
+    /// does not conflict with other writers' changes to its attribute, so concurrent
+    /// increments all count.
+    pub additions: BTreeMap<String, i64>,
 }
 
 impl ChangeSet {
@@ -31,17 +37,20 @@ impl ChangeSet {
             && !self.cleared
             && self.principal.is_none()
             && self.expiry.is_none()
+            && self.additions.is_empty()
     }
 
     /// Records that `key` was set to `value`.
     pub fn upsert(&mut self, key: String, value: Vec<u8>) {
         self.removals.remove(&key);
+        self.additions.remove(&key);
         self.upserts.insert(key, value);
     }
 
     /// Records that `key` was removed.
     pub fn remove(&mut self, key: &str) {
         self.upserts.remove(key);
+        self.additions.remove(key);
         self.removals.insert(key.to_owned());
     }
 
@@ -49,10 +58,19 @@ impl ChangeSet {
     pub fn clear(&mut self) {
         self.upserts.clear();
         self.removals.clear();
+        self.additions.clear();
         self.cleared = true;
     }
 
-    /// The attribute names this change set writes or removes.
+    /// Records that `amount` is to be added to `key`'s value (to what this change set sets it
+    /// to, when it does). Amounts added to one key add up.
+    pub fn add(&mut self, key: String, amount: i64) {
+        let total = self.additions.entry(key).or_insert(0);
+        *total = total.saturating_add(amount);
+    }
+
+    /// The attribute names this change set writes or removes, each checked against other
+    /// writers' changes (additions are not: they apply to whatever value is there).
     pub fn touched_keys(&self) -> impl Iterator<Item = &str> {
         self.upserts
             .keys()

@@ -38,6 +38,20 @@ pub enum Error {
         /// What collided, e.g. `attribute "cart"`.
         detail: String,
     },
+    /// An addition (see [`ChangeSet::additions`](crate::ChangeSet::additions)) could not be
+    /// applied: the attribute's value is not an integer the rule accepts, or the sum is out
+    /// of range. Nothing of the change set was applied.
+    #[error(
+        "session {key:?}: cannot add to attribute {attribute:?}: {detail}; the change was not applied"
+    )]
+    Addition {
+        /// The key of the session.
+        key: SessionKey,
+        /// The attribute added to.
+        attribute: String,
+        /// Why.
+        detail: String,
+    },
     /// A size or count limit would be exceeded.
     #[error(transparent)]
     Limit(#[from] LimitError),

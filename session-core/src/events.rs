@@ -34,11 +34,18 @@ pub enum EventKind {
     StoreError,
     /// A client presented an id that is malformed or unknown.
     SuspiciousId,
+    /// A login was refused: wrong credentials.
+    LoginFailed,
+    /// A login attempt was refused unchecked: too many recent attempts for the principal or
+    /// from the client address.
+    LoginThrottled,
+    /// A login attempt was refused unchecked: too many logins being checked at once.
+    LoginBusy,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Created,
         EventKind::Renewed,
         EventKind::Touched,
@@ -48,6 +55,9 @@ impl EventKind {
         EventKind::Conflict,
         EventKind::StoreError,
         EventKind::SuspiciousId,
+        EventKind::LoginFailed,
+        EventKind::LoginThrottled,
+        EventKind::LoginBusy,
     ];
 
     /// A snake_case name for metrics and logs.
@@ -62,6 +72,9 @@ impl EventKind {
             EventKind::Conflict => "conflict",
             EventKind::StoreError => "store_error",
             EventKind::SuspiciousId => "suspicious_id",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::LoginThrottled => "login_throttled",
+            EventKind::LoginBusy => "login_busy",
         }
     }
 

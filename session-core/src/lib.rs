@@ -11,8 +11,8 @@
 //! - A store keeps a [`Record`]: attributes (each value encoded on its own by a [`Codec`], with
 //!   the version that last wrote it), an optional principal, timestamps, an [`ExpiryPolicy`]
 //!   (idle and absolute timeouts together) and a version.
-//! - A request works with a [`Session`] handle from a [`SessionManager`]. The handle loads
-//!   lazily, tracks what changed in a [`ChangeSet`], and on [`Session::save`] writes only that:
+//! - A request works with a [`StoreSession`] handle from a [`SessionManager`]. The handle loads
+//!   lazily, tracks what changed in a [`ChangeSet`], and on [`StoreSession::save`] writes only that:
 //!   nothing for an unused or never-written session, a throttled `touch` for a read, a delta for
 //!   a write. Changes to different attributes made concurrently both survive; a change to a
 //!   session deleted meanwhile is refused ([`Error::Gone`]) and never resurrects it.
@@ -22,6 +22,10 @@
 //! - Time comes from a [`Clock`]; tests use a [`MockClock`] and never sleep.
 //! - [`Events`] counts and broadcasts lifecycle events; [`Authenticator`] turns credentials into
 //!   principals; [`LocalSession`] is one login session for a local program.
+//! - [`Session`] is the trait every kind of session in the workspace implements (server,
+//!   HTTPie client, HAC, LysKOM connection, local login): identity, principal, lifetime, typed
+//!   attributes, dirty tracking, save and invalidate. [`log_in`] is the one login flow
+//!   (authenticate, cycle the id, record the principal, save) every protocol calls.
 //!
 //! ## Example
 //!
@@ -67,6 +71,9 @@
 //! # }).unwrap();
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod addition;
 mod auth;
 mod change_set;
 mod clock;
@@ -77,15 +84,19 @@ mod expiry;
 mod id;
 mod limits;
 mod local;
+mod login_throttle;
 mod manager;
 mod memory;
 mod record;
 mod session;
 mod store;
+mod store_session;
 #[cfg(any(test, feature = "testkit"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
-pub use auth::{AuthError, Authenticator, PasswordCredentials};
+pub use addition::{AdditionError, MAX_SAFE_INTEGER, add_to_json_integer, parse_json_integer};
+pub use auth::{AuthError, Authenticator, PasswordCredentials, whole_seconds};
 pub use change_set::ChangeSet;
 pub use clock::{Clock, MockClock, SharedClock, SystemClock, Timestamp};
 pub use codec::{Codec, CodecError, decode_record, encode_record};
@@ -95,10 +106,18 @@ pub use expiry::{ExpiryPolicy, TouchPolicy};
 pub use id::{ID_BYTES, ID_TEXT_LEN, IdError, KEY_TEXT_LEN, SessionId, SessionKey};
 pub use limits::{LimitError, Limits};
 pub use local::{LocalLogin, LocalSession};
+pub use login_throttle::{
+    AttemptState, Backoff, ClaimsPrincipal, ConcurrencyLimited, Decision, LoginAttempt,
+    MemoryThrottleState, ThrottleState, ThrottledAuthenticator, address_key, principal_key,
+    refund_attempt, register_attempt,
+};
 pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use record::{Attribute, Record};
-pub use session::{SaveOutcome, Session, SessionMetadata, StoredChange};
+pub use session::{Changes, LoginError, Principal, Session, SessionTimes, log_in};
 pub use store::{
     Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
+};
+pub use store_session::{
+    SaveOutcome, SessionMetadata, StoreSession, StoredChange, UPDATE_ATTEMPTS,
 };

@@ -11,8 +11,8 @@ use crate::events::{EventKind, Events, SessionEvent};
 use crate::expiry::{ExpiryPolicy, TouchPolicy};
 use crate::id::SessionId;
 use crate::limits::Limits;
-use crate::session::Session;
 use crate::store::SessionStore;
+use crate::store_session::StoreSession;
 
 /// The policy sessions follow.
 #[derive(Clone, Debug)]
@@ -53,7 +53,7 @@ impl SessionConfig {
     }
 }
 
-/// Hands out [`Session`] handles over one store. Cheap to clone.
+/// Hands out [`StoreSession`] handles over one store. Cheap to clone.
 ///
 /// ```
 /// # tokio_test_block_on(async {
@@ -117,21 +117,21 @@ impl SessionManager {
 
     /// A lazy handle on the session with `id`, or on a new session when `id` is `None`.
     /// Nothing is loaded until the handle is used.
-    pub fn session(&self, id: Option<SessionId>) -> Session {
-        Session::new(self.inner.clone(), id, false)
+    pub fn session(&self, id: Option<SessionId>) -> StoreSession {
+        StoreSession::new(self.inner.clone(), id, false)
     }
 
     /// A lazy handle on the session a client presented as text. A malformed token raises a
     /// [`EventKind::SuspiciousId`] event and gives a new session; no store is asked.
-    pub fn session_from_token(&self, token: &str) -> Session {
+    pub fn session_from_token(&self, token: &str) -> StoreSession {
         match SessionId::parse(token) {
-            Ok(id) => Session::new(self.inner.clone(), Some(id), true),
+            Ok(id) => StoreSession::new(self.inner.clone(), Some(id), true),
             Err(error) => {
                 self.events().emit(
                     SessionEvent::new(EventKind::SuspiciousId, None, self.inner.config.clock.now())
                         .with_detail(format!("malformed session id: {error}")),
                 );
-                Session::new(self.inner.clone(), None, true)
+                StoreSession::new(self.inner.clone(), None, true)
             }
         }
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::addition::add_to_json_integer;
 use crate::change_set::ChangeSet;
 use crate::clock::Timestamp;
 use crate::codec::Codec;
@@ -115,16 +116,22 @@ impl Record {
 
     /// Checks the record against `limits`.
     pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
-        self.check_limits_after(&ChangeSet::default(), limits)
+        self.check_limits_after(&ChangeSet::default(), &[], limits)
     }
 
     /// [`check_limits`](Record::check_limits) of the record `changes` would make, without
-    /// making it.
-    fn check_limits_after(&self, changes: &ChangeSet, limits: &Limits) -> Result<(), LimitError> {
+    /// making it; `sums` are the values its additions come to.
+    fn check_limits_after(
+        &self,
+        changes: &ChangeSet,
+        sums: &[(&String, Vec<u8>)],
+        limits: &Limits,
+    ) -> Result<(), LimitError> {
         let kept = |name: &str| {
             !changes.cleared
                 && !changes.removals.contains(name)
                 && !changes.upserts.contains_key(name)
+                && !changes.additions.contains_key(name)
         };
         let kept_attributes = self
             .attributes
@@ -134,7 +141,9 @@ impl Record {
         let upserted = changes
             .upserts
             .iter()
-            .map(|(name, value)| (name, value.len()));
+            .filter(|(name, _)| !changes.additions.contains_key(*name))
+            .map(|(name, value)| (name, value.len()))
+            .chain(sums.iter().map(|(name, value)| (*name, value.len())));
         // One pass: the count, the size, and the first bad name in the order of the resulting
         // record (as a check of that record would find it).
         let (mut count, mut size) = (0usize, 0usize);
@@ -182,7 +191,10 @@ impl Record {
     /// [`Error::Conflict`]. Attributes the change set does not mention are kept as they are,
     /// so concurrent changes to different attributes merge. On success the version goes up by
     /// one, changed attributes carry the new version and the record counts as accessed at
-    /// `now`. Limits are checked on the result; on any error the record is left unchanged.
+    /// `now`. Additions apply last, to the values the rest of the change set leaves, by the
+    /// rule of [`add_to_json_integer`](crate::add_to_json_integer) (JSON-codec records only);
+    /// they never conflict. Limits are checked on the result; on any error the record is left
+    /// unchanged.
     pub fn apply(
         &mut self,
         changes: &ChangeSet,
@@ -202,9 +214,10 @@ impl Record {
             }
         }
 
+        let sums = self.sums(changes)?;
         // Checked before anything changes, so that a refused change set leaves the record
         // as it was without a copy to roll back to.
-        self.check_limits_after(changes, limits)?;
+        self.check_limits_after(changes, &sums, limits)?;
         self.version += 1;
         let version = self.version;
         if changes.cleared {
@@ -230,6 +243,10 @@ impl Record {
                 }
             }
         }
+        for (name, value) in sums {
+            self.attributes
+                .insert(name.clone(), Attribute { value, version });
+        }
         if let Some(principal) = &changes.principal {
             self.principal.clone_from(principal);
         }
@@ -238,6 +255,41 @@ impl Record {
         }
         self.touch(now);
         Ok(())
+    }
+
+    /// What each of `changes`' additions comes to, applied to the value the rest of the change
+    /// set leaves.
+    fn sums<'c>(&self, changes: &'c ChangeSet) -> Result<Vec<(&'c String, Vec<u8>)>> {
+        if changes.additions.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.codec != Codec::Json {
+            return Err(Error::Addition {
+                key: self.key,
+                attribute: changes.additions.keys().next().cloned().unwrap_or_default(),
+                detail: "additions need a record of the JSON codec".into(),
+            });
+        }
+        changes
+            .additions
+            .iter()
+            .map(|(name, amount)| {
+                let current = if let Some(value) = changes.upserts.get(name) {
+                    Some(value.as_slice())
+                } else if changes.cleared || changes.removals.contains(name) {
+                    None
+                } else {
+                    self.attributes.get(name).map(|a| a.value.as_slice())
+                };
+                add_to_json_integer(current, *amount)
+                    .map(|sum| (name, sum))
+                    .map_err(|e| Error::Addition {
+                        key: self.key,
+                        attribute: name.clone(),
+                        detail: e.to_string(),
+                    })
+            })
+            .collect()
     }
 
     /// The record moved to a new key (id cycling): same data, same version.

@@ -1,468 +1,204 @@
-//! The session handle a request works with: lazy loading, typed access and dirty tracking.
+//! The [`Session`] trait: what every kind of session the workspace keeps has in common, and the
+//! one login flow ([`log_in`]) every protocol uses.
+//!
+//! The server session of a web request, an HTTPie client session, a HAC session, a LysKOM
+//! gateway connection and a local program's login are different things with one shape: an
+//! identity, perhaps a logged-in principal, a lifetime, typed attributes, dirty tracking, and a
+//! way to save or end it. Tools written against the trait work on any of them.
 
-use std::fmt;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::error::Error as StdError;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Mutex, MutexGuard};
 
-use crate::change_set::ChangeSet;
+use crate::auth::{AuthError, Authenticator};
 use crate::clock::Timestamp;
-use crate::error::{Error, Result};
-use crate::events::{EventKind, SessionEvent};
-use crate::expiry::ExpiryPolicy;
-use crate::id::{SessionId, SessionKey};
-use crate::manager::ManagerInner;
-use crate::record::Record;
 
-/// What [`Session::save`] did, and so what the client must be told.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SaveOutcome {
-    /// The session was never used: no store I/O happened, the client is told nothing.
-    Nothing,
-    /// The session was read but needed no write (not even a touch yet).
-    Unchanged {
-        /// The session's id.
-        id: SessionId,
-        /// When it expires.
-        expires_at: Option<Timestamp>,
-    },
-    /// The session was written; the client must (re)learn its id and expiry.
-    Stored {
-        /// The session's id (new when created or renewed).
-        id: SessionId,
-        /// When it expires now.
-        expires_at: Option<Timestamp>,
-        /// What kind of write it was.
-        change: StoredChange,
-    },
-    /// The client's id no longer names a session (invalidated, expired or unknown): the client
-    /// should forget it (the HTTP layer expires the cookie).
-    Removed,
-}
-
-/// The kind of write [`SaveOutcome::Stored`] reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoredChange {
-    /// A new session was stored.
-    Created,
-    /// The session's id was cycled (and any changes saved).
-    Renewed,
-    /// Changes were saved.
-    Updated,
-    /// Only the idle expiry was extended.
-    Touched,
-}
-
-/// Facts about a loaded session, for pages and APIs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionMetadata {
-    /// The store key (safe to show: a digest of the id).
-    pub key: SessionKey,
-    /// Who is logged in.
-    pub principal: Option<String>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was last used.
-    pub last_access: Timestamp,
-    /// When it expires.
+/// When a session began, was last used and ends. Each is `None` where the kind of session
+/// does not know it (a client session knows when its cookies expire, not when the server made
+/// the session).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionTimes {
+    /// When the session was created.
+    pub created_at: Option<Timestamp>,
+    /// When the session was last used.
+    pub last_access: Option<Timestamp>,
+    /// When the session ends unless used or extended again (the earlier of its idle and
+    /// absolute limits); `None` when it does not expire by time.
     pub expires_at: Option<Timestamp>,
-    /// Its expiry policy.
-    pub expiry: ExpiryPolicy,
 }
 
-/// A handle on one session, shared by everything that serves one request. Cheap to clone.
-///
-/// Nothing is loaded until a method needs the data, and [`save`](Session::save) writes only
-/// what changed: a new session nobody wrote to is never stored, a read-only request at most
-/// touches the expiry (throttled), and a write sends only the changed attributes.
-#[derive(Clone)]
-pub struct Session {
-    inner: Arc<SessionInner>,
+/// What changed in a session since it was loaded: what [`Session::save`] would write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Attributes set (inserted or changed).
+    pub set: BTreeSet<String>,
+    /// Attributes removed.
+    pub removed: BTreeSet<String>,
+    /// Whether every attribute was removed first.
+    pub cleared: bool,
+    /// Whether the principal changed (logged in, out, or as someone else).
+    pub principal: bool,
+    /// Whether the lifetime changed (extended, or a new expiry policy).
+    pub lifetime: bool,
+    /// Whether the session gets a new identity on save (id cycled, new login).
+    pub renewed: bool,
+    /// Whether the session is ended on save.
+    pub invalidated: bool,
 }
 
-struct SessionInner {
-    manager: Arc<ManagerInner>,
-    state: Mutex<State>,
-}
-
-struct State {
-    /// The id the client presented, until loaded.
-    incoming: Option<SessionId>,
-    /// Whether the client presented any token at all (even a malformed one).
-    client_had_token: bool,
-    loaded: bool,
-    /// The session as loaded: its id and record. `None` for a new session.
-    base: Option<(SessionId, Record)>,
-    changes: ChangeSet,
-    renew: bool,
-    invalidated: bool,
-}
-
-impl Session {
-    pub(crate) fn new(
-        manager: Arc<ManagerInner>,
-        incoming: Option<SessionId>,
-        client_had_token: bool,
-    ) -> Self {
-        let client_had_token = client_had_token || incoming.is_some();
-        Session {
-            inner: Arc::new(SessionInner {
-                manager,
-                state: Mutex::new(State {
-                    incoming,
-                    client_had_token,
-                    loaded: false,
-                    base: None,
-                    changes: ChangeSet::default(),
-                    renew: false,
-                    invalidated: false,
-                }),
-            }),
-        }
+impl Changes {
+    /// Whether nothing changed: saving would write nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Changes::default()
     }
+}
+
+/// A session of any kind: identity, principal, lifetime, typed attributes, dirty tracking,
+/// save and invalidate.
+///
+/// Every method takes `&self`: sessions are handles that requests and tasks share, so the
+/// implementations keep their state behind a lock. Methods that change the session only
+/// record the change; [`save`](Session::save) writes it, and writes nothing when
+/// [`changes`](Session::changes) is empty.
+///
+/// Implemented by `session_http::Session` (the server session of a request), the HTTPie client
+/// session, the HAC session, the LysKOM gateway connection, [`StoreSession`](crate::StoreSession)
+/// and [`LocalSession`](crate::LocalSession).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::{MemoryStore, Session, SessionConfig, SessionManager};
+///
+/// /// Counts visits on any kind of session.
+/// async fn count_visit<S: Session>(session: &S) -> Result<u64, S::Error> {
+///     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
+///     session.insert("visits", &visits).await?;
+///     session.save().await?;
+///     Ok(visits)
+/// }
+///
+/// let manager = SessionManager::new(Arc::new(MemoryStore::new()), SessionConfig::default());
+/// let session = manager.session(None);
+/// assert_eq!(count_visit(&session).await?, 1);
+/// assert!(session.changes().await.is_empty());
+/// # Ok::<(), session_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait Session: Send + Sync {
+    /// What goes wrong: the store's, file's or protocol's error.
+    type Error: StdError + Send + Sync + 'static;
+
+    /// A name for the session that is safe to show and log, never the secret that grants it
+    /// (a store key, a session file's path, a cache key, a connection number). `None` for a
+    /// new session that has none yet.
+    async fn identity(&self) -> Result<Option<String>, Self::Error>;
+
+    /// Who is logged in, if anyone.
+    async fn principal(&self) -> Result<Option<String>, Self::Error>;
+
+    /// Records who is logged in (`None` logs out, keeping the session).
+    async fn set_principal(&self, principal: Option<String>) -> Result<(), Self::Error>;
+
+    /// When the session began, was last used and ends.
+    async fn times(&self) -> Result<SessionTimes, Self::Error>;
+
+    /// Marks the session used now, which moves an idle expiry on (a server session does this
+    /// throttled, without rewriting its data).
+    async fn touch(&self) -> Result<(), Self::Error>;
+
+    /// Moves the end of the session to `by` from now, where the kind of session lets its
+    /// holder decide its lifetime, and returns the new end. A client session whose lifetime the
+    /// server decides (HTTPie, HAC) answers with the end it has, unchanged.
+    async fn extend(&self, by: Duration) -> Result<Option<Timestamp>, Self::Error>;
 
     /// The value of attribute `key`, decoded as `T`.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let state = self.loaded_state().await?;
-        let codec = state.codec(&self.inner.manager);
-        let bytes = if let Some(value) = state.changes.upserts.get(key) {
-            Some(value.as_slice())
-        } else if state.changes.cleared || state.changes.removals.contains(key) {
-            None
-        } else {
-            state
-                .base
-                .as_ref()
-                .and_then(|(_, r)| r.attributes.get(key))
-                .map(|a| a.value.as_slice())
-        };
-        bytes
-            .map(|b| codec.decode_value(b))
-            .transpose()
-            .map_err(Error::from)
-    }
+    async fn get<T>(&self, key: &str) -> Result<Option<T>, Self::Error>
+    where
+        T: DeserializeOwned + Send;
 
     /// Sets attribute `key` to `value`.
-    pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        let limits = &self.inner.manager.config.limits;
-        limits.check_key(key)?;
-        let mut state = self.loaded_state().await?;
-        let encoded = state.codec(&self.inner.manager).encode_value(value)?;
-        if encoded.len() + key.len() > limits.max_record_bytes {
-            return Err(crate::LimitError::RecordSize {
-                actual: encoded.len() + key.len(),
-                limit: limits.max_record_bytes,
-            }
-            .into());
-        }
-        state.changes.upsert(key.to_owned(), encoded);
-        Ok(())
+    async fn insert<T>(&self, key: &str, value: &T) -> Result<(), Self::Error>
+    where
+        T: Serialize + Sync + ?Sized;
+
+    /// Removes attribute `key`; says whether it was there.
+    async fn remove(&self, key: &str) -> Result<bool, Self::Error>;
+
+    /// The names of the attributes.
+    async fn keys(&self) -> Result<Vec<String>, Self::Error>;
+
+    /// What changed since the session was loaded or last saved.
+    async fn changes(&self) -> Changes;
+
+    /// Whether saving would write anything.
+    async fn is_modified(&self) -> bool {
+        !self.changes().await.is_empty()
     }
 
-    /// Removes attribute `key`; returns whether it was there.
-    pub async fn remove(&self, key: &str) -> Result<bool> {
-        let mut state = self.loaded_state().await?;
-        let existed = state.keys().iter().any(|k| k == key);
-        if existed {
-            state.changes.remove(key);
-        }
-        Ok(existed)
-    }
+    /// Gives the session a new identity on save, keeping its data: what a login does against
+    /// session fixation. Kinds whose identity the peer assigns at login (HAC, LysKOM) forget
+    /// the old one here and take the new one from the login.
+    async fn cycle_id(&self) -> Result<(), Self::Error>;
 
-    /// Removes every attribute.
-    pub async fn clear(&self) -> Result<()> {
-        let mut state = self.loaded_state().await?;
-        state.changes.clear();
-        Ok(())
-    }
+    /// Writes what changed; writes nothing when nothing did.
+    async fn save(&self) -> Result<(), Self::Error>;
 
-    /// The names of the attributes, in order.
-    pub async fn keys(&self) -> Result<Vec<String>> {
-        Ok(self.loaded_state().await?.keys())
-    }
+    /// Ends the session: on save (or at once, where the kind of session has no save step) its
+    /// state is deleted and the peer told, where there is one.
+    async fn invalidate(&self) -> Result<(), Self::Error>;
+}
 
-    /// Who is logged in.
-    pub async fn principal(&self) -> Result<Option<String>> {
-        let state = self.loaded_state().await?;
-        Ok(match &state.changes.principal {
-            Some(changed) => changed.clone(),
-            None => state.base.as_ref().and_then(|(_, r)| r.principal.clone()),
-        })
-    }
+/// Why [`log_in`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError<E: StdError + 'static> {
+    /// The credentials were refused (or not checked: throttled, busy); the session is as it
+    /// was.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The credentials were good but the session could not be renewed or saved.
+    #[error("logged in, but the session could not be saved: {0}")]
+    Session(#[source] E),
+}
 
-    /// Sets (or with `None` clears) who is logged in. Pair with [`cycle_id`](Session::cycle_id)
-    /// on login, or use [`log_in`](Session::log_in), which does both.
-    pub async fn set_principal(&self, principal: Option<String>) -> Result<()> {
-        if let Some(p) = &principal {
-            self.inner.manager.config.limits.check_principal(p)?;
-        }
-        let mut state = self.loaded_state().await?;
-        state.changes.principal = Some(principal);
-        Ok(())
-    }
+/// What a successful authentication says about who logged in.
+pub trait Principal {
+    /// The principal's name as the session records it.
+    fn principal_name(&self) -> String;
+}
 
-    /// Logs `principal` in: sets the principal and cycles the id (session fixation protection).
-    pub async fn log_in(&self, principal: &str) -> Result<()> {
-        self.set_principal(Some(principal.to_owned())).await?;
-        self.cycle_id().await
-    }
-
-    /// Sets this session's expiry policy.
-    pub async fn set_expiry(&self, expiry: ExpiryPolicy) -> Result<()> {
-        let mut state = self.loaded_state().await?;
-        state.changes.expiry = Some(expiry);
-        Ok(())
-    }
-
-    /// Gives the session a new id on save, keeping its data (on login and privilege changes).
-    pub async fn cycle_id(&self) -> Result<()> {
-        let mut state = self.loaded_state().await?;
-        state.renew = true;
-        Ok(())
-    }
-
-    /// Ends the session: on save its record is deleted and the client told to forget the id.
-    pub async fn invalidate(&self) -> Result<()> {
-        let mut state = self.loaded_state().await?;
-        state.invalidated = true;
-        state.changes = ChangeSet::default();
-        state.renew = false;
-        Ok(())
-    }
-
-    /// Whether the session is new (no stored record behind it).
-    pub async fn is_new(&self) -> Result<bool> {
-        Ok(self.loaded_state().await?.base.is_none())
-    }
-
-    /// The session's id: `None` for a new session until it is saved.
-    pub async fn id(&self) -> Result<Option<SessionId>> {
-        Ok(self
-            .loaded_state()
-            .await?
-            .base
-            .as_ref()
-            .map(|(id, _)| id.clone()))
-    }
-
-    /// Facts about the stored session, `None` for a new one.
-    pub async fn metadata(&self) -> Result<Option<SessionMetadata>> {
-        let state = self.loaded_state().await?;
-        Ok(state.base.as_ref().map(|(_, r)| SessionMetadata {
-            key: r.key,
-            principal: r.principal.clone(),
-            created_at: r.created_at,
-            last_access: r.last_access,
-            expires_at: r.expires_at(),
-            expiry: r.expiry,
-        }))
-    }
-
-    /// Whether anything was loaded from the store yet (the handle is lazy).
-    pub async fn is_loaded(&self) -> bool {
-        self.inner.state.lock().await.loaded
-    }
-
-    /// Whether there is anything to write: changes, an id cycle or an invalidation.
-    pub async fn is_modified(&self) -> bool {
-        let state = self.inner.state.lock().await;
-        state.invalidated || state.renew || !state.changes.is_empty()
-    }
-
-    /// Writes what changed and says what the client must be told. The handle can be used
-    /// again afterwards; it reloads on next use.
-    pub async fn save(&self) -> Result<SaveOutcome> {
-        let manager = &self.inner.manager;
-        let mut state = self.inner.state.lock().await;
-        if !state.loaded {
-            return Ok(SaveOutcome::Nothing);
-        }
-        let result = self.save_loaded(&mut state).await;
-        if let Err(error) = &result {
-            let key = state.base.as_ref().map(|(_, r)| r.key);
-            let kind = match error {
-                Error::Conflict { .. } => Some(EventKind::Conflict),
-                Error::Backend { .. } => Some(EventKind::StoreError),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                manager.config.events.emit(
-                    SessionEvent::new(kind, key, manager.config.clock.now())
-                        .with_detail(error.to_string()),
-                );
-            }
-        }
-        // Whatever happened, the next use starts from the store again.
-        let next_id = match &result {
-            Ok(SaveOutcome::Stored { id, .. } | SaveOutcome::Unchanged { id, .. }) => {
-                Some(id.clone())
-            }
-            Ok(SaveOutcome::Nothing | SaveOutcome::Removed) => None,
-            Err(_) => state.base.as_ref().map(|(id, _)| id.clone()),
-        };
-        *state = State {
-            incoming: next_id,
-            client_had_token: state.client_had_token,
-            loaded: false,
-            base: None,
-            changes: ChangeSet::default(),
-            renew: false,
-            invalidated: false,
-        };
-        result
-    }
-
-    async fn save_loaded(&self, state: &mut State) -> Result<SaveOutcome> {
-        let manager = &self.inner.manager;
-        let store = &manager.store;
-        let now = manager.config.clock.now();
-        let emit = |kind, key| {
-            manager
-                .config
-                .events
-                .emit(SessionEvent::new(kind, Some(key), now))
-        };
-
-        if state.invalidated {
-            if let Some((_, record)) = &state.base {
-                store.delete(&record.key).await?;
-                emit(EventKind::Invalidated, record.key);
-                return Ok(SaveOutcome::Removed);
-            }
-            return Ok(state.forget_if_client_had_token());
-        }
-
-        let Some((id, base)) = &state.base else {
-            if state.changes.is_empty() {
-                return Ok(state.forget_if_client_had_token());
-            }
-            let id = SessionId::generate()?;
-            let mut record =
-                Record::new(id.key(), manager.config.codec, manager.config.expiry, now);
-            record.version = 0;
-            record.apply(&state.changes, 0, now, &manager.config.limits)?;
-            store.create(&record).await?;
-            emit(EventKind::Created, record.key);
-            return Ok(SaveOutcome::Stored {
-                id,
-                expires_at: record.expires_at(),
-                change: StoredChange::Created,
-            });
-        };
-
-        let mut id = id.clone();
-        let mut key = base.key;
-        let expiry = state.changes.expiry.unwrap_or(base.expiry);
-        let expires_after_write = expiry.expires_at(base.created_at, now);
-        if state.renew {
-            let new_id = SessionId::generate()?;
-            store.cycle_id(&key, &new_id.key()).await?;
-            emit(EventKind::Renewed, new_id.key());
-            id = new_id;
-            key = id.key();
-        }
-        if !state.changes.is_empty() {
-            store.save(&key, &state.changes, base.version).await?;
-            let change = if state.renew {
-                StoredChange::Renewed
-            } else {
-                StoredChange::Updated
-            };
-            return Ok(SaveOutcome::Stored {
-                id,
-                expires_at: expires_after_write,
-                change,
-            });
-        }
-        if state.renew {
-            return Ok(SaveOutcome::Stored {
-                id,
-                expires_at: base.expires_at(),
-                change: StoredChange::Renewed,
-            });
-        }
-        if manager.touch.is_due(base.last_access, now) {
-            return match store.touch(&key).await? {
-                Some(expires_at) => {
-                    emit(EventKind::Touched, key);
-                    Ok(SaveOutcome::Stored {
-                        id,
-                        expires_at,
-                        change: StoredChange::Touched,
-                    })
-                }
-                None => Ok(SaveOutcome::Removed),
-            };
-        }
-        Ok(SaveOutcome::Unchanged {
-            id,
-            expires_at: base.expires_at(),
-        })
-    }
-
-    async fn loaded_state(&self) -> Result<MutexGuard<'_, State>> {
-        let mut state = self.inner.state.lock().await;
-        if !state.loaded {
-            let manager = &self.inner.manager;
-            if let Some(id) = state.incoming.take() {
-                match manager.store.load(&id.key()).await {
-                    Ok(record) => state.base = record.map(|r| (id, r)),
-                    Err(error) => {
-                        state.incoming = Some(id);
-                        manager.config.events.emit(
-                            SessionEvent::new(
-                                EventKind::StoreError,
-                                None,
-                                manager.config.clock.now(),
-                            )
-                            .with_detail(error.to_string()),
-                        );
-                        return Err(error);
-                    }
-                }
-            }
-            state.loaded = true;
-        }
-        Ok(state)
+impl Principal for String {
+    fn principal_name(&self) -> String {
+        self.clone()
     }
 }
 
-impl State {
-    fn codec(&self, manager: &ManagerInner) -> crate::Codec {
-        self.base
-            .as_ref()
-            .map_or(manager.config.codec, |(_, r)| r.codec)
-    }
-
-    fn keys(&self) -> Vec<String> {
-        let mut keys: std::collections::BTreeSet<String> = if self.changes.cleared {
-            Default::default()
-        } else {
-            self.base
-                .as_ref()
-                .map(|(_, r)| r.attributes.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        for removed in &self.changes.removals {
-            keys.remove(removed);
-        }
-        keys.extend(self.changes.upserts.keys().cloned());
-        keys.into_iter().collect()
-    }
-
-    fn forget_if_client_had_token(&self) -> SaveOutcome {
-        if self.client_had_token {
-            SaveOutcome::Removed
-        } else {
-            SaveOutcome::Nothing
-        }
-    }
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").finish_non_exhaustive()
-    }
+/// The one login flow: authenticate `credentials`, cycle the session's id (no fixation), record
+/// the principal, save. Returns what the authenticator yielded (a principal or a protocol
+/// session).
+///
+/// On an authentication failure the session is left untouched.
+pub async fn log_in<S, A>(
+    session: &S,
+    authenticator: &A,
+    credentials: &A::Credentials,
+) -> Result<A::Identity, LoginError<S::Error>>
+where
+    S: Session + ?Sized,
+    A: Authenticator + ?Sized,
+    A::Identity: Principal,
+{
+    let identity = authenticator.authenticate(credentials).await?;
+    session.cycle_id().await.map_err(LoginError::Session)?;
+    session
+        .set_principal(Some(identity.principal_name()))
+        .await
+        .map_err(LoginError::Session)?;
+    session.save().await.map_err(LoginError::Session)?;
+    Ok(identity)
 }

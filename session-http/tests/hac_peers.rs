@@ -357,15 +357,12 @@ async fn hac_client_core_works_against_the_emulator_binary() {
         );
         return;
     }
-    let port = test_support::free_port();
-    let child = std::process::Command::new(&binary)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--route", "b1"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = test_support::ChildGuard::new("hac-emulator", child);
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    test_support::wait_for_tcp(addr, std::time::Duration::from_secs(10)).unwrap();
+    let emulator = test_support::startup::spawn_announced(
+        "hac-emulator",
+        std::process::Command::new(&binary).args(["--listen", "127.0.0.1:0", "--route", "b1"]),
+        "listening on",
+        std::time::Duration::from_secs(30),
+    );
 
     let home = tempfile::tempdir().unwrap();
     let script = home.path().join("peer.py");
@@ -380,7 +377,7 @@ async fn hac_client_core_works_against_the_emulator_binary() {
     .unwrap();
     let output = tokio::process::Command::new(&python)
         .arg(&script)
-        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(format!("http://{}", emulator.addr))
         .env("HOME", home.path())
         .output()
         .await

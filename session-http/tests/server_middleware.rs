@@ -269,10 +269,15 @@ async fn header_transport_for_api_clients() {
 async fn with_both_transports_a_client_is_answered_on_the_one_it_used() {
     let named = HeaderTransport::Named(http::HeaderName::from_static("x-auth-token"));
     let app = start(|b| b.header(named)).await;
-    // No id presented: both transports carry the new id.
+    // No id presented: the cookie carries the new id, and no header shows it to scripts.
     let reply = send(app.addr, "POST", "/set/a/1", &[]).await;
+    assert!(reply.cookie_pair().starts_with("session="));
+    assert!(reply.header("x-auth-token").is_none());
+    // Asking for header transport: the header carries it, and no cookie is set.
+    let asking = [("x-session-transport", "header")];
+    let reply = send(app.addr, "POST", "/set/a/1", &asking).await;
+    assert!(reply.set_cookies().is_empty());
     let id = reply.header("x-auth-token").unwrap().to_owned();
-    assert_eq!(reply.cookie_pair(), format!("session={id}"));
     // Header in: header out, no cookie.
     let reply = send(app.addr, "POST", "/login/alice", &[("x-auth-token", &id)]).await;
     assert!(reply.set_cookies().is_empty());

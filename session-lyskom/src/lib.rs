@@ -11,7 +11,7 @@
 //! - [`client`]: an async client over a tokio TCP stream. Many calls may be outstanding at
 //!   once; each waits for the reply with its reference number, asynchronous messages come out
 //!   of a channel, and a lost connection fails every waiting call at once.
-//! - [`gateway`]: a hyper 1 service speaking httpkom 0.32's HTTP API, so httpkom's clients
+//! - `gateway` (feature `gateway`): a hyper 1 service speaking httpkom 0.32's HTTP API, so httpkom's clients
 //!   (jskom among them) work unchanged; secret connection ids map to live connections.
 //!
 //! # Example
@@ -46,9 +46,13 @@
 //! # Ok::<(), session_lyskom::Error>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 pub mod client;
 pub mod error;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;
 pub mod protocol;
 

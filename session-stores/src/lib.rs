@@ -13,7 +13,7 @@
 //! | store (feature) | durability and sharing | notes |
 //! |---|---|---|
 //! | [`FileStore`] (`file`) | one 0600 file per session in a 0700 directory; atomic replace (temp file, fsync, rename, fsync of the directory); an advisory lock lets several processes share the directory | listing and the principal index read every file: for thousands of sessions, not millions |
-//! | [`SqliteStore`] (`sqlite`) | one database file in WAL mode; each change is one transaction with a version check; several processes may share the file | indexed expiry and principal; statements run off the async workers (`block_in_place`, or the blocking pool on a current-thread runtime); schema versioned and migrated on open |
+//! | [`SqliteStore`] (`sqlite`) | one database file in WAL mode; each change is one transaction with a version check; several processes may share the file | indexed expiry and principal; statements run on a thread that owns the connection (writes queued together commit as one transaction, queued reads share one snapshot), never on the async workers; schema versioned and migrated on open |
 //! | [`RedisStore`] (`redis`) | whatever the server's persistence gives; change sets and the version check run server-side in one Lua script; native expiry (`PEXPIREAT`, within a minute of the expiry) purges | one server or a Cluster (a session's data is one hash in one slot); reconnects by itself after the server comes back |
 //! | [`EncryptedFileStore`] (`encrypted`) | the file store's guarantees, with every file sealed by XChaCha20-Poly1305 | keys from a passphrase (Argon2id) or key files; rotation; tampering, truncation and a wrong key are distinct errors; nothing unreadable is ever deleted |
 //!
@@ -25,6 +25,12 @@
 //! `redis://HOST:PORT/DB`, `redis+cluster://H1:P1,H2:P2`, `encrypted:DIR?key_file=PATH`); see
 //! [`StoreUrl`] for the grammar. A bad URL is an error that says what was expected; nothing
 //! falls back silently to another store.
+//!
+//! Redis over TLS (feature `redis-tls`) is `rediss://HOST:PORT/DB`. The server's certificate
+//! is checked against the system's trusted roots, or against the certificate authorities in
+//! the PEM file named by a `ca` parameter: `rediss://redis.internal:6380/0?ca=/etc/redis/ca.pem`.
+//! A certificate that does not verify fails the connection (`Redis: invalid peer
+//! certificate: UnknownIssuer`); there is no switch that turns verification off.
 //!
 //! ## Example
 //!
@@ -73,13 +79,18 @@
 //! # }).unwrap();
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub mod encrypted;
 mod error;
 #[cfg(feature = "file")]
 mod file;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_throttle;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod stored_forms;
@@ -90,13 +101,20 @@ use std::sync::Arc;
 use session_core::{MemoryStore, SessionStore, StoreConfig};
 
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub use encrypted::{EncryptedFileStore, Encryption, KdfParams, Key, Keyring};
 pub use error::{Error, Result};
 #[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub use file::{FileStore, Plain, ResealReport, Sealer};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_throttle::{DEFAULT_THROTTLE_PREFIX, RedisThrottleState};
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 pub use url::{DEFAULT_REDIS_PREFIX, KeySource, StoreUrl};
 
@@ -165,7 +183,7 @@ mod backends {
         Err(not_built_in("redis", "redis"))
     }
 
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "redis-cluster")]
     pub(super) async fn redis_cluster(
         nodes: &[String],
         prefix: String,
@@ -174,9 +192,9 @@ mod backends {
         let builder = RedisStore::builder().prefix(prefix).config(config);
         Ok(Arc::new(builder.connect_cluster(nodes).await?))
     }
-    #[cfg(not(feature = "redis"))]
+    #[cfg(not(feature = "redis-cluster"))]
     pub(super) async fn redis_cluster(_: &[String], _: String, _: StoreConfig) -> Opened {
-        Err(not_built_in("redis+cluster", "redis"))
+        Err(not_built_in("redis+cluster", "redis-cluster"))
     }
 
     #[cfg(feature = "encrypted")]

@@ -1,16 +1,18 @@
 //! Headless Chromium driven through chromedriver, for end-to-end tests of web clients.
 //!
 //! [`Chromedriver::start`] runs `chromedriver` (Debian `chromium-driver`) on a free loopback
-//! port and waits until it accepts connections; [`Chromedriver::capabilities`] gives the
-//! W3C capabilities for a headless Chromium with a fresh private profile, to pass to a
-//! WebDriver client (the workspace pins `fantoccini`). Dropping the handle stops
-//! chromedriver (which ends its browsers) and removes the profile directory.
+//! port (another when that one is taken first) and waits until it says it has started;
+//! [`Chromedriver::capabilities_json`] gives the W3C capabilities for a headless Chromium with
+//! a fresh private profile, to pass to a WebDriver client (the workspace pins `fantoccini`).
+//! Dropping the handle stops chromedriver (which ends its browsers) and removes the profile
+//! directory.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{ChildGuard, find_program, free_port, wait_for_tcp};
+use crate::startup::{on_fresh_ports, start_watched};
+use crate::{ChildGuard, find_program, free_port};
 
 /// The flags every test browser runs with.
 pub const CHROMIUM_FLAGS: &[&str] = &[
@@ -40,18 +42,19 @@ impl Chromedriver {
     pub fn start() -> Option<Chromedriver> {
         let driver = find_program("chromedriver")?;
         let chromium = find_program("chromium").or_else(|| find_program("chromium-browser"))?;
-        let port = free_port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}"));
-        let guard = ChildGuard::new("chromedriver", child);
-        wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("chromedriver did not start: {e}"));
+        let (guard, port) = on_fresh_ports(free_port, |port| {
+            let watched = start_watched(
+                "chromedriver",
+                Command::new(&driver)
+                    .arg(format!("--port={port}"))
+                    .arg("--allowed-ips=127.0.0.1")
+                    .stdin(Stdio::null()),
+                "started successfully",
+                Duration::from_secs(30),
+            )?;
+            Ok((watched.guard, port))
+        })
+        .unwrap_or_else(|e| panic!("chromedriver did not start: {e}"));
         let profile = tempfile::Builder::new()
             .prefix("chromium-profile-")
             .tempdir()

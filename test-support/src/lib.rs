@@ -1,8 +1,9 @@
 //! Helpers shared by the workspace's integration tests.
 //!
 //! Tests talk to real servers and real peer tools. They start their own throwaway servers on
-//! free loopback ports ([`free_port`], [`wait_for_tcp`], [`ChildGuard`]) and find peer programs
-//! with [`find_program`] and [`python_peer`]. When something is missing they call [`skip`]: a
+//! loopback without racing for ports ([`startup`]: our binaries bind port 0 and announce the
+//! address, peers are retried on a fresh port when theirs was taken), stop them by PID
+//! ([`ChildGuard`]), and find peer programs with [`find_program`] and [`python_peer`]. When something is missing they call [`skip`]: a
 //! loud message on a developer's machine, a test failure when `SESSIONS_REQUIRE_SERVERS=1`
 //! (which `.ci/run` sets).
 
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 pub mod browser;
 pub mod lyskomd;
 pub mod redis;
+pub mod startup;
 
 /// The environment variable under which a missing server or peer fails a test.
 pub const REQUIRE_SERVERS_VAR: &str = "SESSIONS_REQUIRE_SERVERS";
@@ -40,7 +42,8 @@ pub fn skip(test: &str, missing: &str) {
     eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago. Something else may take it before it is
+/// used: start servers through [`startup`] instead.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -101,6 +104,11 @@ impl ChildGuard {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Takes the process's stdin pipe, if it was spawned with one.
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child
@@ -109,10 +117,10 @@ impl ChildGuard {
     }
 
     /// Stops the process now (SIGTERM, then SIGKILL after five seconds) and waits for it.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child, &self.name);
-        }
+    /// Returns how it exited, `None` when it was stopped before or cannot be waited for.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        terminate(&mut child, &self.name)
     }
 
     /// Kills the process at once with SIGKILL and waits for it.
@@ -126,13 +134,13 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.stop();
     }
 }
 
-fn terminate(child: &mut Child, name: &str) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
+fn terminate(child: &mut Child, name: &str) -> Option<std::process::ExitStatus> {
+    if let Ok(Some(status)) = child.try_wait() {
+        return Some(status);
     }
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -144,7 +152,7 @@ fn terminate(child: &mut Child, name: &str) {
         eprintln!("{name} (pid {}) ignored SIGTERM; killing it", child.id());
         let _ = child.kill();
     }
-    let _ = child.wait();
+    child.wait().ok()
 }
 
 /// Finds an executable on `PATH` or in the system directories (`/usr/sbin`, `/sbin`).

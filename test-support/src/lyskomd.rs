@@ -2,7 +2,8 @@
 //!
 //! [`Lyskomd::start`] copies the package's English template database into a private
 //! directory, writes a configuration with every path under it, starts `lyskomd -f CONF` in
-//! the foreground on a free loopback port and waits until a full Protocol A handshake
+//! the foreground on a free loopback port (another when that one is taken before lyskomd binds
+//! it) and waits until a full Protocol A handshake
 //! succeeds. Dropping the handle stops the server (SIGTERM) and removes the directory.
 //! The built-in administrator is person 5 with the password `gazonk`.
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::startup::{on_fresh_ports, start_watched};
 use crate::{ChildGuard, find_program, free_port};
 
 /// Where the Debian package keeps the template database.
@@ -59,72 +61,32 @@ impl Lyskomd {
         copy("lyskomd-data-en", "lyskomd-data");
         copy("lyskomd-texts", "lyskomd-texts");
         copy("number.txt", "number.txt");
-        let port = free_port();
-        let p = |name: &str| root.join(name).display().to_string();
-        let config = format!(
-            "Client port: {port}\n\
-             Client host: ::ffff:127.0.0.1\n\
-             Max conferences: 4765\n\
-             Max texts: 2000000\n\
-             Ident-authentication: never\n\
-             Force ISO 8859-1: yes\n\
-             Data file: {}\n\
-             Backup file: {}\n\
-             Backup file 2: {}\n\
-             Lock file: {}\n\
-             Text file: {}\n\
-             Text backup file: {}\n\
-             Number file: {}\n\
-             Number temp file: {}\n\
-             Connection status file: {}\n\
-             Connection status temp file: {}\n\
-             Log file: {}\n\
-             Log statistics: {}\n\
-             Memory usage file: {}\n\
-             Pid file: {}\n\
-             Status file: {}\n\
-             Core directory: {}\n\
-             Aux-item definition file: {AUX_ITEMS_CONF}\n",
-            p("lyskomd-data"),
-            p("lyskomd-backup"),
-            p("lyskomd-backup-prev"),
-            p("lyskomd-lock"),
-            p("lyskomd-texts"),
-            p("lyskomd-texts-backup"),
-            p("number.txt"),
-            p("number.tmp"),
-            p("lyskomd.clients"),
-            p("lyskomd.clnt.tmp"),
-            p("server-log"),
-            p("lyskomd-log"),
-            p("memory-usage"),
-            p("pid"),
-            p("status"),
-            p("cores"),
-        );
         let _ = std::fs::create_dir(root.join("cores"));
-        let conf_path = root.join("lyskomd.conf");
-        std::fs::write(&conf_path, config)
-            .unwrap_or_else(|e| panic!("cannot write the lyskomd configuration: {e}"));
-        let mut command = Command::new(program);
-        command
-            .arg("-f")
-            .arg(&conf_path)
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start lyskomd: {e}"));
-        let mut server = Lyskomd {
-            guard: ChildGuard::new("lyskomd", child),
-            port,
-            dir,
-        };
+        let (guard, port) = on_fresh_ports(free_port, |port| {
+            // An attempt that lost its port leaves its lock file behind.
+            let _ = std::fs::remove_file(root.join("lyskomd-lock"));
+            let conf_path = write_config(root, port);
+            let mut command = Command::new(&program);
+            command
+                .arg("-f")
+                .arg(&conf_path)
+                .current_dir(root)
+                .stdin(Stdio::null());
+            for (k, v) in env {
+                command.env(k, v);
+            }
+            // lyskomd says this once it has bound the port; a taken port it retries for ten
+            // seconds, then says it cannot listen and aborts.
+            let watched = start_watched(
+                "lyskomd",
+                &mut command,
+                "Listening for clients on",
+                Duration::from_secs(30),
+            )?;
+            Ok((watched.guard, port))
+        })
+        .unwrap_or_else(|e| panic!("lyskomd did not start: {e}"));
+        let mut server = Lyskomd { guard, port, dir };
         server.wait_ready(Duration::from_secs(30));
         Some(server)
     }
@@ -181,6 +143,57 @@ impl Lyskomd {
     pub fn kill(&mut self) {
         self.guard.kill();
     }
+}
+
+/// Writes a configuration for a server on `port` with every file under `root`; returns its
+/// path.
+fn write_config(root: &Path, port: u16) -> PathBuf {
+    let p = |name: &str| root.join(name).display().to_string();
+    let config = format!(
+        "Client port: {port}\n\
+         Client host: ::ffff:127.0.0.1\n\
+         Max conferences: 4765\n\
+         Max texts: 2000000\n\
+         Ident-authentication: never\n\
+         Force ISO 8859-1: yes\n\
+         Data file: {}\n\
+         Backup file: {}\n\
+         Backup file 2: {}\n\
+         Lock file: {}\n\
+         Text file: {}\n\
+         Text backup file: {}\n\
+         Number file: {}\n\
+         Number temp file: {}\n\
+         Connection status file: {}\n\
+         Connection status temp file: {}\n\
+         Log file: {}\n\
+         Log statistics: {}\n\
+         Memory usage file: {}\n\
+         Pid file: {}\n\
+         Status file: {}\n\
+         Core directory: {}\n\
+         Aux-item definition file: {AUX_ITEMS_CONF}\n",
+        p("lyskomd-data"),
+        p("lyskomd-backup"),
+        p("lyskomd-backup-prev"),
+        p("lyskomd-lock"),
+        p("lyskomd-texts"),
+        p("lyskomd-texts-backup"),
+        p("number.txt"),
+        p("number.tmp"),
+        p("lyskomd.clients"),
+        p("lyskomd.clnt.tmp"),
+        p("server-log"),
+        p("lyskomd-log"),
+        p("memory-usage"),
+        p("pid"),
+        p("status"),
+        p("cores"),
+    );
+    let path = root.join("lyskomd.conf");
+    std::fs::write(&path, config)
+        .unwrap_or_else(|e| panic!("cannot write the lyskomd configuration: {e}"));
+    path
 }
 
 /// One full Protocol A handshake against `addr`: `A5Hprobe` answered by `LysKOM`.

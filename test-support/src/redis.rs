@@ -5,14 +5,24 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::startup::{StartFailure, on_fresh_ports, start_watched};
 use crate::{ChildGuard, find_program, wait_until};
 
 /// How long a server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs `"$@"` (the server) in the background and stops it when the shell's stdin closes;
+/// the shell exits when the server does, with the server's output as its own.
+const LIFELINE_SCRIPT: &str = r#"exec 3<&0
+"$@" <&- 3<&- &
+server=$!
+(cat <&3 >/dev/null; kill "$server" 2>/dev/null) >/dev/null 2>&1 &
+exec 3<&-
+wait "$server""#;
 
 /// The `redis-server` program, if installed.
 pub fn redis_server_program() -> Option<PathBuf> {
@@ -31,6 +41,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// Whether the port speaks TLS only (no plain-text port).
+    tls: bool,
     child: Option<ChildGuard>,
     /// The server's shell stops it when this closes.
     lifeline: Option<std::process::ChildStdin>,
@@ -71,62 +83,108 @@ fn free_cluster_port() -> u16 {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port. `Err` when `redis-server` is not installed or does not
-    /// come up (the message says which).
+    /// Starts a server on a free port (another one when that port is taken before the server
+    /// binds it). `Err` when `redis-server` is not installed or does not come up (the message
+    /// says which).
     pub fn start() -> Result<RedisServer, String> {
-        Self::start_with(crate::free_port(), Vec::new())
+        Self::start_with(Vec::new())
     }
 
-    fn start_with(port: u16, extra_args: Vec<String>) -> Result<RedisServer, String> {
+    fn start_with(extra_args: Vec<String>) -> Result<RedisServer, String> {
+        Self::start_on_ports(extra_args, false, crate::free_port)
+    }
+
+    /// Starts a server that speaks only TLS on its port, with the certificate chain `cert`
+    /// and the private key `key` (PEM files), not asking clients for certificates. Its
+    /// [`url`](Self::url) is `rediss://127.0.0.1:PORT/0`.
+    pub fn start_tls(cert: &Path, key: &Path) -> Result<RedisServer, String> {
+        let args = vec![
+            "--tls-cert-file".into(),
+            cert.display().to_string(),
+            "--tls-key-file".into(),
+            key.display().to_string(),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ];
+        Self::start_on_ports(args, true, crate::free_port)
+    }
+
+    fn start_on_ports(
+        extra_args: Vec<String>,
+        tls: bool,
+        mut pick_port: impl FnMut() -> u16,
+    ) -> Result<RedisServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("sessions-redis-")
             .tempdir()
             .map_err(|e| format!("cannot create a directory for redis-server: {e}"))?;
         let mut server = RedisServer {
-            port,
+            port: 0,
             dir,
             extra_args,
+            tls,
             child: None,
             lifeline: None,
         };
-        server.launch()?;
+        on_fresh_ports(&mut pick_port, |port| {
+            server.port = port;
+            server.launch()
+        })
+        .map_err(|e| e.to_string())?;
         Ok(server)
     }
 
-    fn launch(&mut self) -> Result<(), String> {
-        let program = redis_server_program().ok_or("redis-server (Debian package redis-server)")?;
+    fn launch(&mut self) -> Result<(), StartFailure> {
+        let program = redis_server_program().ok_or_else(|| {
+            StartFailure::Failed("redis-server (Debian package redis-server)".into())
+        })?;
         // redis-server runs under a small shell that stops it when our end of its stdin closes,
         // so a test process that exits without running destructors (statics, a panic) does not
-        // leave servers behind.
+        // leave servers behind. The shell exits with the server, so a server that cannot
+        // start is seen at once.
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#""$@" & server=$!; cat >/dev/null; kill "$server" 2>/dev/null; wait "$server""#)
+            .arg(LIFELINE_SCRIPT)
             .arg("redis-server-guard")
             .arg(program)
-            .args(["--port", &self.port.to_string()])
+            .args(self.port_args())
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--daemonize", "no"])
             .args(["--dir", &self.dir.path().display().to_string()])
             .args(&self.extra_args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start redis-server: {e}"))?;
-        self.lifeline = child.stdin.take();
-        let mut guard = ChildGuard::new(format!("redis-server :{}", self.port), child);
+            .stdin(Stdio::piped());
         let port = self.port;
-        if wait_until(START_TIMEOUT, || answers_ping(port) || !guard.is_running()).is_err()
-            || !guard.is_running()
-        {
-            return Err(format!("redis-server on port {port} did not start"));
+        let mut guard = start_watched(
+            &format!("redis-server :{port}"),
+            &mut command,
+            "Ready to accept connections",
+            START_TIMEOUT,
+        )?
+        .guard;
+        let lifeline = guard.take_stdin();
+        // A TLS server's PING would need a TLS client; its ready line has to do.
+        if !self.tls && !answers_ping(port) {
+            drop(lifeline);
+            guard.stop();
+            return Err(StartFailure::Failed(format!(
+                "redis-server on port {port} said it was ready but does not answer PING"
+            )));
         }
+        self.lifeline = lifeline;
         self.child = Some(guard);
         Ok(())
+    }
+
+    fn port_args(&self) -> [String; 4] {
+        let port = self.port.to_string();
+        if self.tls {
+            ["--port".into(), "0".into(), "--tls-port".into(), port]
+        } else {
+            ["--port".into(), port, "--tls-port".into(), "0".into()]
+        }
     }
 
     /// The port.
@@ -134,9 +192,10 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Stops the server (SIGTERM, then SIGKILL) and waits for it to exit.
@@ -151,10 +210,10 @@ impl RedisServer {
     /// Starts the server again on the same port (after [`stop`](Self::stop)).
     pub fn restart(&mut self) -> Result<(), String> {
         self.stop();
-        self.launch()
+        self.launch().map_err(|e| e.to_string())
     }
 
-    /// Whether the server answers `PING`.
+    /// Whether the server answers `PING` (over plain TCP: never for a TLS server).
     pub fn is_up(&self) -> bool {
         answers_ping(self.port)
     }
@@ -179,9 +238,7 @@ impl RedisCluster {
         let cli = redis_cli_program().ok_or("redis-cli (Debian package redis-tools)")?;
         let mut nodes = Vec::new();
         for _ in 0..masters.max(3) {
-            let port = free_cluster_port();
-            nodes.push(RedisServer::start_with(
-                port,
+            nodes.push(RedisServer::start_on_ports(
                 vec![
                     "--cluster-enabled".into(),
                     "yes".into(),
@@ -190,6 +247,8 @@ impl RedisCluster {
                     "--cluster-node-timeout".into(),
                     "5000".into(),
                 ],
+                false,
+                free_cluster_port,
             )?);
         }
         let addresses: Vec<String> = nodes

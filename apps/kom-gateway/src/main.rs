@@ -4,8 +4,28 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8080"
-//! idle_timeout_secs = 1800   # optional
-//! max_connections = 10000    # optional
+//! # Every key below but [[servers]] is optional; the values shown are the defaults.
+//! idle_timeout_secs = 1800                # a logged-in LysKOM connection left unused
+//! unauthenticated_idle_timeout_secs = 120 # a LysKOM connection nobody logged in on
+//! max_connections = 10000                 # LysKOM connections in all (lowered under ulimit -n)
+//! max_connections_per_address = 16        # LysKOM connections per client address (then 429)
+//! trusted_proxies = []                    # proxies whose X-Forwarded-For names the client
+//! connect_timeout_secs = 10
+//! call_timeout_secs = 30
+//! allowed_origins = ["*"]                 # CORS and WebSocket origins
+//!
+//! [http]
+//! header_read_timeout_secs = 10           # request head, and idle keep-alive
+//! request_timeout_secs = 60               # then 503
+//! write_stall_timeout_secs = 30           # a client that does not read
+//! max_connections = 1024                  # HTTP connections (WebSockets included)
+//! max_connections_per_address = 64        # per client address (then a fast 503)
+//! drain_timeout_secs = 10                 # on SIGTERM or Ctrl-C
+//!
+//! [websocket]
+//! max_message_bytes = 1048576
+//! max_sockets_per_connection = 4          # then 429
+//! max_pending_bytes = 4194304             # unanswered request bytes before reading pauses
 //!
 //! [[servers]]
 //! id = "lyskom"
@@ -16,6 +36,7 @@
 //! ```
 
 mod config;
+mod open_files;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +61,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal who has not asked for none.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let text = match std::fs::read_to_string(&args.config) {
         Ok(t) => t,
@@ -58,6 +84,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let open_file_limit = open_files::soft_limit();
+    let gateway = match config.gateway(open_file_limit) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("kom-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (lyskom, http) = config.asked_caps();
+    if (gateway.max_connections, gateway.http.max_connections) != (lyskom.value, http.value) {
+        eprintln!(
+            "kom-gateway: caps lowered to fit the open-file limit ({}, ulimit -n): \
+             max_connections = {}, http.max_connections = {}",
+            open_file_limit.unwrap_or(0),
+            gateway.max_connections,
+            gateway.http.max_connections
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,17 +120,56 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        eprintln!("kom-gateway: listening on http://{}", config.listen);
-        let gateway = Gateway::new(config.gateway());
-        tokio::select! {
-            r = gateway.serve(listener) => {
-                if let Err(e) = r {
-                    eprintln!("kom-gateway: {e}");
-                    return ExitCode::FAILURE;
-                }
-                ExitCode::SUCCESS
+        // The bound address, not the configured one: a configured port 0 picks a free port.
+        let bound = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("kom-gateway: cannot read the listening address: {e}");
+                return ExitCode::FAILURE;
             }
-            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        };
+        let stop = stop_signal();
+        eprintln!("kom-gateway: listening on http://{bound}");
+        let drained = Gateway::new(gateway).serve(listener, stop).await;
+        if drained.cut > 0 {
+            eprintln!(
+                "kom-gateway: stopped; {} connections were still busy after the drain timeout",
+                drained.cut
+            );
         }
+        ExitCode::SUCCESS
     })
+}
+
+/// A future that completes on SIGTERM (how service managers stop a program) or SIGINT
+/// (Ctrl-C). The handlers are installed now, before the gateway announces itself, so a
+/// signal sent right after the announcement is not missed (its default action would kill
+/// the process without draining).
+#[cfg(unix)]
+fn stop_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("kom-gateway: cannot watch for SIGTERM and SIGINT ({e}); Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+/// A future that completes on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> impl Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

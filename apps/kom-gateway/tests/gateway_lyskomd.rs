@@ -6,17 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, WsClient, open, start_gateway, ws_exchange};
+use common::{Http, WsClient, lyskomd, open, start_gateway, ws_exchange};
 use serde_json::json;
-use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON, Lyskomd};
-
-fn lyskomd(test: &str) -> Option<Lyskomd> {
-    let s = Lyskomd::start();
-    if s.is_none() {
-        test_support::skip(test, "lyskomd (Debian package lyskom-server)");
-    }
-    s
-}
+use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON};
 
 #[test]
 fn index_lists_the_configured_servers() {

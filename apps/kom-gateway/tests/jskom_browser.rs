@@ -15,7 +15,7 @@ use session_lyskom::client::{Client, ConnectOptions};
 use session_lyskom::protocol::types::{ConfType, MembershipType, MiscInfo};
 use test_support::browser::Chromedriver;
 use test_support::lyskomd::Lyskomd;
-use test_support::{ChildGuard, free_port, python_peer, wait_for_tcp};
+use test_support::{ChildGuard, python_peer};
 
 const NAME: &str = "Browser Tester";
 const PASSWORD: &str = "webb-lösen";
@@ -70,25 +70,21 @@ fn start_jskom(gateway_port: u16, dir: &std::path::Path) -> Option<(ChildGuard, 
         format!("HTTPKOM_SERVER = 'http://127.0.0.1:{gateway_port}'\n"),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(python)
-        .args([
-            "-m",
-            "jskom",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .env("JSKOM_SETTINGS", &settings)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = ChildGuard::new("jskom", child);
-    wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(60)).unwrap();
+    let (guard, port) = common::start_python_server("jskom", |port| {
+        let mut command = Command::new(&python);
+        command
+            .args([
+                "-m",
+                "jskom",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .env("JSKOM_SETTINGS", &settings)
+            .current_dir(dir);
+        command
+    });
     Some((guard, port))
 }
 

@@ -1,32 +1,38 @@
-//! The routes: the JSON API under `/api`, the HTML pages, `/healthz` and `/metrics`.
+//! The routes: the JSON API under `/api`, the HTML pages, `/healthz`, `/readyz` and
+//! `/metrics`.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use session_core::{
-    Authenticator, PasswordCredentials, PrincipalIndex, Record, SessionKey, SessionManager,
-};
-use session_http::server::{Session, SessionLayer};
+use session_core::{PrincipalIndex, Record, SessionKey, SessionManager};
+use session_http::server::{CSRF_TOKEN_KEY, Session, SessionLayer};
 
+use crate::health::{ActiveSessions, Readiness};
+use crate::login::{self, GuardedLogin, LoginLimits};
 use crate::metrics::{self, StoreTimings};
 use crate::pages;
-use crate::users::Users;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     /// The session manager (and through it the store).
     pub manager: SessionManager,
-    /// The accounts.
-    pub users: Users,
+    /// The accounts, behind login throttling and the hashing bound.
+    pub login: Arc<GuardedLogin>,
+    /// How the login is guarded.
+    pub login_limits: Arc<LoginLimits>,
     /// Store operation timings for `/metrics`.
     pub timings: Arc<StoreTimings>,
+    /// The cached store probe of `/readyz`.
+    pub readiness: Arc<Readiness>,
+    /// The live-session count of `/metrics`, refreshed in the background.
+    pub active: Arc<ActiveSessions>,
 }
 
 /// The whole application: routes, state and the session layer.
@@ -50,15 +56,17 @@ pub fn router(state: AppState, layer: SessionLayer) -> Router {
         .layer(layer)
         // Outside the session layer: these never touch a session.
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .with_state(state)
 }
 
-/// An API error: a status and `{"error": "..."}`.
+/// An API error: a status and `{"error": "..."}`, and `Retry-After` when waiting helps.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -67,7 +75,19 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// The same error telling the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_secs = Some(seconds);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     /// 401: not logged in.
@@ -93,7 +113,13 @@ impl From<session_core::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -115,51 +141,47 @@ pub fn principal_index(state: &AppState) -> Result<&dyn PrincipalIndex, ApiError
     })
 }
 
-/// Checks credentials and logs the session in (with a new id). Also gives the session a
-/// fresh CSRF token for the HTML forms.
-pub async fn log_in(
-    state: &AppState,
-    session: &Session,
-    username: &str,
-    password: &str,
-) -> Result<Option<String>, ApiError> {
-    let credentials = PasswordCredentials::new(username, password);
-    match state.users.authenticate(&credentials).await {
-        Ok(principal) => {
-            // A different user on this browser starts from a clean session.
-            if session.principal().await?.as_deref() != Some(principal.as_str()) {
-                session.clear().await?;
-            }
-            session.log_in(&principal).await?;
-            session
-                .insert(pages::CSRF_KEY, &pages::new_csrf_token())
-                .await?;
-            tracing::info!(principal = %principal, "login");
-            Ok(Some(principal))
-        }
-        Err(session_core::AuthError::InvalidCredentials) => {
-            tracing::info!("failed login");
-            Ok(None)
-        }
-        Err(error) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("login unavailable: {error}"),
-        )),
-    }
-}
-
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
+/// Checks credentials and logs the session in, guarded as [`login`] describes.
+pub async fn log_in(
+    state: &AppState,
+    session: &Session,
+    extensions: &Extensions,
+    username: &str,
+    password: &str,
+) -> Result<Option<String>, ApiError> {
+    let client = login::client_address(extensions);
+    login::log_in(
+        &state.login,
+        &state.login_limits,
+        session,
+        client,
+        username,
+        password,
+    )
+    .await
+}
+
 async fn api_login(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
+    extensions: Extensions,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
-    match log_in(&state, &session, &body.username, &body.password).await? {
+    match log_in(
+        &state,
+        &session,
+        &extensions,
+        &body.username,
+        &body.password,
+    )
+    .await?
+    {
         Some(principal) => Ok(Json(json!({ "principal": principal })).into_response()),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -172,7 +194,7 @@ async fn api_login(
 pub async fn attributes(session: &Session) -> Result<serde_json::Map<String, Value>, ApiError> {
     let mut map = serde_json::Map::new();
     for key in session.keys().await? {
-        if key == pages::CSRF_KEY {
+        if key == CSRF_TOKEN_KEY {
             continue;
         }
         if let Some(value) = session.get::<Value>(&key).await? {
@@ -206,7 +228,8 @@ pub fn valid_counter_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Increments the attribute `counter:{name}` and returns its new value.
+/// Increments the attribute `counter:{name}` and returns its new value as this request sees
+/// it (other requests' increments since the session was loaded count in the store, not here).
 pub async fn increment(session: &Session, name: &str) -> Result<u64, ApiError> {
     if !valid_counter_name(name) {
         return Err(ApiError::new(
@@ -215,9 +238,11 @@ pub async fn increment(session: &Session, name: &str) -> Result<u64, ApiError> {
         ));
     }
     let key = format!("counter:{name}");
-    let value = session.get::<u64>(&key).await?.unwrap_or(0) + 1;
-    session.insert(&key, &value).await?;
-    Ok(value)
+    // An addition the store applies to the value it holds, in one step: concurrent increments
+    // of one session all count, and none is refused as a conflict.
+    let value = session.add(&key, 1).await?;
+    // Only increments reach the counter, so it never falls below 1 here.
+    Ok(u64::try_from(value).unwrap_or(0))
 }
 
 async fn api_counter(
@@ -314,22 +339,26 @@ async fn api_logout_everywhere(
     Ok(Json(json!({ "revoked": revoked })))
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.manager.store().count().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(error) => {
-            tracing::warn!(error = %error, "health check: store failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "session store unavailable\n",
-            )
-                .into_response()
-        }
+/// Liveness: the process answers. Never touches the store.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the store answers (a cached, bounded probe).
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.readiness.is_ready().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session store unavailable\n",
+        )
+            .into_response()
     }
 }
 
 async fn metrics_page(State(state): State<AppState>) -> Response {
-    let active = state.manager.store().count().await.ok();
+    let active = state.active.get();
     let body = metrics::render(
         active,
         state.manager.store().name(),

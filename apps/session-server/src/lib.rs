@@ -6,20 +6,42 @@
 //! (`memory:`, `file:DIR`, `sqlite:PATH`, `redis://…`, `encrypted:DIR`). By default the
 //! sessions live in a SQLite file in the user's data directory, so they survive restarts.
 //!
-//! ## JSON API
+//! ## Routes
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /api/login {"username","password"}` | 200 `{"principal"}` and a new session id (cookie, and `x-session-id` for clients that sent no id); 401 `{"error"}` |
+//! | `POST /api/login {"username","password"}` | 200 `{"principal"}` and a new session id in the cookie (in `x-session-id` instead, and no cookie, when the request carries `x-session-transport: header`); 401 `{"error"}`; 429 with `Retry-After` when throttled; 503 with `Retry-After` when too many logins are being checked |
 //! | `GET /api/session` | `{"id_hash","principal","created_at","expires_at","attributes"}`; 401 when not logged in |
 //! | `POST /api/counter/{name}` | increments the attribute `counter:{name}`, `{"value"}` |
 //! | `GET /api/sessions` | `[{"id_hash","created_at","last_access","expires_at","current"}]` of the logged-in user |
 //! | `DELETE /api/sessions/{id_hash}` | revokes one (204) |
 //! | `POST /api/logout`, `POST /api/logout-everywhere` | this session (204) / all of the user's (`{"revoked"}`) |
-//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//! | `GET /login`, `POST /login` | the login form (with the form token of a pre-login session) and its post |
+//! | `GET /session`, `POST /counter/{name}`, `GET /sessions`, `POST /sessions/{id_hash}/revoke`, `POST /logout`, `POST /logout-everywhere` | the HTML pages; every form carries the session's form token |
+//! | `GET /healthz` | liveness: `ok`, never touches the store |
+//! | `GET /readyz` | readiness: `ready`, or 503 when the store does not answer (a probe bounded to 2 s, reused for 1 s) |
+//! | `GET /metrics` | Prometheus text: the active-session gauge (recounted in the background), store latency and errors, `session_events_total` including `login_failed`, `login_throttled`, `login_busy` and `suspicious_id` |
 //!
 //! Times are RFC 3339 strings; `id_hash` is the SHA-256 store key of the id, never the id.
 //! API clients may send the id as `Authorization: Bearer <id>` instead of the cookie.
+//!
+//! ## Defaults against a hostile network
+//!
+//! | attack | what stops it | flag |
+//! |---|---|---|
+//! | connections that send half a request and stall | the serve loop closes a connection whose request head is not complete in 10 s (and idle keep-alive ones); requests get 60 s; connection caps in total (1024) and per address (128) answer 503 at once | `--header-read-timeout-secs`, `--request-timeout-secs`, `--write-stall-timeout-secs`, `--max-connections`, `--max-connections-per-address`, `--drain-timeout-secs` |
+//! | password guessing | 5 free attempts per user name, then a wait doubling from 1 s to 5 min (429 `Retry-After`); 20 per client address likewise; counts shared through Redis when the store is Redis | `--login-free-attempts`, `--login-address-free-attempts` (0: off, behind a proxy), `--login-max-wait-secs`, `--throttle-store` |
+//! | a login flood eating memory (Argon2 takes 19 MiB a hash) | one hash per core at a time, others wait 2 s then 503 `Retry-After` | `--hash-concurrency`, `--hash-queue-ms` |
+//! | telling real user names from unknown ones by timing | unknown names are checked against a dummy hash of the accounts' own parameters | — |
+//! | cross-site requests riding the cookie (CSRF), login CSRF | the session layer refuses unsafe requests from other origins (Fetch Metadata, then `Origin`); every form carries a token kept in the session | `--trusted-origin`, `--allow-same-site` |
+//! | reading the id from a response header in page scripts | the id goes in `x-session-id` only to clients that ask | — |
+//! | a planted second cookie (cookie tossing) | several live ids presented at once give no session | — |
+//! | one user hoarding sessions | at most 10 live sessions per user; a new login ends the least recently used | `--max-sessions-per-user` (0: no limit) |
+//! | probes hammering the store | `/healthz` never touches it; `/readyz` is cached; `/metrics` counts in the background | `--metrics-refresh-secs` |
+//!
+//! Accounts: `--users FILE` (Argon2 hashes), the environment variable `SESSION_SERVER_USERS`
+//! (one `NAME:PASSWORD` or `NAME:ARGON2_HASH` per line), or `--user NAME:PASSWORD` (visible
+//! to other users of the machine in the process list).
 //!
 //! ## Example
 //!
@@ -42,6 +64,8 @@
 //! ```
 
 pub mod app;
+pub mod health;
+pub mod login;
 pub mod metrics;
 pub mod pages;
 pub mod users;
@@ -51,10 +75,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::{ExpiryPolicy, SessionConfig, SessionManager, StoreConfig};
-use session_http::server::{CookieConfig, HeaderTransport, SessionLayer, StoreFailurePolicy};
+use session_core::{
+    ExpiryPolicy, PrincipalLimit, SessionConfig, SessionManager, SessionStore, StoreConfig,
+    WhenFull,
+};
+use session_http::serve::ServeLimits;
+use session_http::server::{
+    CookieConfig, CrossOriginProtection, HeaderTransport, SessionLayer, StoreFailurePolicy,
+};
 
 use crate::app::AppState;
+use crate::health::{ActiveSessions, Readiness};
+use crate::login::LoginLimits;
 use crate::metrics::{StoreTimings, TimedStore};
 use crate::users::Users;
 
@@ -71,6 +103,22 @@ pub struct Config {
     pub users: Vec<String>,
     /// A file of `NAME:ARGON2_HASH` lines.
     pub users_file: Option<PathBuf>,
+    /// Accounts from the environment (`SESSION_SERVER_USERS`): one `NAME:PASSWORD` or
+    /// `NAME:ARGON2_HASH` per line.
+    pub users_env: Option<String>,
+    /// Most live sessions per user; a new login past it ends the least recently used one
+    /// (`0`: no limit).
+    pub max_sessions_per_user: usize,
+    /// How the login is guarded (throttling, hashing bound).
+    pub login: LoginLimits,
+    /// Origins besides the server's own whose unsafe requests are accepted.
+    pub trusted_origins: Vec<String>,
+    /// Accept unsafe requests from sibling origins of the same site.
+    pub allow_same_site: bool,
+    /// How often the active-session gauge of `/metrics` is recounted.
+    pub metrics_refresh: Duration,
+    /// Timeouts and connection caps of the serve loop.
+    pub serve: ServeLimits,
     /// Idle timeout.
     pub idle: Duration,
     /// Absolute timeout.
@@ -89,6 +137,13 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             users: Vec::new(),
             users_file: None,
+            users_env: None,
+            max_sessions_per_user: 10,
+            login: LoginLimits::default(),
+            trusted_origins: Vec::new(),
+            allow_same_site: false,
+            metrics_refresh: Duration::from_secs(15),
+            serve: ServeLimits::default(),
             idle: Duration::from_secs(30 * 60),
             absolute: Duration::from_secs(12 * 3600),
             secure_cookies: None,
@@ -128,6 +183,17 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The login throttling counts' store cannot be used.
+    #[error("cannot use login throttle store {url}: {reason}")]
+    ThrottleStore {
+        /// The URL, without a password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No random key could be made for the readiness probe.
+    #[error("cannot make a random key: {0}")]
+    Random(#[from] session_core::IdError),
     /// The session layer configuration is invalid.
     #[error(transparent)]
     Layer(#[from] session_http::server::ConfigError),
@@ -172,13 +238,19 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 pub struct Server {
     addr: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
     /// Opens the store, binds the address and serves in a background task.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let (router, url, manager) = build(&config).await?;
+        let Built {
+            router,
+            url,
+            manager,
+            store,
+            active,
+        } = build(&config).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -192,14 +264,22 @@ impl Server {
         tracing::info!(%addr, store = %redact_url(&url), "session-server listening");
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let sweeper = tokio::spawn(sweep_expired(manager));
+        let counter = tokio::spawn(health::refresh_active_sessions(
+            store,
+            active,
+            config.metrics_refresh,
+        ));
+        let limits = config.serve.clone();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let drained = session_http::serve::serve(listener, router, limits, async {
+                let _ = stopped.await;
+            })
+            .await;
+            if drained.cut > 0 {
+                tracing::warn!(cut = drained.cut, "connections cut at shutdown");
+            }
             sweeper.abort();
-            served
+            counter.abort();
         });
         Ok(Server {
             addr,
@@ -281,11 +361,25 @@ fn demo_account() -> Result<Users, StartError> {
         "session-server: no accounts configured (--user NAME:PASSWORD or --users FILE); \
          for this run you can log in as \"demo\" with password \"{password}\""
     );
-    Ok(Users::load(&[format!("demo:{password}")], None)?)
+    Ok(Users::load(&[format!("demo:{password}")], None, None)?)
 }
 
-async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager), StartError> {
-    let mut users = Users::load(&config.users, config.users_file.as_deref())?;
+/// What [`build`] makes: the application and what its background tasks need.
+struct Built {
+    router: axum::Router,
+    url: String,
+    manager: SessionManager,
+    /// The store itself, without the timing wrapper (background work is not traffic).
+    store: Arc<dyn SessionStore>,
+    active: Arc<ActiveSessions>,
+}
+
+async fn build(config: &Config) -> Result<Built, StartError> {
+    let mut users = Users::load(
+        &config.users,
+        config.users_file.as_deref(),
+        config.users_env.as_deref(),
+    )?;
     if users.is_empty() {
         users = demo_account()?;
     }
@@ -293,6 +387,10 @@ async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager)
     let events = session_core::Events::new();
     let store_config = StoreConfig {
         events: events.clone(),
+        principal_limit: (config.max_sessions_per_user > 0).then_some(PrincipalLimit {
+            max: config.max_sessions_per_user,
+            when_full: WhenFull::EvictOldest,
+        }),
         ..StoreConfig::default()
     };
     let store = session_stores::open(&url, store_config)
@@ -302,12 +400,12 @@ async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager)
             source,
         })?;
     let timings = Arc::new(StoreTimings::default());
-    let store = Arc::new(TimedStore::new(store, timings.clone()));
+    let timed = Arc::new(TimedStore::new(store.clone(), timings.clone()));
     let manager = SessionManager::new(
-        store,
+        timed,
         SessionConfig {
             expiry: ExpiryPolicy::idle(config.idle).with_absolute(config.absolute),
-            events,
+            events: events.clone(),
             ..SessionConfig::default()
         },
     );
@@ -319,19 +417,49 @@ async fn build(config: &Config) -> Result<(axum::Router, String, SessionManager)
         secure,
         ..CookieConfig::default()
     };
+    tracing::info!(
+        cookie = %cookie.name,
+        secure = cookie.secure,
+        http_only = cookie.http_only,
+        same_site = ?cookie.same_site,
+        path = %cookie.path,
+        "session cookie attributes"
+    );
+    if !secure {
+        tracing::info!(
+            "session cookies are not Secure; behind a TLS-terminating proxy pass --secure-cookies true"
+        );
+    }
+    let cross_origin = CrossOriginProtection {
+        trusted_origins: config.trusted_origins.clone(),
+        allow_same_site: config.allow_same_site,
+        ..CrossOriginProtection::default()
+    };
     let layer = SessionLayer::builder(manager.clone())
         .cookie(cookie)
         .header(HeaderTransport::bearer())
+        .cross_origin(cross_origin)
         .on_store_failure(if config.continue_on_store_failure {
             StoreFailurePolicy::ContinueWithoutSession
         } else {
             StoreFailurePolicy::FailClosed
         })
         .build()?;
+    let login = login::guarded_login(users, &config.login, &url, events).await?;
+    let active = Arc::new(ActiveSessions::default());
     let state = AppState {
         manager: manager.clone(),
-        users,
+        login: Arc::new(login),
+        login_limits: Arc::new(config.login.clone()),
         timings,
+        readiness: Arc::new(Readiness::new(store.clone())?),
+        active: active.clone(),
     };
-    Ok((app::router(state, layer), url, manager))
+    Ok(Built {
+        router: app::router(state, layer),
+        url,
+        manager,
+        store,
+        active,
+    })
 }

@@ -1,32 +1,21 @@
 //! The HTML pages: login, the session page with a counter, "your sessions", logout.
 //!
-//! Forms that change a logged-in session carry a per-session CSRF token (on top of the
-//! `SameSite=Lax` cookie).
+//! Every form, the login form included, carries the session's form token
+//! ([`Session::csrf_token`]; a visitor who is not logged in gets a session holding just the
+//! token), checked on post — on top of the session layer's cross-origin check and the
+//! `SameSite=Lax` cookie. Logging in replaces the token with the id.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use base64::Engine as _;
 use session_core::Timestamp;
 use session_http::server::Session;
 
 use crate::app::{self, ApiError, AppState};
-
-/// The session attribute holding the CSRF token of the HTML forms.
-pub const CSRF_KEY: &str = "_csrf";
-
-/// A fresh random CSRF token.
-pub fn new_csrf_token() -> String {
-    let mut bytes = [0u8; 24];
-    // A failing OS random generator leaves an all-zero token only on a broken system, where
-    // session ids cannot be made either.
-    let _ = getrandom::fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// Escapes text for HTML.
 pub fn escape(text: &str) -> String {
@@ -66,14 +55,14 @@ async fn logged_in(session: &Session) -> Result<Option<String>, ApiError> {
 }
 
 async fn check_csrf(session: &Session, form: &HashMap<String, String>) -> Result<(), ApiError> {
-    let expected = session.get::<String>(CSRF_KEY).await?;
-    match (expected, form.get("csrf")) {
-        (Some(expected), Some(given)) if !expected.is_empty() && &expected == given => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the form is stale or did not come from this site; reload the page",
-        )),
+    let given = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if session.verify_csrf_token(given).await? {
+        return Ok(());
     }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "the form is stale or did not come from this site; reload the page",
+    ))
 }
 
 fn csrf_field(token: &str) -> String {
@@ -92,39 +81,53 @@ pub async fn index(Extension(session): Extension<Session>) -> Response {
     }
 }
 
-fn login_body(error: Option<&str>) -> String {
+fn login_body(error: Option<&str>, csrf: &str) -> String {
     let error = error
         .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let csrf_field = csrf_field(csrf);
     format!(
         "<h1>Log in</h1>{error}\
-         <form method=\"post\" action=\"/login\">\
+         <form method=\"post\" action=\"/login\">{csrf_field}\
          <p><label>User name <input name=\"username\" id=\"username\" autocomplete=\"username\" required></label></p>\
          <p><label>Password <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
          <p><button type=\"submit\" id=\"login\">Log in</button></p></form>"
     )
 }
 
-/// `GET /login`.
-pub async fn login_form() -> Html<String> {
-    page("Log in", &login_body(None))
+/// `GET /login`: the form, with the form token of the visitor's (pre-login) session.
+pub async fn login_form(Extension(session): Extension<Session>) -> Response {
+    match session.csrf_token().await {
+        Ok(token) => page("Log in", &login_body(None, &token)).into_response(),
+        Err(error) => error_page(error.into()),
+    }
 }
 
-/// `POST /login` (form): log in and go to the session page.
+/// `POST /login` (form): check the form token (login CSRF), log in, go to the session page.
 pub async fn login(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
+    extensions: Extensions,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if let Err(error) = check_csrf(&session, &form).await {
+        return error_page(error);
+    }
     let username = form.get("username").map(String::as_str).unwrap_or_default();
     let password = form.get("password").map(String::as_str).unwrap_or_default();
-    match app::log_in(&state, &session, username, password).await {
+    match app::log_in(&state, &session, &extensions, username, password).await {
         Ok(Some(_)) => Redirect::to("/session").into_response(),
-        Ok(None) => (
-            StatusCode::UNAUTHORIZED,
-            page("Log in", &login_body(Some("Wrong user name or password."))),
-        )
-            .into_response(),
+        Ok(None) => match session.csrf_token().await {
+            Ok(token) => (
+                StatusCode::UNAUTHORIZED,
+                page(
+                    "Log in",
+                    &login_body(Some("Wrong user name or password."), &token),
+                ),
+            )
+                .into_response(),
+            Err(error) => error_page(error.into()),
+        },
         Err(error) => error_page(error),
     }
 }
@@ -158,7 +161,7 @@ pub async fn session_page(Extension(session): Extension<Session>) -> Response {
         let Some(metadata) = session.metadata().await? else {
             return Ok(Redirect::to("/login").into_response());
         };
-        let csrf = session.get::<String>(CSRF_KEY).await?.unwrap_or_default();
+        let csrf = session.csrf_token().await?;
         let attributes = app::attributes(&session).await?;
         let expiry = metadata.expiry;
         let idle_end = expiry.idle.map(|idle| metadata.last_access.saturating_add(idle));
@@ -234,7 +237,7 @@ pub async fn sessions_page(
         if logged_in(&session).await?.is_none() {
             return Ok(Redirect::to("/login").into_response());
         }
-        let csrf = session.get::<String>(CSRF_KEY).await?.unwrap_or_default();
+        let csrf = session.csrf_token().await?;
         let (records, current) = app::sessions_of(&state, &session).await?;
         let mut rows = String::new();
         for record in &records {
@@ -332,17 +335,6 @@ mod tests {
         assert_eq!(
             escape("<script>alert('x') & \"y\"</script>"),
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
-        );
-    }
-
-    #[test]
-    fn csrf_tokens_are_random_and_url_safe() {
-        let (a, b) = (new_csrf_token(), new_csrf_token());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
     }
 }

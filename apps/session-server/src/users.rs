@@ -1,15 +1,22 @@
 //! Accounts: user names with Argon2id password hashes, checked by an [`Authenticator`].
 //!
-//! Passwords given on the command line are hashed at start-up and dropped; a users file holds
-//! `name:$argon2id$…` lines. Plaintext passwords are never stored, logged or printed.
+//! Accounts come from a users file of `name:$argon2id$…` lines (`--users FILE`), from the
+//! environment variable `SESSION_SERVER_USERS` (one `NAME:PASSWORD` or `NAME:ARGON2_HASH` per
+//! line, so that no password has to appear on a command line, where `ps` shows it), or from
+//! `--user NAME:PASSWORD`. Passwords are hashed at start-up and dropped; plaintext passwords
+//! are never stored, logged or printed.
+//!
+//! A name that does not exist is checked against a dummy hash made with the same Argon2
+//! parameters as the accounts' own hashes (those of a users file included), so a failed login
+//! takes as long whether the name exists or not.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use session_core::{AuthError, Authenticator, PasswordCredentials};
 
@@ -19,6 +26,14 @@ pub enum UsersError {
     /// A `--user` value is not `NAME:PASSWORD`.
     #[error("--user wants NAME:PASSWORD with a non-empty name and password")]
     BadUserArgument,
+    /// A line of `SESSION_SERVER_USERS` is not `NAME:PASSWORD` or `NAME:ARGON2_HASH`.
+    #[error(
+        "SESSION_SERVER_USERS, line {line}: expected NAME:PASSWORD or NAME:ARGON2_HASH with a non-empty name and password"
+    )]
+    BadEnvironmentLine {
+        /// The 1-based line number.
+        line: usize,
+    },
     /// The users file cannot be read.
     #[error("cannot read users file {path}: {source}")]
     Read {
@@ -46,6 +61,8 @@ pub enum UsersError {
 #[derive(Clone, Default)]
 pub struct Users {
     hashes: Arc<HashMap<String, String>>,
+    /// What unknown names are checked against: a hash with the accounts' own parameters.
+    dummy: Arc<String>,
 }
 
 impl fmt::Debug for Users {
@@ -58,18 +75,55 @@ impl fmt::Debug for Users {
 
 /// Hashes a password with Argon2id and a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, UsersError> {
+    hash_with(&Argon2::default(), password)
+}
+
+fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String, UsersError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| UsersError::Hash(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| UsersError::Hash(e.to_string()))?;
-    Argon2::default()
+    argon
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| UsersError::Hash(e.to_string()))
 }
 
+/// The hashing of `hash` (algorithm, version, cost parameters), if it is an Argon2 PHC string.
+fn hashing_of(hash: &str) -> Option<(Algorithm, Version, Params)> {
+    let parsed = PasswordHash::new(hash).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = Version::try_from(parsed.version.unwrap_or(0x13)).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some((algorithm, version, params))
+}
+
+/// A hash of a random password made the way most of `hashes` were made.
+fn dummy_hash<'a>(hashes: impl Iterator<Item = &'a String>) -> Result<String, UsersError> {
+    let mut counts: Vec<((Algorithm, Version, Params), usize)> = Vec::new();
+    for hashing in hashes.filter_map(|hash| hashing_of(hash)) {
+        match counts.iter_mut().find(|(seen, _)| *seen == hashing) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((hashing, 1)),
+        }
+    }
+    let argon = match counts.into_iter().max_by_key(|(_, count)| *count) {
+        Some(((algorithm, version, params), _)) => Argon2::new(algorithm, version, params),
+        None => Argon2::default(),
+    };
+    let secret = session_core::SessionId::generate()
+        .map_err(|e| UsersError::Hash(e.to_string()))?
+        .expose_secret();
+    hash_with(&argon, &secret)
+}
+
 impl Users {
-    /// Accounts from `--user NAME:PASSWORD` values and an optional users file.
-    pub fn load(user_args: &[String], file: Option<&Path>) -> Result<Self, UsersError> {
+    /// Accounts from `--user NAME:PASSWORD` values, an optional users file and the optional
+    /// text of `SESSION_SERVER_USERS`.
+    pub fn load(
+        user_args: &[String],
+        file: Option<&Path>,
+        environment: Option<&str>,
+    ) -> Result<Self, UsersError> {
         let mut hashes = HashMap::new();
         if let Some(path) = file {
             let shown = path.display().to_string();
@@ -98,6 +152,23 @@ impl Users {
                 hashes.insert(name.to_owned(), hash.to_owned());
             }
         }
+        let environment_lines = environment
+            .unwrap_or_default()
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty());
+        for (number, line) in environment_lines {
+            let bad = || UsersError::BadEnvironmentLine { line: number + 1 };
+            let (name, secret) = line.trim().split_once(':').ok_or_else(bad)?;
+            if name.is_empty() || secret.is_empty() {
+                return Err(bad());
+            }
+            let hash = match hashing_of(secret) {
+                Some(_) => secret.to_owned(),
+                None => hash_password(secret)?,
+            };
+            hashes.insert(name.to_owned(), hash);
+        }
         for arg in user_args {
             let (name, password) = arg.split_once(':').ok_or(UsersError::BadUserArgument)?;
             if name.is_empty() || password.is_empty() {
@@ -105,8 +176,10 @@ impl Users {
             }
             hashes.insert(name.to_owned(), hash_password(password)?);
         }
+        let dummy = dummy_hash(hashes.values())?;
         Ok(Users {
             hashes: Arc::new(hashes),
+            dummy: Arc::new(dummy),
         })
     }
 
@@ -121,13 +194,6 @@ impl Users {
     }
 }
 
-/// A hash to verify against for unknown users, so that a failed login takes as long whether
-/// the name exists or not.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("no such user").unwrap_or_default())
-}
-
 #[async_trait]
 impl Authenticator for Users {
     type Credentials = PasswordCredentials;
@@ -135,7 +201,7 @@ impl Authenticator for Users {
 
     async fn authenticate(&self, credentials: &PasswordCredentials) -> Result<String, AuthError> {
         let known = self.hashes.get(&credentials.username).cloned();
-        let hash = known.clone().unwrap_or_else(|| dummy_hash().to_owned());
+        let hash = known.clone().unwrap_or_else(|| self.dummy.as_ref().clone());
         let password = credentials.password.clone();
         // Argon2 is deliberately slow: keep it off the async workers.
         let verified = tokio::task::spawn_blocking(move || {
@@ -159,7 +225,6 @@ impl Authenticator for Users {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::{Algorithm, Params, Version};
 
     fn cheap_hash(password: &str) -> String {
         let argon = Argon2::new(
@@ -180,7 +245,7 @@ mod tests {
         let path = dir.path().join("users");
         let text = format!("# comment\n\nalice:{}\n", cheap_hash("secret"));
         std::fs::write(&path, text).unwrap();
-        let users = Users::load(&[], Some(&path)).unwrap();
+        let users = Users::load(&[], Some(&path), None).unwrap();
         assert_eq!(users.len(), 1);
         let ok = users
             .authenticate(&PasswordCredentials::new("alice", "secret"))
@@ -203,17 +268,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         std::fs::write(&path, "alice:plaintext-password\n").unwrap();
-        match Users::load(&[], Some(&path)) {
+        match Users::load(&[], Some(&path), None) {
             Err(UsersError::BadLine { line: 1, .. }) => {}
             other => panic!("{other:?}"),
         }
-        let message = Users::load(&[], Some(&path)).unwrap_err().to_string();
+        let message = Users::load(&[], Some(&path), None).unwrap_err().to_string();
         assert!(!message.contains("plaintext-password"), "{message}");
         for bad in ["alice", ":pw", "alice:"] {
             assert!(matches!(
-                Users::load(&[bad.to_owned()], None),
+                Users::load(&[bad.to_owned()], None, None),
                 Err(UsersError::BadUserArgument)
             ));
         }
+        for bad in ["alice", ":pw", "alice:", "\n\nbob"] {
+            assert!(matches!(
+                Users::load(&[], None, Some(bad)),
+                Err(UsersError::BadEnvironmentLine { .. })
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn accounts_from_the_environment_take_passwords_or_hashes() {
+        let text = format!("alice:secret\n\n  bob:{}\n", cheap_hash("builder"));
+        let users = Users::load(&[], None, Some(&text)).unwrap();
+        assert_eq!(users.len(), 2);
+        for (name, password) in [("alice", "secret"), ("bob", "builder")] {
+            let who = users
+                .authenticate(&PasswordCredentials::new(name, password))
+                .await
+                .unwrap();
+            assert_eq!(who, name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_checked_with_the_accounts_own_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let text = format!("alice:{}\nbob:{}\n", cheap_hash("a"), cheap_hash("b"));
+        std::fs::write(&path, text).unwrap();
+        let costs = |p: &Params| (p.m_cost(), p.t_cost(), p.p_cost());
+        let users = Users::load(&[], Some(&path), None).unwrap();
+        let (_, _, dummy) = hashing_of(&users.dummy).unwrap();
+        assert_eq!(costs(&dummy), (256, 1, 1));
+        let users = Users::load(&["carol:c".to_owned()], None, None).unwrap();
+        let (_, _, dummy) = hashing_of(&users.dummy).unwrap();
+        assert_eq!(costs(&dummy), costs(&Params::default()));
     }
 }

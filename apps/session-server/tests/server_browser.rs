@@ -1,119 +1,17 @@
 //! End to end in headless Chromium: log in, press the counter, restart the server on its
 //! SQLite store and still be logged in with the counter kept, then log out everywhere from a
-//! second browser profile and see the first one logged out.
+//! second browser profile and see the first one logged out. And a page of another origin on
+//! the same host cannot change the counter, log the user out everywhere, or log the browser
+//! into another account.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::time::{Duration, Instant};
-
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::{Client, Locator};
+use support::browser::{PATIENCE, browser, click, log_in, text, wait_for_path, wait_for_text};
 use support::{ServerProcess, write_users_file};
 use test_support::browser::Chromedriver;
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-async fn browser(driver: &Chromedriver) -> Client {
-    let capabilities: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&driver.capabilities_json()).unwrap();
-    // A busy machine can make a browser start time out; try a few times.
-    let mut last_error = None;
-    for _ in 0..3 {
-        match ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&driver.url())
-            .await
-        {
-            Ok(client) => return client,
-            Err(error) => last_error = Some(error),
-        }
-    }
-    panic!("cannot start a browser session: {last_error:?}")
-}
-
-/// The text of the element `css`, waiting for it to appear (pages load after clicks; an
-/// element found just before a navigation goes stale and is looked up again).
-async fn text(client: &Client, css: &str) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(element) = client.find(Locator::Css(css)).await
-            && let Ok(text) = element.text().await
-        {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "no {css} on the page");
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Waits until the element `css` shows `expected`.
-async fn wait_for_text(client: &Client, css: &str, expected: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let shown = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if shown == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} shows {shown:?}, expected {expected:?}"
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Waits until the browser is on a page whose path is `path`.
-async fn wait_for_path(client: &Client, path: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let url = client.current_url().await.unwrap();
-        if url.path() == path {
-            return;
-        }
-        assert!(Instant::now() < deadline, "on {url}, expected {path}");
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Clicks the element `css` once it is there.
-async fn click(client: &Client, css: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(element) = client.find(Locator::Css(css)).await
-            && element.click().await.is_ok()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "cannot click {css}");
-        tokio::task::yield_now().await;
-    }
-}
-
-async fn type_into(client: &Client, css: &str, keys: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(element) = client.find(Locator::Css(css)).await
-            && element.send_keys(keys).await.is_ok()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "cannot type into {css}");
-        tokio::task::yield_now().await;
-    }
-}
-
-async fn log_in(client: &Client, base: &str) {
-    client.goto(&format!("{base}/login")).await.unwrap();
-    type_into(client, "#username", "alice").await;
-    type_into(client, "#password", "wonderland").await;
-    click(client, "#login").await;
-    wait_for_path(client, "/session").await;
-    assert_eq!(text(client, "#principal").await, "alice");
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_login_counter_restart_and_logout_everywhere() {
@@ -128,9 +26,8 @@ async fn browser_login_counter_restart_and_logout_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
     let store = format!("sqlite:{}", dir.path().join("sessions.db").display());
-    let port = test_support::free_port();
-    let mut server = ServerProcess::start_on(port, &store, &users, &[]);
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = ServerProcess::start(&store, &users, &[]);
+    let base = format!("http://{}", server.addr);
 
     let first = browser(&first_driver).await;
     log_in(&first, &base).await;
@@ -140,9 +37,11 @@ async fn browser_login_counter_restart_and_logout_everywhere() {
     }
     let id_hash = text(&first, "#id-hash").await;
 
-    // Restart on the same SQLite file: still logged in, counter kept.
+    // Restart on the same SQLite file: still logged in, counter kept. The new server has a
+    // port of its own; cookies are kept per host, not per port, so the browser's still counts.
     server.guard.stop();
-    let _server = ServerProcess::start_on(port, &store, &users, &[]);
+    let server = ServerProcess::start(&store, &users, &[]);
+    let base = format!("http://{}", server.addr);
     first.goto(&format!("{base}/session")).await.unwrap();
     wait_for_path(&first, "/session").await;
     assert_eq!(text(&first, "#principal").await, "alice");
@@ -166,4 +65,106 @@ async fn browser_login_counter_restart_and_logout_everywhere() {
 
     first.close().await.unwrap();
     second.close().await.unwrap();
+}
+
+/// Serves `page` for every request on a loopback port of its own: the attacker's site.
+async fn serve_page(page: String) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+/// Waits until the page's title is `expected`.
+async fn wait_for_title(client: &Client, expected: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if client.title().await.is_ok_and(|t| t == expected) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "title never {expected:?}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_origin_cannot_act_with_the_users_session() {
+    let Some(driver) = Chromedriver::start() else {
+        test_support::skip(
+            "a_page_of_another_origin_cannot_act_with_the_users_session",
+            "chromium and chromedriver (Debian packages chromium, chromium-driver)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland"), ("mallory", "evil")]);
+    let server = ServerProcess::start("memory:", &users, &[]);
+    let base = format!("http://{}", server.addr);
+    let client = browser(&driver).await;
+    log_in(&client, &base).await;
+    click(&client, "#counter").await;
+    wait_for_text(&client, "#counter-value", "1").await;
+
+    // Same host, another port: a sibling origin of the same site, so the browser sends the
+    // SameSite=Lax cookie along. Its scripts fire requests with the user's cookie.
+    let script_attack = format!(
+        "<!doctype html><title>attacking</title><script>\
+         const target = '{base}';\
+         const hit = path => fetch(target + path, {{method: 'POST', credentials: 'include', mode: 'no-cors'}});\
+         Promise.allSettled([hit('/api/counter/clicks'), hit('/counter/clicks')])\
+           .then(() => hit('/api/logout-everywhere'))\
+           .finally(() => {{ document.title = 'done'; }});\
+         </script>"
+    );
+    let (attacker, _page) = serve_page(script_attack).await;
+    client.goto(&format!("http://{attacker}/")).await.unwrap();
+    wait_for_title(&client, "done").await;
+    client.goto(&format!("{base}/session")).await.unwrap();
+    wait_for_path(&client, "/session").await;
+    assert_eq!(
+        text(&client, "#principal").await,
+        "alice",
+        "still logged in"
+    );
+    assert_eq!(
+        text(&client, "#counter-value").await,
+        "1",
+        "counter untouched"
+    );
+
+    // A form that logs the browser into the attacker's account (login CSRF).
+    let form_attack = format!(
+        "<!doctype html><title>login</title>\
+         <form id=\"f\" method=\"post\" action=\"{base}/login\">\
+         <input name=\"username\" value=\"mallory\"><input name=\"password\" value=\"evil\">\
+         </form><script>document.getElementById('f').submit();</script>"
+    );
+    let (attacker, _page) = serve_page(form_attack).await;
+    client.goto(&format!("http://{attacker}/")).await.unwrap();
+    wait_for_path(&client, "/login").await;
+    client.goto(&format!("{base}/session")).await.unwrap();
+    wait_for_path(&client, "/session").await;
+    assert_eq!(text(&client, "#principal").await, "alice", "not mallory");
+    let cookies = client.get_all_cookies().await.unwrap();
+    let sessions: Vec<_> = cookies.iter().filter(|c| c.name() == "session").collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].http_only(), Some(true));
+    client.close().await.unwrap();
 }

@@ -10,6 +10,10 @@
 //! `--json` prints machine-readable output; errors are one line on standard error with a
 //! non-zero exit code (2 for usage errors, 1 otherwise).
 
+// The doc comments on arguments are clap's `--help` text, written for a terminal (`a[b][]=x`,
+// `HAC_USERNAME_<ENV>`), not as rustdoc markup.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 mod form_body;
 mod hac;
 mod nested_json;
@@ -79,6 +83,18 @@ impl CliError {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The libraries' logs (store fallbacks, reconnects, HAC re-logins) on stderr, only when
+    // asked for with RUST_LOG: the tool's own output stays as it is.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            )
+            .init();
+    }
     let cli = Cli::parse();
     let json = cli.json;
     let result = match cli.command {

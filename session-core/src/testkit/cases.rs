@@ -278,6 +278,73 @@ case! {
     }
 }
 
+fn additions(pairs: &[(&str, i64)]) -> ChangeSet {
+    let mut changes = ChangeSet::default();
+    for (name, amount) in pairs {
+        changes.add((*name).to_owned(), *amount);
+    }
+    changes
+}
+
+fn integer(record: &Record, name: &str) -> Option<i64> {
+    record
+        .get::<i64>(name)
+        .unwrap_or_else(|e| panic!("decoding attribute {name}: {e}"))
+}
+
+case! {
+    /// Additions add to the integer stored when the save happens (absent counts as 0), so
+    /// concurrent additions from one loaded version all count; they conflict with nothing,
+    /// and a stale upsert of the attribute still conflicts with them.
+    additions_add_up_and_never_conflict(fx) {
+        let mut record = fx.record(idle(30));
+        record.insert("n", &5).unwrap_or_else(|e| panic!("{e}"));
+        fx.store.create(&record).await.unwrap_or_else(|e| panic!("create: {e}"));
+        let loaded = record.version;
+        for amount in [2, 3, -1] {
+            let saved = fx.store.save(&record.key, &additions(&[("n", amount), ("m", amount)]), loaded).await;
+            assert!(saved.is_ok(), "{}: an addition from a stale version must not conflict, got {saved:?}", fx.store.name());
+        }
+        let after = fx.load(&record.key).await.unwrap_or_else(|| panic!("record vanished"));
+        assert_eq!(integer(&after, "n"), Some(5 + 2 + 3 - 1), "{}: every addition counts", fx.store.name());
+        assert_eq!(integer(&after, "m"), Some(2 + 3 - 1), "{}: an absent attribute counts as 0", fx.store.name());
+        assert_eq!(after.version, loaded + 3);
+        let mut stale = ChangeSet::default();
+        stale.upsert("n".into(), Codec::Json.encode_value(&100).unwrap_or_default());
+        let refused = fx.store.save(&record.key, &stale, loaded).await;
+        assert!(matches!(refused, Err(Error::Conflict { .. })), "{}: a stale upsert of an added-to attribute must conflict, got {refused:?}", fx.store.name());
+        let mut both = upserts(&[("t", "x")]);
+        both.upsert("n".into(), Codec::Json.encode_value(&100).unwrap_or_default());
+        both.add("n".into(), 1);
+        both.remove("t");
+        both.add("t".into(), 7);
+        fx.store.save(&record.key, &both, after.version).await.unwrap_or_else(|e| panic!("fresh save: {e}"));
+        let last = fx.load(&record.key).await.unwrap_or_else(|| panic!("record vanished"));
+        assert_eq!(integer(&last, "n"), Some(101), "{}: an addition applies after the change set's upsert", fx.store.name());
+        assert_eq!(integer(&last, "t"), Some(7), "{}: an addition after a removal starts from 0", fx.store.name());
+    }
+}
+
+case! {
+    /// An addition to something that is not a safe JSON integer, or one whose sum leaves
+    /// ±(2^53 - 1), refuses the whole change set.
+    refused_additions_change_nothing(fx) {
+        let mut record = fx.record(idle(30));
+        record.insert("text", "seven").unwrap_or_else(|e| panic!("{e}"));
+        record.insert("float", &1.5).unwrap_or_else(|e| panic!("{e}"));
+        record.insert("big", &crate::MAX_SAFE_INTEGER).unwrap_or_else(|e| panic!("{e}"));
+        fx.store.create(&record).await.unwrap_or_else(|e| panic!("create: {e}"));
+        for (name, amount) in [("text", 1), ("float", 1), ("big", 1), ("fresh", crate::MAX_SAFE_INTEGER + 1)] {
+            let mut changes = additions(&[(name, amount)]);
+            changes.upsert("other".into(), json("written"));
+            let result = fx.store.save(&record.key, &changes, record.version).await;
+            assert!(matches!(result, Err(Error::Addition { .. })), "{}: adding {amount} to {name:?} must be refused, got {result:?}", fx.store.name());
+            let loaded = fx.load(&record.key).await.unwrap_or_else(|| panic!("record vanished"));
+            assert_eq!(loaded, record, "{}: a refused addition must change nothing", fx.store.name());
+        }
+    }
+}
+
 case! {
     /// Clearing must not drop what another writer stored after the load.
     stale_clear_is_a_conflict(fx) {

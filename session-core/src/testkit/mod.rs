@@ -1,7 +1,7 @@
-//! The store conformance test kit: one suite every [`SessionStore`] runs unchanged.
+//! The store conformance test kit: one suite every [`SessionStore`](crate::SessionStore) runs unchanged.
 //!
 //! A store's tests provide a factory, `async fn(StoreConfig) -> (S, G)`, that builds a fresh,
-//! empty store with the given configuration (its clock is a [`MockClock`], so no case sleeps)
+//! empty store with the given configuration (its clock is a [`MockClock`](crate::MockClock), so no case sleeps)
 //! and a guard `G` kept alive for the case (a temporary directory, a server handle, `()`).
 //! [`store_conformance_tests!`](crate::store_conformance_tests) turns that into one
 //! `#[tokio::test]` per contract case:
@@ -22,6 +22,7 @@
 
 pub mod cases;
 mod fixture;
+pub mod golden;
 mod instrumented;
 
 pub use fixture::Fixture;
@@ -46,6 +47,8 @@ macro_rules! store_conformance_tests {
             concurrent_saves_of_different_keys_all_survive,
             stale_save_of_same_key_is_a_conflict_and_changes_nothing,
             stale_clear_is_a_conflict,
+            additions_add_up_and_never_conflict,
+            refused_additions_change_nothing,
             save_after_delete_never_resurrects,
             save_after_expiry_never_resurrects,
             logout_racing_writes_never_resurrects,

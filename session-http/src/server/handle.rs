@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use super::layer::Shared;
 /// `request.extensions().get::<Session>()`.
 ///
 /// Nothing is read from the store until a method needs the data, and the layer saves what
-/// changed after the handler returns. The methods mirror [`session_core::Session`]; what they
+/// changed after the handler returns. The methods mirror [`session_core::StoreSession`]; what they
 /// return when the store fails depends on the layer's [`StoreFailurePolicy`]: with
 /// `FailClosed` the error comes back (and the client gets a 503 whatever the handler answers),
 /// with `ContinueWithoutSession` the handler carries on with an empty session that is not saved.
@@ -35,7 +35,7 @@ struct HandleInner {
     /// What the client presented as its id.
     presented: Presented,
     /// The core session, made on first use.
-    core: Mutex<Option<session_core::Session>>,
+    core: Mutex<Option<session_core::StoreSession>>,
     /// A store operation failed while serving this request.
     store_failed: AtomicBool,
     /// The store failed and the request carries on with an unsaved, empty session.
@@ -53,7 +53,7 @@ pub(crate) enum Used {
     /// The store failed (fail closed).
     StoreFailed,
     /// The session was used; save it.
-    Active(session_core::Session),
+    Active(session_core::StoreSession),
 }
 
 impl Session {
@@ -79,6 +79,37 @@ impl Session {
     pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         self.run(|s| async move { s.insert(key, value).await })
             .await
+    }
+
+    /// Adds `amount` to the integer attribute `key` (absent counts as 0) and returns the value
+    /// this request now sees; the store applies the addition to the value it holds, so
+    /// concurrent additions all count and never conflict (see [`session_core::StoreSession::add`]).
+    pub async fn add(&self, key: &str, amount: i64) -> Result<i64> {
+        self.run(|s| async move { s.add(key, amount).await }).await
+    }
+
+    /// Stores `change` of attribute `key` right away, read-modify-write, reading again and
+    /// retrying when another writer changed it meanwhile (see
+    /// [`session_core::StoreSession::update`]); returns the value stored.
+    pub async fn update<T, F>(&self, key: &str, change: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> T + Send,
+    {
+        // `run` may call its operation twice (again on an empty session when the store failed
+        // and the policy says to carry on), so the caller's closure is shared between calls.
+        let change = Mutex::new(change);
+        self.run(|s| {
+            let change = &change;
+            async move {
+                s.update(key, |old| {
+                    let mut change = change.lock().unwrap_or_else(PoisonError::into_inner);
+                    (*change)(old)
+                })
+                .await
+            }
+        })
+        .await
     }
 
     /// Removes attribute `key`; returns whether it was there.
@@ -112,14 +143,18 @@ impl Session {
     }
 
     /// Logs `principal` in and gives the session a new id (session fixation protection): the
-    /// id the client had before the login stops working.
+    /// id the client had before the login stops working, and so does the form token
+    /// ([`csrf_token`](Session::csrf_token)) that went with it.
     pub async fn log_in(&self, principal: &str) -> Result<()> {
-        self.run(|s| async move { s.log_in(principal).await }).await
+        self.run(|s| async move { s.log_in(principal).await })
+            .await?;
+        self.forget_csrf_token().await
     }
 
-    /// Gives the session a new id when it is saved, keeping its data.
+    /// Gives the session a new id when it is saved, keeping its data but not its form token.
     pub async fn cycle_id(&self) -> Result<()> {
-        self.run(|s| async move { s.cycle_id().await }).await
+        self.run(|s| async move { s.cycle_id().await }).await?;
+        self.forget_csrf_token().await
     }
 
     /// Ends the session: the layer deletes the record and expires the client's cookie (or
@@ -155,38 +190,87 @@ impl Session {
         self.inner.core.lock().map(|c| c.is_some()).unwrap_or(true)
     }
 
-    fn core(&self) -> session_core::Session {
+    /// The core session, made on first use. A request that presented several ids gets the
+    /// one of them that is live, or a fresh session when none or several are.
+    async fn core(&self) -> Result<session_core::StoreSession> {
+        if let Some(core) = self.made_core() {
+            return Ok(core);
+        }
+        let manager = &self.inner.shared.manager;
+        let chosen = match &self.inner.presented {
+            Presented::Several(ids) => self
+                .live_one_of(ids)
+                .await?
+                .map(|id| manager.session(Some(id))),
+            _ => None,
+        };
         let mut guard = match self.inner.core.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        guard
+        Ok(guard
             .get_or_insert_with(|| {
-                let manager = &self.inner.shared.manager;
-                match &self.inner.presented {
+                chosen.unwrap_or_else(|| match &self.inner.presented {
                     Presented::Id(id) => manager.session(Some(id.clone())),
                     Presented::Malformed(token) => manager.session_from_token(token),
-                    Presented::Nothing => manager.session(None),
-                }
+                    Presented::Nothing | Presented::Several(_) => manager.session(None),
+                })
             })
-            .clone()
+            .clone())
     }
 
-    async fn run<T, F>(&self, op: impl Fn(session_core::Session) -> F) -> Result<T>
+    fn made_core(&self) -> Option<session_core::StoreSession> {
+        match self.inner.core.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The only live session among `ids`. Several live ones mean someone planted a cookie
+    /// beside the client's own (cookie tossing): neither is used, and a `SuspiciousId` event
+    /// is raised.
+    async fn live_one_of(&self, ids: &[SessionId]) -> Result<Option<SessionId>> {
+        let manager = &self.inner.shared.manager;
+        let mut live = Vec::new();
+        for id in ids {
+            if manager.store().load(&id.key()).await?.is_some() {
+                live.push(id.clone());
+            }
+        }
+        if live.len() > 1 {
+            manager.events().emit(
+                SessionEvent::new(EventKind::SuspiciousId, None, manager.config().clock.now())
+                    .with_detail("several live session ids presented at once"),
+            );
+            return Ok(None);
+        }
+        Ok(live.pop())
+    }
+
+    pub(crate) async fn run<T, F>(&self, op: impl Fn(session_core::StoreSession) -> F) -> Result<T>
     where
         F: Future<Output = Result<T>>,
     {
-        let core = self.core();
-        match op(core.clone()).await {
+        let (result, core) = match self.core().await {
+            Ok(core) => (op(core.clone()).await, Some(core)),
+            Err(error) => (Err(error), None),
+        };
+        match result {
             Ok(value) => {
-                self.check_unknown(&core).await;
+                if let Some(core) = &core {
+                    self.check_unknown(core).await;
+                }
                 Ok(value)
             }
             Err(error) if is_store_failure(&error) => {
                 self.inner.store_failed.store(true, Ordering::Relaxed);
                 let continue_policy =
                     self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
-                if continue_policy && !core.is_loaded().await {
+                let loaded = match &core {
+                    Some(core) => core.is_loaded().await,
+                    None => false,
+                };
+                if continue_policy && !loaded {
                     tracing::warn!(error = %error, "session store failed; continuing without a session");
                     self.inner.degraded.store(true, Ordering::Relaxed);
                     let fresh = self.inner.shared.manager.session(None);
@@ -203,7 +287,7 @@ impl Session {
     }
 
     /// Raises a `SuspiciousId` event once when a well-formed id named no live session.
-    async fn check_unknown(&self, core: &session_core::Session) {
+    async fn check_unknown(&self, core: &session_core::StoreSession) {
         if !matches!(self.inner.presented, Presented::Id(_))
             || self.inner.unknown_checked.swap(true, Ordering::Relaxed)
             || self.inner.degraded.load(Ordering::Relaxed)
@@ -231,11 +315,7 @@ impl Session {
         if self.inner.store_failed.load(Ordering::Relaxed) {
             return Used::StoreFailed;
         }
-        let core = match self.inner.core.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        match core {
+        match self.made_core() {
             Some(core) => Used::Active(core),
             None => Used::Untouched,
         }

@@ -25,6 +25,10 @@ pub(crate) enum Presented {
     Nothing,
     /// A well-formed id.
     Id(SessionId),
+    /// Several different well-formed ids under the cookie name (a sibling domain or path may
+    /// have planted one: cookie tossing). None of them wins by position; the session is the
+    /// one among them that is live, and none when several are.
+    Several(Vec<SessionId>),
     /// A token that is not an id, kept for the suspicious-id event it raises when used.
     Malformed(String),
 }
@@ -67,16 +71,39 @@ pub fn cookie_values<'a>(
 
 /// The token a request presents in a cookie: the first value that looks like an id (so that a
 /// stale cookie from another path does not hide a good one), else the first value at all.
+///
+/// The session layer does not let that first id win when the request carries several
+/// different ones: see [`SessionLayer`](super::SessionLayer).
 pub fn token_from_cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
-    chosen_cookie(headers, name).map(|(value, _)| value)
+    let mut first = None;
+    for value in cookie_values(headers, name) {
+        if SessionId::parse(value).is_ok() {
+            return Some(value);
+        }
+        first.get_or_insert(value);
+    }
+    first
 }
 
-/// [`token_from_cookies`], parsed.
+/// What the cookies called `name` present: the distinct well-formed ids among them (one, or
+/// [`Presented::Several`]), else the first malformed value.
 pub(crate) fn presented_in_cookies(headers: &HeaderMap, name: &str) -> Option<Presented> {
-    chosen_cookie(headers, name).map(|(value, id)| match id {
-        Some(id) => Presented::Id(id),
-        None => Presented::Malformed(value.to_owned()),
-    })
+    let mut ids: Vec<SessionId> = Vec::new();
+    let mut first_malformed = None;
+    for value in cookie_values(headers, name) {
+        match SessionId::parse(value) {
+            Ok(id) if !ids.contains(&id) => ids.push(id),
+            Ok(_) => {}
+            Err(_) => {
+                first_malformed.get_or_insert(value);
+            }
+        }
+    }
+    match ids.len() {
+        0 => first_malformed.map(|value| Presented::Malformed(value.to_owned())),
+        1 => ids.pop().map(Presented::Id),
+        _ => Some(Presented::Several(ids)),
+    }
 }
 
 /// [`token_from_header`], parsed.
@@ -85,21 +112,6 @@ pub(crate) fn presented_in_header(
     transport: &HeaderTransport,
 ) -> Option<Presented> {
     token_from_header(headers, transport).map(Presented::parse)
-}
-
-/// The cookie value [`token_from_cookies`] picks, with its id when it is well-formed.
-fn chosen_cookie<'a>(
-    headers: &'a HeaderMap,
-    name: &'a str,
-) -> Option<(&'a str, Option<SessionId>)> {
-    let mut first = None;
-    for value in cookie_values(headers, name) {
-        if let Ok(id) = SessionId::parse(value) {
-            return Some((value, Some(id)));
-        }
-        first.get_or_insert(value);
-    }
-    first.map(|value| (value, None))
 }
 
 /// The token a request presents in a header: `Authorization: Bearer <id>` or a named header.
@@ -231,6 +243,30 @@ mod tests {
             gone.to_str().unwrap(),
             "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=example.org; HttpOnly; Secure; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn several_different_ids_are_kept_and_repeats_are_one() {
+        let a = session_core::SessionId::generate().unwrap().expose_secret();
+        let b = session_core::SessionId::generate().unwrap().expose_secret();
+        let h = headers(&[
+            &format!("session={a}; session=junk"),
+            &format!("session={a}"),
+        ]);
+        assert!(matches!(
+            presented_in_cookies(&h, "session"),
+            Some(Presented::Id(_))
+        ));
+        let h = headers(&[&format!("session={a}; session={b}")]);
+        match presented_in_cookies(&h, "session") {
+            Some(Presented::Several(ids)) => assert_eq!(ids.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        let h = headers(&["session=junk; session=more-junk"]);
+        match presented_in_cookies(&h, "session") {
+            Some(Presented::Malformed(token)) => assert_eq!(token, "junk"),
+            other => panic!("{other:?}"),
+        }
     }
 
     proptest::proptest! {

@@ -21,11 +21,16 @@ use tower_service::Service;
 use super::config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, StoreFailurePolicy,
 };
+use super::cross_origin::CrossOriginProtection;
 use super::handle::{Session, Used};
 use super::id_transport::{
     Presented, Via, expire_cookie, presented_in_cookies, presented_in_header, response_header,
     set_cookie_with_suffix,
 };
+
+/// The request header with which a client that presents no id yet asks for its new id in the
+/// response header of the [`HeaderTransport`] instead of a cookie (value `header`).
+pub const SESSION_TRANSPORT_HEADER: &str = "x-session-transport";
 
 /// The body of a response that went through the layer: the handler's own, or the layer's
 /// short plain-text answer when it had to replace it (503, 409 …).
@@ -44,32 +49,55 @@ pub(crate) struct Shared {
     pub(crate) save_on_server_error: bool,
     pub(crate) store_failure: StoreFailurePolicy,
     pub(crate) conflict: ConflictPolicy,
+    pub(crate) cross_origin: CrossOriginProtection,
 }
 
 impl Shared {
-    fn new(
-        manager: SessionManager,
-        cookie: Option<CookieConfig>,
-        header: Option<HeaderTransport>,
-        save_on_server_error: bool,
-        store_failure: StoreFailurePolicy,
-        conflict: ConflictPolicy,
-    ) -> Self {
+    fn new(builder: SessionLayerBuilder) -> Self {
+        let cookie = builder.cookie;
         let cookie_suffix = cookie
             .as_ref()
             .map(CookieConfig::attribute_suffix)
             .unwrap_or_default();
         let cookie_expired = cookie.as_ref().and_then(expire_cookie);
         Shared {
-            manager,
+            manager: builder.manager,
             cookie,
             cookie_suffix,
             cookie_expired,
-            header,
-            save_on_server_error,
-            store_failure,
-            conflict,
+            header: builder.header,
+            save_on_server_error: builder.save_on_server_error,
+            store_failure: builder.store_failure,
+            conflict: builder.conflict,
+            cross_origin: builder.cross_origin,
         }
+    }
+
+    /// Why an unsafe request that a browser may have sent on its own (no id in a header) is
+    /// refused, if it is.
+    fn refuse_cross_origin<B>(
+        &self,
+        request: &Request<B>,
+        via: Via,
+    ) -> Option<Response<Full<Bytes>>> {
+        let cookie = self.cookie.as_ref()?;
+        if via == Via::Header {
+            return None;
+        }
+        let refusal = self
+            .cross_origin
+            .check(
+                request.method(),
+                request.uri(),
+                request.headers(),
+                cookie.secure,
+            )
+            .err()?;
+        tracing::info!(method = %request.method(), path = request.uri().path(), %refusal, "cross-origin request refused");
+        Some(plain_full(
+            StatusCode::FORBIDDEN,
+            "Cross-origin request refused: this action must come from this site's own pages.\n",
+        ))
     }
 }
 
@@ -97,6 +125,7 @@ impl SessionLayer {
             save_on_server_error: false,
             store_failure: StoreFailurePolicy::default(),
             conflict: ConflictPolicy::default(),
+            cross_origin: CrossOriginProtection::default(),
         }
     }
 
@@ -116,6 +145,7 @@ pub struct SessionLayerBuilder {
     save_on_server_error: bool,
     store_failure: StoreFailurePolicy,
     conflict: ConflictPolicy,
+    cross_origin: CrossOriginProtection,
 }
 
 impl SessionLayerBuilder {
@@ -133,7 +163,10 @@ impl SessionLayerBuilder {
 
     /// Also (or, with [`without_cookie`](Self::without_cookie), only) accept the id in a
     /// header. When a request carries both, the header wins. A response names a new id on the
-    /// transport the request used, and on every configured one when it used none.
+    /// transport the request used. A request that used none gets the cookie; it gets the
+    /// header instead only when it asks with [`SESSION_TRANSPORT_HEADER`]` : header` or when
+    /// no cookie is configured — so an id never reaches a page's scripts through a response
+    /// header unless the client wanted it there.
     pub fn header(mut self, header: HeaderTransport) -> Self {
         self.header = Some(header);
         self
@@ -157,6 +190,13 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// How unsafe requests from other sites are refused (on by default; see
+    /// [`CrossOriginProtection`]).
+    pub fn cross_origin(mut self, protection: CrossOriginProtection) -> Self {
+        self.cross_origin = protection;
+        self
+    }
+
     /// The layer, once the configuration is checked (cookie prefixes and attributes, at
     /// least one transport).
     pub fn build(self) -> Result<SessionLayer, ConfigError> {
@@ -172,14 +212,7 @@ impl SessionLayerBuilder {
     /// The layer, unchecked.
     fn into_layer(self) -> SessionLayer {
         SessionLayer {
-            shared: Arc::new(Shared::new(
-                self.manager,
-                self.cookie,
-                self.header,
-                self.save_on_server_error,
-                self.store_failure,
-                self.conflict,
-            )),
+            shared: Arc::new(Shared::new(self)),
         }
     }
 }
@@ -219,6 +252,13 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let (presented, via) = presented_id(&self.shared, request.headers());
+        if let Some(refused) = self.shared.refuse_cross_origin(&request, via) {
+            return ResponseFuture {
+                state: State::Refused {
+                    response: Some(refused.map(Either::Right)),
+                },
+            };
+        }
         let session = Session::new(self.shared.clone(), presented);
         request.extensions_mut().insert(session.clone());
         // The clone is the one that is ready; keep the fresh clone for the next call.
@@ -257,6 +297,10 @@ pin_project! {
         Saving {
             saving: Pin<Box<dyn Future<Output = Response<SessionBody<B>>> + Send>>,
         },
+        // The request was refused before the handler.
+        Refused {
+            response: Option<Response<SessionBody<B>>>,
+        },
     }
 }
 
@@ -290,6 +334,12 @@ where
                 StateProjection::Saving { saving } => {
                     return saving.as_mut().poll(cx).map(Ok);
                 }
+                StateProjection::Refused { response } => {
+                    let response = response
+                        .take()
+                        .unwrap_or_else(|| plain(StatusCode::FORBIDDEN, "Request refused.\n"));
+                    return Poll::Ready(Ok(response));
+                }
             }
         }
     }
@@ -300,6 +350,7 @@ impl<F, B> fmt::Debug for ResponseFuture<F, B> {
         let state = match self.state {
             State::Handler { .. } => "handler",
             State::Saving { .. } => "saving",
+            State::Refused { .. } => "refused",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
@@ -318,6 +369,9 @@ fn presented_id(shared: &Shared, headers: &http::HeaderMap) -> (Presented, Via) 
     {
         return (presented, Via::Cookie);
     }
+    if shared.header.is_some() && asks_for_header_transport(headers) {
+        return (Presented::Nothing, Via::Header);
+    }
     (Presented::Nothing, Via::Nothing)
 }
 
@@ -326,7 +380,7 @@ fn presented_id(shared: &Shared, headers: &http::HeaderMap) -> (Presented, Via) 
 fn finish_unused<B>(
     session: &Session,
     response: Response<B>,
-) -> Result<Response<SessionBody<B>>, (session_core::Session, Response<B>)> {
+) -> Result<Response<SessionBody<B>>, (session_core::StoreSession, Response<B>)> {
     match session.used() {
         Used::Untouched => {
             session.report_untouched_token();
@@ -344,7 +398,7 @@ fn finish_unused<B>(
 /// Saves a session the handler used and adjusts the response head.
 async fn finish<B>(
     session: Session,
-    core: session_core::Session,
+    core: session_core::StoreSession,
     via: Via,
     response: Response<B>,
 ) -> Response<SessionBody<B>> {
@@ -422,7 +476,21 @@ async fn finish<B>(
     response
 }
 
-/// Tells the client its (new) id on the transport it used, or on all when it used none.
+/// Whether the request asks for its new id in a header rather than a cookie.
+fn asks_for_header_transport(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(SESSION_TRANSPORT_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"header"))
+}
+
+/// Whether a response may name the id in the header transport: the request came by header
+/// (or asked for it), or there is no cookie it could have used.
+fn header_allowed(shared: &Shared, via: Via) -> bool {
+    via == Via::Header || (via == Via::Nothing && shared.cookie.is_none())
+}
+
+/// Tells the client its (new) id on the transport it used (a client that used none gets the
+/// cookie, see [`header_allowed`]).
 fn announce_id<B>(
     shared: &Shared,
     via: Via,
@@ -447,7 +515,7 @@ fn announce_id<B>(
         }
     }
     if let Some(transport) = &shared.header
-        && via != Via::Cookie
+        && header_allowed(shared, via)
         && let Ok(value) = HeaderValue::from_str(id)
     {
         headers.insert(response_header(transport).clone(), value);
@@ -465,7 +533,7 @@ fn forget_id<B>(shared: &Shared, via: Via, response: &mut Response<B>) {
         headers.append(SET_COOKIE, value.clone());
     }
     if let Some(transport) = &shared.header
-        && via != Via::Cookie
+        && header_allowed(shared, via)
     {
         headers.insert(
             response_header(transport).clone(),
@@ -483,9 +551,11 @@ fn store_unavailable<B>() -> Response<SessionBody<B>> {
 }
 
 fn plain<B>(status: StatusCode, text: &'static str) -> Response<SessionBody<B>> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
-        text.as_bytes(),
-    ))));
+    plain_full(status, text).map(Either::Right)
+}
+
+fn plain_full(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

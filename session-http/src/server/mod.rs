@@ -19,7 +19,10 @@
 //!   is built. Every response that sets or clears the id carries `Cache-Control: no-store`.
 //! - **Header transport** for API clients: `Authorization: Bearer <id>` (new ids come back in
 //!   `x-session-id`) or a named header ([`HeaderTransport`]). With both configured, a request
-//!   is answered on the transport it used.
+//!   is answered on the transport it used; a client that presents no id yet gets a cookie, and
+//!   the id in the response header only when it asks with `x-session-transport: header`
+//!   ([`SESSION_TRANSPORT_HEADER`]) — a cookie client never sees its id in a header, where a
+//!   page's scripts could read what `HttpOnly` hides.
 //! - **Ending and renewing.** [`Session::invalidate`] deletes the record and expires the cookie
 //!   with the same attributes (or sends an empty id header). [`Session::log_in`] (or
 //!   [`Session::cycle_id`]) gives the session a new id — fixation protection.
@@ -42,6 +45,28 @@
 //!   handler's response goes out unchanged. A per-principal session limit set to refuse gives
 //!   `403`, an oversized session `413`.
 //!
+//! ## Secure by default against a hostile browser
+//!
+//! - **Cross-origin requests.** Unsafe requests (not `GET`/`HEAD`/`OPTIONS`) that would use
+//!   a cookie session, or that carry no id yet, are refused with `403` before the handler
+//!   runs when `Sec-Fetch-Site` says `cross-site` or `same-site`, or, from browsers without
+//!   Fetch Metadata, when `Origin` is not the server's own — the rule of Go 1.25's
+//!   `http.CrossOriginProtection`, Django's and Rails' origin checks. Requests with the id
+//!   in a header pass (a page cannot add it without a CORS preflight). Knobs:
+//!   [`CrossOriginProtection`] (`allow_same_site`, `trusted_origins`, the `scheme` behind a
+//!   TLS proxy, or [`disabled`](CrossOriginProtection::disabled)) through
+//!   [`SessionLayerBuilder::cross_origin`].
+//! - **Form tokens.** [`Session::csrf_token`] and [`Session::verify_csrf_token`]:
+//!   synchronizer tokens kept in the session, compared in constant time, replaced on
+//!   [`Session::log_in`] and [`Session::cycle_id`]. Use them in every HTML form, the login
+//!   form included.
+//! - **Cookie tossing.** A page on a sibling domain can plant a second cookie of the same name
+//!   (with a more specific path, it is even sent first). When a request presents several
+//!   different well-formed ids, none wins by position: the session is the one of them that
+//!   is live, and when more than one is, the request gets a fresh session and a
+//!   [`SuspiciousId`](session_core::EventKind::SuspiciousId) event is raised. Identical
+//!   repeats count as one and cost nothing.
+//!
 //! ## Compared with tower-sessions and actix-session
 //!
 //! | | `session_http::server` | tower-sessions 0.14 | actix-session 0.10 |
@@ -63,6 +88,9 @@
 //! | stores keep a digest of the id (a dump yields no usable cookie) | yes (SHA-256) | no: id is the key | no: key is the id |
 //! | list and revoke a user's sessions ("log out everywhere") | yes (principal index) | no | no |
 //! | lifecycle events and counters for metrics | yes | no | no |
+//! | unsafe cross-origin requests refused (Fetch Metadata, `Origin`) | yes, by default | no | no |
+//! | form tokens bound to the session | yes | no (separate crate) | no |
+//! | several presented session cookies | the live one; none if several are live | the first | the first |
 //! | conformance test kit for third-party stores | yes | no | no |
 //! | stores in the same project | memory, file, SQLite, Redis (and Cluster), encrypted file | memory (others in separate crates) | cookie, Redis |
 //!
@@ -121,6 +149,8 @@
 //! `Extension(session): Extension<Session>`; see `examples/axum_counter.rs`.
 
 mod config;
+mod cross_origin;
+mod csrf;
 mod handle;
 mod id_transport;
 mod layer;
@@ -128,8 +158,13 @@ mod layer;
 pub use config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, StoreFailurePolicy,
 };
+pub use cross_origin::{CrossOriginProtection, CrossOriginRefusal, RequestScheme};
+pub use csrf::CSRF_TOKEN_KEY;
 pub use handle::Session;
 pub use id_transport::{
     cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
 };
-pub use layer::{ResponseFuture, SessionBody, SessionLayer, SessionLayerBuilder, SessionService};
+pub use layer::{
+    ResponseFuture, SESSION_TRANSPORT_HEADER, SessionBody, SessionLayer, SessionLayerBuilder,
+    SessionService,
+};

@@ -248,6 +248,24 @@ pub async fn start(configure: impl FnOnce(SessionLayerBuilder) -> SessionLayerBu
                 ),
             )
             .route(
+                "/form-token",
+                get(|Extension(s): Extension<Session>| async move {
+                    s.csrf_token().await.map_err(err)
+                }),
+            )
+            .route(
+                "/form-post/{token}",
+                post(
+                    |Extension(s): Extension<Session>, Path(token): Path<String>| async move {
+                        if s.verify_csrf_token(&token).await.map_err(err)? {
+                            Ok("accepted")
+                        } else {
+                            Err((StatusCode::FORBIDDEN, "bad form token".to_owned()))
+                        }
+                    },
+                ),
+            )
+            .route(
                 "/write-then-fail",
                 post(|Extension(s): Extension<Session>| async move {
                     s.insert("doomed", &1).await.map_err(err)?;

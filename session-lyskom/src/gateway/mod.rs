@@ -13,10 +13,22 @@
 //! re-numbered so it cannot desynchronise the connection: see [`raw_request`]); a person's
 //! settings are read from their user area ([`user_area`]).
 //!
-//! Connections idle for longer than [`GatewayConfig::idle_timeout`] are closed by a reaper
-//! task; at most [`GatewayConfig::max_connections`] are open at once (503 beyond that); a
-//! connection the LysKOM server dropped answers 403 at once.
+//! Connections idle for longer than [`GatewayConfig::idle_timeout`] (or
+//! [`GatewayConfig::unauthenticated_idle_timeout`] while nobody is logged in on them) are
+//! closed by a reaper task; at most [`GatewayConfig::max_connections`] are open at once (503
+//! beyond that) and [`GatewayConfig::max_connections_per_address`] from one client address
+//! (429 with `Retry-After` beyond that); a connection the LysKOM server dropped answers 403
+//! at once.
+//!
+//! [`Gateway::serve`] serves HTTP through [`session_http::serve`], under the limits of
+//! [`GatewayConfig::http`]: header-read and request timeouts, stalled writes cut,
+//! connection caps, graceful shutdown. Browsers get CORS headers only for
+//! [`GatewayConfig::allowed_origins`], WebSocket upgrades from other origins are refused,
+//! and text bodies are served inert: never as HTML a browser would run.
 
+mod client_address;
+mod cors;
+mod inert_body;
 mod json;
 pub mod raw_request;
 mod registry;
@@ -27,7 +39,8 @@ pub mod user_area;
 mod websocket;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -37,12 +50,15 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use serde_json::{Map, Value, json};
+pub use session_http::serve::{Drained, ServeLimits};
+use session_http::serve::{PeerAddr, serve};
 use tokio::net::TcpListener;
 
 use crate::client::ConnectOptions;
 pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
 pub use response::Resp;
 use response::{Fail, Outcome, empty};
+pub use websocket::WebSocketLimits;
 
 /// The header (and query parameter) carrying the connection id.
 pub const CONNECTION_HEADER: &str = "Httpkom-Connection";
@@ -75,16 +91,32 @@ fn default_port() -> u16 {
 pub struct GatewayConfig {
     /// The servers, in order.
     pub servers: Vec<ServerEntry>,
-    /// Connections unused for this long are closed.
+    /// Connections with someone logged in are closed after this long unused.
     pub idle_timeout: Duration,
+    /// Connections with nobody logged in are closed after this long unused, or after
+    /// `idle_timeout` if that is shorter (it costs nothing to open one, so they must not
+    /// hold a LysKOM connection for long).
+    pub unauthenticated_idle_timeout: Duration,
     /// How often the reaper looks for idle connections.
     pub reap_interval: Duration,
-    /// The most connections open at once.
+    /// The most LysKOM connections open at once (keep it below the open-file limit).
     pub max_connections: usize,
+    /// The most LysKOM connections opened from one client address (an IPv4 address or an
+    /// IPv6 /64) open at once, so that one client cannot take them all.
+    pub max_connections_per_address: usize,
     /// How LysKOM connections are made.
     pub connect: ConnectOptions,
-    /// Allowed CORS origins; `*` allows all (httpkom's default).
+    /// Allowed CORS origins; `*` allows all (httpkom's default). Browsers from other origins
+    /// get no CORS headers, and their WebSocket upgrades are refused.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client a request counts against
+    /// for [`max_connections_per_address`](Self::max_connections_per_address); empty by
+    /// default (every request counts against the address it came from).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The WebSocket endpoint's limits.
+    pub websocket: WebSocketLimits,
+    /// The HTTP server's limits (timeouts, connection caps, shutdown drain).
+    pub http: ServeLimits,
 }
 
 impl Default for GatewayConfig {
@@ -92,13 +124,18 @@ impl Default for GatewayConfig {
         GatewayConfig {
             servers: Vec::new(),
             idle_timeout: Duration::from_secs(30 * 60),
+            unauthenticated_idle_timeout: Duration::from_secs(2 * 60),
             reap_interval: Duration::from_secs(30),
             max_connections: 10_000,
+            max_connections_per_address: 16,
             connect: ConnectOptions {
                 handshake_user: "kom-gateway".into(),
                 ..ConnectOptions::default()
             },
             allowed_origins: vec!["*".into()],
+            trusted_proxies: Vec::new(),
+            websocket: WebSocketLimits::default(),
+            http: ServeLimits::default(),
         }
     }
 }
@@ -106,6 +143,15 @@ impl Default for GatewayConfig {
 struct State {
     config: GatewayConfig,
     registry: Registry,
+}
+
+impl State {
+    fn reap(&self) -> usize {
+        self.registry.reap(
+            self.config.idle_timeout,
+            self.config.unauthenticated_idle_timeout,
+        )
+    }
 }
 
 /// The gateway: cheap to clone, all clones share the connections.
@@ -127,7 +173,7 @@ impl Gateway {
     /// A gateway for `config`. Call [`Gateway::spawn_reaper`] (or [`Gateway::serve`], which
     /// does) inside a tokio runtime to close idle connections.
     pub fn new(config: GatewayConfig) -> Self {
-        let registry = Registry::new(config.max_connections);
+        let registry = Registry::new(config.max_connections, config.max_connections_per_address);
         Gateway {
             state: Arc::new(State { config, registry }),
         }
@@ -140,7 +186,7 @@ impl Gateway {
 
     /// Closes idle connections and those the server dropped now; returns how many.
     pub fn reap(&self) -> usize {
-        self.state.registry.reap(self.state.config.idle_timeout)
+        self.state.reap()
     }
 
     /// Starts the task that closes idle connections every `reap_interval`. It stops when
@@ -158,40 +204,17 @@ impl Gateway {
             loop {
                 ticker.tick().await;
                 let Some(state) = weak.upgrade() else { return };
-                state.registry.reap(state.config.idle_timeout);
+                state.reap();
             }
         })
     }
 
-    /// Serves HTTP/1.1 on `listener` until the task is dropped.
-    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+    /// Serves HTTP/1.1 on `listener` under [`GatewayConfig::http`] until `shutdown`
+    /// completes, then drains the requests in flight (see [`session_http::serve`]).
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Drained {
         let _reaper = AbortOnDrop(self.spawn_reaper());
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let gateway = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
-                });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .with_upgrades()
-                    .await
-                {
-                    tracing::debug!("HTTP connection ended: {e}");
-                }
-            });
-        }
+        let limits = self.state.config.http.clone();
+        serve(listener, self, limits, shutdown).await
     }
 
     /// Answers one HTTP request.
@@ -205,6 +228,13 @@ impl Gateway {
             .metrics
             .requests
             .fetch_add(1, Ordering::Relaxed);
+        // Requests that did not come through `serve` (in-process callers) share one address.
+        let peer = req
+            .extensions()
+            .get::<PeerAddr>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+        let client =
+            client_address::client_address(peer, req.headers(), &self.state.config.trusted_proxies);
         if req.uri().path() == websocket::PATH {
             let origin = req.headers().get(header::ORIGIN).cloned();
             let response = if req.method() == Method::GET {
@@ -224,7 +254,7 @@ impl Gateway {
             }
         };
         let response = self
-            .route(&parts.method, &parts.uri, &parts.headers, body)
+            .route(&parts.method, &parts.uri, &parts.headers, body, client)
             .await;
         self.finish(response, origin, is_post)
     }
@@ -232,37 +262,13 @@ impl Gateway {
     fn finish(&self, mut response: Resp, origin: Option<HeaderValue>, is_post: bool) -> Resp {
         let headers = response.headers_mut();
         if let Some(origin) = origin {
-            let allowed = &self.state.config.allowed_origins;
-            let origin_str = origin.to_str().unwrap_or("");
-            let (value, ok) = if allowed.iter().any(|o| o == "*") {
-                (HeaderValue::from_static("*"), true)
-            } else if allowed.iter().any(|o| o == origin_str) {
-                (origin.clone(), true)
-            } else {
-                (HeaderValue::from_static("null"), false)
-            };
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-            if ok {
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_METHODS,
-                    HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS, HEAD"),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_MAX_AGE,
-                    HeaderValue::from_static("0"),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static(
-                        "Origin, Accept, Content-Type, X-Requested-With, Cache-Control, Httpkom-Connection",
-                    ),
-                );
-                headers.insert(
-                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static("Cache-Control, Httpkom-Connection"),
-                );
-            }
+            cors::add_headers(headers, &self.state.config.allowed_origins, &origin);
         }
+        // No answer of the gateway is meant to be sniffed into another type.
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         if is_post || !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
@@ -275,6 +281,7 @@ impl Gateway {
         uri: &http::Uri,
         headers: &HeaderMap,
         body: Bytes,
+        client: IpAddr,
     ) -> Resp {
         let path = uri.path();
         let query = parse_query(uri.query().unwrap_or(""));
@@ -307,6 +314,7 @@ impl Gateway {
             headers,
             query,
             body,
+            client,
         };
         if *method == Method::OPTIONS {
             return options_response();
@@ -338,6 +346,29 @@ impl Gateway {
             );
         }
         response::json(StatusCode::OK, &Value::Object(servers))
+    }
+}
+
+/// The gateway as a tower service, for [`session_http::serve`] or any other server.
+impl<B> tower_service::Service<Request<B>> for Gateway
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Resp;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Resp, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let gateway = self.clone();
+        Box::pin(async move { Ok(gateway.handle(request).await) })
     }
 }
 
@@ -396,6 +427,8 @@ pub(crate) struct Ctx<'a> {
     headers: &'a HeaderMap,
     query: HashMap<String, String>,
     body: Bytes,
+    /// The client's address, for the per-address connection cap.
+    client: IpAddr,
 }
 
 impl Ctx<'_> {

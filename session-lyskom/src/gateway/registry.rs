@@ -1,9 +1,12 @@
 //! The connection registry: secret connection ids mapped to live LysKOM connections.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use session_http::serve::{AddressCounter, AddressPermit, CapReached};
 
 use crate::client::Client;
 
@@ -23,6 +26,11 @@ pub struct Connection {
     /// The client software's version.
     pub client_version: String,
     state: Mutex<ConnectionState>,
+    /// The WebSockets open on this connection now.
+    pub(super) websockets: AtomicUsize,
+    /// The registry slot, counted against the client address that opened the connection;
+    /// given back when the connection is dropped.
+    _slot: AddressPermit,
 }
 
 #[derive(Debug)]
@@ -32,13 +40,14 @@ struct ConnectionState {
 }
 
 impl Connection {
-    /// A new, not logged-in connection.
+    /// A new, not logged-in connection in a slot reserved with [`Registry::reserve`].
     pub fn new(
         id: String,
         server_id: String,
         client: Client,
         session_no: u32,
         (client_name, client_version): (String, String),
+        slot: AddressPermit,
     ) -> Self {
         Connection {
             id,
@@ -51,6 +60,8 @@ impl Connection {
                 pers_no: 0,
                 last_used: Instant::now(),
             }),
+            websockets: AtomicUsize::new(0),
+            _slot: slot,
         }
     }
 
@@ -73,8 +84,16 @@ impl Connection {
         self.state().last_used = Instant::now();
     }
 
-    fn idle_for(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.state().last_used)
+    /// Whether the connection has been unused for longer than its timeout: `idle` when
+    /// someone is logged in, `unauthenticated` (never longer than `idle`) when nobody is.
+    fn is_idle(&self, now: Instant, idle: Duration, unauthenticated: Duration) -> bool {
+        let state = self.state();
+        let limit = if state.pers_no == 0 {
+            unauthenticated.min(idle)
+        } else {
+            idle
+        };
+        now.saturating_duration_since(state.last_used) > limit
     }
 }
 
@@ -89,7 +108,8 @@ pub struct Metrics {
     pub reaped: AtomicU64,
     /// Connections found dropped by the LysKOM server.
     pub lost: AtomicU64,
-    /// Connection attempts refused because the limit was reached.
+    /// Connection attempts refused because a limit (total or per client address) was
+    /// reached.
     pub refused: AtomicU64,
     /// Connection attempts that failed to reach the server.
     pub connect_failures: AtomicU64,
@@ -110,7 +130,8 @@ pub struct MetricsSnapshot {
     pub reaped: u64,
     /// Connections found dropped by the LysKOM server.
     pub lost: u64,
-    /// Connection attempts refused because the limit was reached.
+    /// Connection attempts refused because a limit (total or per client address) was
+    /// reached.
     pub refused: u64,
     /// Connection attempts that failed to reach the server.
     pub connect_failures: u64,
@@ -118,70 +139,36 @@ pub struct MetricsSnapshot {
     pub requests: u64,
 }
 
-/// All live connections, bounded in number.
+/// All live connections, bounded in number in total and per client address.
 #[derive(Debug)]
 pub struct Registry {
     connections: RwLock<HashMap<String, Arc<Connection>>>,
-    reserved: AtomicUsize,
-    max: usize,
+    slots: AddressCounter,
     /// The counters.
     pub metrics: Metrics,
 }
 
-/// A slot for one more connection, given back if the connection is never registered.
-#[derive(Debug)]
-pub struct Slot<'a> {
-    registry: &'a Registry,
-    used: bool,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if !self.used {
-            self.registry.reserved.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
 impl Registry {
-    /// An empty registry allowing `max` connections.
-    pub fn new(max: usize) -> Self {
+    /// An empty registry allowing `max` connections, `max_per_address` of them opened from
+    /// one client address.
+    pub fn new(max: usize, max_per_address: usize) -> Self {
         Registry {
             connections: RwLock::new(HashMap::new()),
-            reserved: AtomicUsize::new(0),
-            max,
+            slots: AddressCounter::new(max, max_per_address),
             metrics: Metrics::default(),
         }
     }
 
-    /// Reserves room for one connection, or `None` at the limit.
-    pub fn reserve(&self) -> Option<Slot<'_>> {
-        let mut current = self.reserved.load(Ordering::SeqCst);
-        loop {
-            if current >= self.max {
-                self.metrics.refused.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            match self.reserved.compare_exchange(
-                current,
-                current + 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => {
-                    return Some(Slot {
-                        registry: self,
-                        used: false,
-                    });
-                }
-                Err(actual) => current = actual,
-            }
-        }
+    /// Reserves a slot for one more connection opened from `client`; it is given back when
+    /// the slot, or the connection holding it, is dropped.
+    pub fn reserve(&self, client: IpAddr) -> Result<AddressPermit, CapReached> {
+        self.slots.acquire(client).inspect_err(|_| {
+            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        })
     }
 
-    /// Registers a connection in a reserved slot.
-    pub fn insert(&self, mut slot: Slot<'_>, connection: Arc<Connection>) {
-        slot.used = true;
+    /// Registers a connection (which holds its reserved slot).
+    pub fn insert(&self, connection: Arc<Connection>) {
         self.metrics.opened.fetch_add(1, Ordering::Relaxed);
         self.write().insert(connection.id.clone(), connection);
     }
@@ -205,7 +192,6 @@ impl Registry {
         match removed {
             Some(connection) => {
                 connection.client.close();
-                self.reserved.fetch_sub(1, Ordering::SeqCst);
                 true
             }
             None => false,
@@ -226,9 +212,9 @@ impl Registry {
         }
     }
 
-    /// Removes connections idle for longer than `idle` and those the server dropped.
-    /// Returns how many were removed.
-    pub fn reap(&self, idle: Duration) -> usize {
+    /// Removes connections the server dropped, and those unused for longer than `idle`
+    /// (`unauthenticated` when nobody is logged in on them). Returns how many were removed.
+    pub fn reap(&self, idle: Duration, unauthenticated: Duration) -> usize {
         let now = Instant::now();
         let victims: Vec<(String, bool)> = self
             .connections
@@ -238,7 +224,7 @@ impl Registry {
             .filter_map(|c| {
                 if c.client.is_closed() {
                     Some((c.id.clone(), true))
-                } else if c.idle_for(now) > idle {
+                } else if c.is_idle(now, idle, unauthenticated) {
                     Some((c.id.clone(), false))
                 } else {
                     None
@@ -262,7 +248,7 @@ impl Registry {
 
     /// How many connections are open (or being opened).
     pub fn open(&self) -> usize {
-        self.reserved.load(Ordering::SeqCst)
+        self.slots.held()
     }
 
     /// The metrics now.
@@ -290,17 +276,30 @@ pub fn new_connection_id() -> String {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn the_limit_counts_reserved_slots_and_gives_them_back() {
-        let registry = Registry::new(2);
-        let a = registry.reserve();
-        let b = registry.reserve();
-        assert!(a.is_some() && b.is_some());
-        assert!(registry.reserve().is_none());
-        assert_eq!(registry.snapshot().refused, 1);
+    fn the_limits_count_reserved_slots_and_give_them_back() {
+        let registry = Registry::new(3, 2);
+        let a = registry.reserve(ip("127.0.0.1"));
+        let b = registry.reserve(ip("127.0.0.1"));
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(
+            registry.reserve(ip("127.0.0.1")).unwrap_err(),
+            CapReached::PerAddress
+        );
+        let c = registry.reserve(ip("127.0.0.2")).unwrap();
+        assert_eq!(
+            registry.reserve(ip("127.0.0.3")).unwrap_err(),
+            CapReached::Total
+        );
+        assert_eq!(registry.snapshot().refused, 2);
         drop(a);
-        assert_eq!(registry.open(), 1);
-        assert!(registry.reserve().is_some());
+        assert_eq!(registry.open(), 2);
+        assert!(registry.reserve(ip("127.0.0.1")).is_ok());
+        drop(c);
     }
 
     #[test]

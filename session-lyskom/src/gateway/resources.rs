@@ -184,6 +184,7 @@ pub(super) async fn texts_body(ctx: &Ctx<'_>, text_no: u32) -> Outcome {
     if let Ok(v) = HeaderValue::from_str(&header_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
+    super::inert_body::add_headers(r.headers_mut(), &major, &minor);
     Ok(r)
 }
 

@@ -38,6 +38,19 @@ pub(crate) fn httpkom_error(status: StatusCode, message: &str) -> Resp {
     )
 }
 
+/// How many seconds a client told to come back later waits first.
+const RETRY_AFTER_SECS: &str = "10";
+
+/// httpkom's own error with `Retry-After`: a limit that frees up with time.
+pub(crate) fn retry_later(status: StatusCode, message: &str) -> Resp {
+    let mut r = httpkom_error(status, message);
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    r
+}
+
 /// A Protocol A error: `{"error_code", "error_msg", "error_status", "error_type": "protocol-a"}`.
 pub(crate) fn protocol_error(status: StatusCode, code: u32, error_status: u32) -> Resp {
     json(

@@ -5,10 +5,11 @@ use std::sync::atomic::Ordering;
 
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
+use session_http::serve::CapReached;
 
 use super::json::{Namer, person};
 use super::registry::{Connection, new_connection_id};
-use super::response::{Fail, Outcome, empty, fail, json as json_response};
+use super::response::{self, Fail, Outcome, empty, fail, json as json_response};
 use super::{CONNECTION_HEADER, Ctx};
 use crate::auth::{NameLookup, lookup_person};
 use crate::client::Client;
@@ -45,11 +46,20 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
         return Ok(empty(StatusCode::NO_CONTENT));
     }
     let registry = &ctx.state.registry;
-    let Some(slot) = registry.reserve() else {
-        return Err(fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many open connections; try again later.",
-        ));
+    let slot = match registry.reserve(ctx.client) {
+        Ok(slot) => slot,
+        Err(CapReached::Total) => {
+            return Err(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many open connections; try again later.",
+            ));
+        }
+        Err(CapReached::PerAddress) => {
+            return Err(Fail::respond(response::retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many open connections from your address; close some or try again later.",
+            )));
+        }
     };
     let addr = format!("{}:{}", ctx.server.host, ctx.server.port);
     let opened = async {
@@ -77,16 +87,14 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
         }
     };
     let id = new_connection_id();
-    registry.insert(
+    registry.insert(Arc::new(Connection::new(
+        id.clone(),
+        ctx.server.id.clone(),
+        client,
+        session_no,
+        (name, version),
         slot,
-        Arc::new(Connection::new(
-            id.clone(),
-            ctx.server.id.clone(),
-            client,
-            session_no,
-            (name, version),
-        )),
-    );
+    )));
     let mut r = json_response(
         StatusCode::CREATED,
         &json!({"session_no": session_no, "connection_id": id}),

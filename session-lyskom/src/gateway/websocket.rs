@@ -16,14 +16,22 @@
 //!   (httpkom sends the bare `"C S"` as if it were a reply, and drops the last character of
 //!   replies that end in a string or an array; the gateway sends the whole reply). A raw
 //!   login or logout updates who the gateway thinks is logged in.
+//!
+//! Limits ([`WebSocketLimits`]): an upgrade whose `Origin` is not allowed is refused with
+//! 403 (a client without `Origin`, i.e. not a browser, passes); one connection id has at
+//! most a few sockets; messages and frames have a size limit; and a socket whose client
+//! does not read its replies stops being read once the replies waiting for it reach a
+//! byte budget, so it cannot make the gateway buffer without end (the serve loop closes it
+//! when its writes stall).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -31,21 +39,83 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::raw_request::{format_reply, parse_raw_request};
 use super::registry::Connection;
-use super::response::{Resp, empty, httpkom_error};
-use super::{CONNECTION_HEADER, MAX_BODY, State, parse_query};
+use super::response::{Resp, empty, httpkom_error, retry_later};
+use super::{CONNECTION_HEADER, State, cors, parse_query};
 use crate::error::{Error, ServerErrorName};
 use crate::protocol::encode::Arg;
 
 /// The path of the endpoint.
 pub(super) const PATH: &str = "/websocket";
 
+/// The WebSocket endpoint's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketLimits {
+    /// The largest message (and frame) read; a bigger one closes the socket. 1 MiB by
+    /// default (a LysKOM text is at most 128 KiB unless lyskomd is told otherwise).
+    pub max_message_bytes: usize,
+    /// The most sockets open on one connection id at once (4 by default); more are
+    /// refused with 429.
+    pub max_sockets_per_connection: usize,
+    /// The most bytes of requests read but not yet answered to the client (replies being
+    /// made or waiting to be written) on one socket, 4 MiB by default; the socket is not
+    /// read while it is over.
+    pub max_pending_bytes: usize,
+}
+
+impl Default for WebSocketLimits {
+    fn default() -> Self {
+        WebSocketLimits {
+            max_message_bytes: 1024 * 1024,
+            max_sockets_per_connection: 4,
+            max_pending_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// One of a connection's WebSocket places; given back when dropped.
+struct SocketPlace {
+    connection: Arc<Connection>,
+}
+
+impl SocketPlace {
+    /// Takes a place on `connection` unless it has `max` sockets already.
+    fn take(connection: Arc<Connection>, max: usize) -> Option<SocketPlace> {
+        let counter = &connection.websockets;
+        let mut current = counter.load(Ordering::SeqCst);
+        loop {
+            if current >= max {
+                return None;
+            }
+            match counter.compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Some(SocketPlace { connection }),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+impl Drop for SocketPlace {
+    fn drop(&mut self) {
+        self.connection.websockets.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Answers the upgrade request: 400 when it is not a WebSocket handshake (as httpkom), 403
-/// `Invalid connection id` for an unknown or closed connection (httpkom means to answer
-/// that, but fails building it and answers 500), else 101 and a task that serves the socket.
+/// for an origin that is not allowed, 403 `Invalid connection id` for an unknown or closed
+/// connection (httpkom means to answer that, but fails building it and answers 500), 429
+/// when the connection has its most sockets, else 101 and a task that serves the socket.
 pub(super) fn upgrade<B: Send + 'static>(state: &Arc<State>, mut req: Request<B>) -> Resp {
     let Some(accept) = handshake_accept(req.headers()) else {
         return empty(StatusCode::BAD_REQUEST);
     };
+    // Browsers send `Origin` on every WebSocket handshake and apply no CORS to it, so this
+    // check is the only thing that keeps another site's page off a user's connection.
+    if let Some(origin) = req.headers().get(header::ORIGIN)
+        && !cors::allows(&state.config.allowed_origins, origin)
+    {
+        return httpkom_error(StatusCode::FORBIDDEN, "Origin not allowed");
+    }
     let query = parse_query(req.uri().query().unwrap_or(""));
     let connection = query
         .get(CONNECTION_HEADER)
@@ -55,20 +125,27 @@ pub(super) fn upgrade<B: Send + 'static>(state: &Arc<State>, mut req: Request<B>
         return httpkom_error(StatusCode::FORBIDDEN, "Invalid connection id");
     };
     connection.touch();
+    let limits = state.config.websocket.clone();
+    let Some(place) = SocketPlace::take(connection, limits.max_sockets_per_connection) else {
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many WebSockets on this connection",
+        );
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let config = WebSocketConfig::default()
-                    .max_message_size(Some(MAX_BODY))
-                    .max_frame_size(Some(MAX_BODY));
+                    .max_message_size(Some(limits.max_message_bytes))
+                    .max_frame_size(Some(limits.max_message_bytes));
                 let socket = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     Role::Server,
                     Some(config),
                 )
                 .await;
-                serve(socket, connection).await;
+                serve(socket, place, limits.max_pending_bytes).await;
             }
             Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
         }
@@ -105,27 +182,33 @@ fn handshake_accept(headers: &HeaderMap) -> Option<String> {
 /// The most requests of one socket answered at once; reading waits beyond that.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// Reads requests until the client closes the socket or the LysKOM connection ends (then
-/// the socket is closed); answers each request in its own task.
-async fn serve<S>(socket: WebSocketStream<S>, connection: Arc<Connection>)
+/// Reads requests until the client closes the socket, the LysKOM connection ends or the
+/// socket can no longer be written (then the socket is closed); answers each request in its
+/// own task. A request is read only when its size fits in the socket's pending-bytes budget,
+/// which its reply gives back once written.
+async fn serve<S>(socket: WebSocketStream<S>, place: SocketPlace, max_pending_bytes: usize)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let connection = place.connection.clone();
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<String>(64);
+    let (tx, mut rx) = mpsc::channel::<(String, OwnedSemaphorePermit)>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(async move {
-        while let Some(text) = rx.recv().await {
+        while let Some((text, _budget)) = rx.recv().await {
             if sink.send(WsMessage::text(text)).await.is_err() {
                 return;
             }
         }
         let _ = sink.close().await;
     });
+    let budget_bytes = u32::try_from(max_pending_bytes).unwrap_or(u32::MAX).max(1);
+    let pending = Arc::new(Semaphore::new(budget_bytes as usize));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let message = tokio::select! {
             m = stream.next() => m,
             () = connection.client.closed() => break,
+            () = tx.closed() => break,
         };
         let data = match message {
             Some(Ok(WsMessage::Text(t))) => t.as_bytes().to_vec(),
@@ -137,6 +220,16 @@ where
         let Some(request) = WsRequest::parse(&data) else {
             continue;
         };
+        let cost = u32::try_from(data.len())
+            .unwrap_or(u32::MAX)
+            .clamp(1, budget_bytes);
+        drop(data);
+        let budget = tokio::select! {
+            b = pending.clone().acquire_many_owned(cost) => b,
+            () = connection.client.closed() => break,
+            () = tx.closed() => break,
+        };
+        let Ok(budget) = budget else { break };
         if tasks.len() >= MAX_IN_FLIGHT {
             tasks.join_next().await;
         }
@@ -145,12 +238,13 @@ where
         let tx = tx.clone();
         tasks.spawn(async move {
             let answer = request.answer(&connection).await;
-            let _ = tx.send(answer.to_string()).await;
+            let _ = tx.send((answer.to_string(), budget)).await;
         });
     }
     tasks.abort_all();
     drop(tx);
     let _ = writer.await;
+    drop(place);
 }
 
 /// One request message, as httpkom reads it.

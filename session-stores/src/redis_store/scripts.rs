@@ -144,15 +144,23 @@ return {'ok'}
 
 /// `save`: applies a change set with the version rule of `Record::apply`.
 ///
-/// ARGV = now, loaded version, n (upserts), r (removals), options, the options' arguments, the n + r field names (`a:<name>`, upserts first), then
-/// the n values. Options is empty for the common save that only sets and removes attributes;
-/// otherwise it holds `c` (cleared first), `s` (principal set: its argument is the principal)
-/// or `r` (principal removed), and `e` (new expiry policy: arguments idle and absolute
-/// milliseconds, '' when off).
+/// ARGV = now, loaded version, n (upserts), r (removals), options, the options' arguments, the
+/// n + r field names (`a:<name>`, upserts first), the n values, then the additions' d field
+/// names and d amounts. Options is empty for the common save that only sets and removes
+/// attributes; otherwise it holds `c` (cleared first), `s` (principal set: its argument is the
+/// principal) or `r` (principal removed), `e` (new expiry policy: arguments idle and absolute
+/// milliseconds, '' when off) and `a` (additions: the argument is d), their arguments in that
+/// order.
 ///
-/// Returns the new version (an integer) when options is empty, otherwise
+/// An addition adds an integer amount to the value the rest of the change set leaves, by the
+/// rule of session-core's `add_to_json_integer`: JSON-codec records only, the value absent
+/// (0) or a JSON integer `-?(0|[1-9][0-9]*)`, the amount and the sum within ±(2^53 - 1),
+/// which Lua's numbers (doubles) hold exactly. Additions are not checked for conflicts.
+///
+/// Returns the new version (an integer) when options is empty or only `a`, otherwise
 /// `{'ok', version, expires (-1 never), old principal, new principal}`; or `{'gone'}`,
-/// `{'conflict', detail}`, `{'limit_attributes', n}`, `{'limit_size', n}`.
+/// `{'conflict', detail}`, `{'addition', attribute, detail}`, `{'limit_attributes', n}`,
+/// `{'limit_size', n}`.
 ///
 /// Without a clear it makes three calls whatever the number of changed attributes: one
 /// `HMGET` of the metadata and the touched attributes, one `HSET` (plus an `HDEL` when
@@ -164,6 +172,7 @@ local n, r, options = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local at = 6
 local cleared, principal_mode, new_policy = false, false, false
 local principal_arg, idle_arg, abs_arg
+local adds = 0
 if options ~= '' then
   cleared = string.find(options, 'c', 1, true)
   if string.find(options, 's', 1, true) then
@@ -174,8 +183,12 @@ if options ~= '' then
   if string.find(options, 'e', 1, true) then
     new_policy, idle_arg, abs_arg, at = true, ARGV[at], ARGV[at + 1], at + 2
   end
+  if string.find(options, 'a', 1, true) then
+    adds, at = tonumber(ARGV[at]), at + 1
+  end
 end
 local names_end = at + n + r - 1
+local adds_at = names_end + n + 1
 
 -- The metadata and the touched attributes' old values (got[1], got[2 …]).
 local function fetch()
@@ -246,6 +259,52 @@ for k = at, at + n - 1 do
   count = count + 1
 end
 if new_principal then size = size + #new_principal end
+
+-- The additions' sums, as field/value pairs for the HSET below.
+local sums = {}
+if adds > 0 then
+  local refused = function(field, why) return {'addition', string.sub(field, 3), why} end
+  if codec ~= '1' then return refused(ARGV[adds_at], 'additions need a record of the JSON codec') end
+  local upserted, removed, names = {}, {}, {}
+  for k = at, at + n - 1 do upserted[ARGV[k]] = ARGV[k + n + r] end
+  for k = at + n, names_end do removed[ARGV[k]] = true end
+  for k = adds_at, adds_at + adds - 1 do names[#names + 1] = ARGV[k] end
+  local old = batched('HMGET', key, names)
+  for j = 1, adds do
+    local field = names[j]
+    local amount = tonumber(ARGV[adds_at + adds + j - 1])
+    if not amount or math.abs(amount) > MAX_SAFE then
+      return refused(field, OUT_OF_RANGE)
+    end
+    local base, existing = upserted[field], false
+    if (not base) and (not cleared) and (not removed[field]) and old[j] then
+      existing = string.sub(old[j], string.find(old[j], ' ', 1, true) + 1)
+      base = existing
+    end
+    local value = 0
+    if base then
+      local digits = string.match(base, '^%-?(%d+)$')
+      if not digits or #digits > 16 or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+        return refused(field, NOT_AN_INTEGER)
+      end
+      value = tonumber(base)
+      if math.abs(value) > MAX_SAFE then return refused(field, NOT_AN_INTEGER) end
+    end
+    local sum = value + amount
+    if math.abs(sum) > MAX_SAFE then return refused(field, OUT_OF_RANGE) end
+    local text = string.format('%d', sum)
+    if upserted[field] then
+      size = size + #text - #upserted[field]
+    elseif existing then
+      size = size + #text - #existing
+    else
+      size = size + #field - 2 + #text
+      count = count + 1
+    end
+    sums[#sums + 1] = field
+    sums[#sums + 1] = text
+  end
+end
 if count > MAX_ATTRIBUTES then return {'limit_attributes', count} end
 if size > MAX_RECORD_BYTES then return {'limit_size', size} end
 
@@ -269,6 +328,11 @@ for k = at, at + n - 1 do
   set[#set + 1] = ARGV[k]
   set[#set + 1] = prefix .. ARGV[k + n + r]
 end
+-- After the upserts: HSET keeps the last value of a field named twice.
+for k = 1, #sums, 2 do
+  set[#set + 1] = sums[k]
+  set[#set + 1] = prefix .. sums[k + 1]
+end
 if new_policy then
   i, a = idle_arg, abs_arg
   idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
@@ -286,7 +350,7 @@ batched('HSET', key, set)
 local old_e = e
 e = expiry(created, last, idle, abs)
 renew_ttl(key, old_e, e)
-if options == '' then return version end
+if options == '' or options == 'a' then return version end
 return {'ok', version, e or -1, old_principal or '', new_principal or ''}
 "#;
 
@@ -374,8 +438,13 @@ impl Scripts {
         let with_prelude = |body: &str| Script::new(&format!("{prelude}{body}"));
         // Compiled in rather than passed: every argument costs the script time on each call.
         let limits = format!(
-            "local MAX_ATTRIBUTES, MAX_RECORD_BYTES = {}, {}\n",
-            limits.max_attributes, limits.max_record_bytes
+            "local MAX_ATTRIBUTES, MAX_RECORD_BYTES = {}, {}\n\
+             local MAX_SAFE, NOT_AN_INTEGER, OUT_OF_RANGE = {}, '{}', '{}'\n",
+            limits.max_attributes,
+            limits.max_record_bytes,
+            session_core::MAX_SAFE_INTEGER,
+            session_core::AdditionError::NotAnInteger,
+            session_core::AdditionError::OutOfRange,
         );
         Scripts {
             create: with_prelude(CREATE),

@@ -118,10 +118,12 @@ impl RedisStoreBuilder {
     }
 
     /// Connects to one server (`redis://HOST:PORT/DB`, `rediss://…`, `redis+unix:///path`).
+    /// A `rediss://` URL verifies the server's certificate against the system's roots, or
+    /// against the PEM file its `ca=PATH` parameter names (feature `redis-tls`).
     /// Fails when the server does not answer now; later outages are survived.
     pub async fn connect(self, url: &str) -> Result<RedisStore> {
         self.check_prefix()?;
-        let client = redis::Client::open(url)?;
+        let client = super::connection::client(url)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connection_timeout))
             .set_response_timeout(Some(self.response_timeout))
@@ -132,6 +134,8 @@ impl RedisStoreBuilder {
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`redis://HOST:PORT`).
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
     pub async fn connect_cluster<N: AsRef<str>>(self, nodes: &[N]) -> Result<RedisStore> {
         self.check_prefix()?;
         let nodes: Vec<&str> = nodes.iter().map(AsRef::as_ref).collect();
@@ -464,6 +468,11 @@ impl Inner {
                 key: *key,
                 detail: detail.clone(),
             }),
+            [tag, attribute, detail] if tag == "addition" => Err(CoreError::Addition {
+                key: *key,
+                attribute: attribute.clone(),
+                detail: detail.clone(),
+            }),
             [tag, actual] if tag == "limit_attributes" => {
                 Err(CoreError::Limit(LimitError::Attributes {
                     actual: actual.parse().unwrap_or(usize::MAX),
@@ -611,8 +620,15 @@ fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Ve
         option_args.push(timeout_text(policy.idle).into_bytes());
         option_args.push(timeout_text(policy.absolute).into_bytes());
     }
+    if !changes.additions.is_empty() {
+        options.push('a');
+        option_args.push(changes.additions.len().to_string().into_bytes());
+    }
     let mut args = Vec::with_capacity(
-        5 + option_args.len() + 3 * changes.upserts.len() + changes.removals.len(),
+        5 + option_args.len()
+            + 3 * changes.upserts.len()
+            + changes.removals.len()
+            + 2 * changes.additions.len(),
     );
     args.extend([
         millis_arg(now),
@@ -626,6 +642,13 @@ fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Ve
     args.extend(changes.upserts.keys().map(field));
     args.extend(changes.removals.iter().map(field));
     args.extend(changes.upserts.values().cloned());
+    args.extend(changes.additions.keys().map(field));
+    args.extend(
+        changes
+            .additions
+            .values()
+            .map(|amount| amount.to_string().into_bytes()),
+    );
     args
 }
 
@@ -673,7 +696,7 @@ impl SessionStore for RedisStore {
         const OP: &str = "save";
         let inner = &self.inner;
         let limits = &inner.config.limits;
-        for name in changes.upserts.keys() {
+        for name in changes.upserts.keys().chain(changes.additions.keys()) {
             limits.check_key(name)?;
         }
         let new_principal = match &changes.principal {

@@ -4,5 +4,6 @@ pub(crate) mod attributes;
 mod functions;
 mod schema;
 mod store;
+mod worker;
 
 pub use store::SqliteStore;

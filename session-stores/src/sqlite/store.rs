@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,12 +15,11 @@ use session_core::{
 };
 
 use super::functions::{self, PendingSave, PendingSaves};
+use super::worker::{ConnectionThread, Ctx};
 use super::{attributes, schema};
 use crate::error::{Error, OpError, Result};
 
-const STORE: &str = "sqlite";
-/// Readers besides the writer connection.
-const READERS: usize = 2;
+pub(super) const STORE: &str = "sqlite";
 
 /// A session store in one SQLite database file.
 ///
@@ -29,7 +28,7 @@ const READERS: usize = 2;
 /// - **One transaction per change**: `create`, `cycle_id`, the principal limit and a save that
 ///   changes the principal or the expiry policy run in an immediate transaction that reads the
 ///   row, checks the version rule of [`Record::apply`] and writes. Any other save is a single
-///   `UPDATE` whose SQL function (`session_apply`, registered on the writer connection) applies
+///   `UPDATE` whose SQL function (`session_apply`, registered on the connection) applies
 ///   the change set to the row it reads with [`Record::apply`] — the same rule, the read and
 ///   the write under one write lock. Concurrent writers (tasks or other processes sharing the
 ///   file, waiting up to five seconds on a busy database) are serialized by SQLite.
@@ -41,10 +40,9 @@ const READERS: usize = 2;
 /// - **Indexes** on the principal and on `sweep_at`, a lower bound of the expiry that only the
 ///   sweep moves forward: the sweep, `count` and the principal index do not scan the table,
 ///   and a touch or a save (which move the expiry later) change the row and no index.
-/// - **Off the runtime**: every statement runs outside the async workers — through
-///   `block_in_place` on a multi-thread runtime (the worker's other tasks move to another
-///   thread meanwhile), on the blocking pool otherwise — on one writer connection and a few
-///   reader connections.
+/// - **Off the runtime**: every statement runs on a thread that owns the store's connection,
+///   fed by a channel (`worker.rs`); it commits the writes queued together in one transaction
+///   and reads a queue of loads in one snapshot. No async worker waits on SQLite.
 /// - **Schema version** in `schema_version`, migrated on open; a newer schema is refused.
 /// - Rows are keyed by the 32-byte [`SessionKey`]; the session id is never stored.
 ///
@@ -55,18 +53,21 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    shared: Arc<Shared>,
+    /// The thread that owns the connection.
+    connection: ConnectionThread,
+}
+
+/// What the store's connection threads share.
+pub(super) struct Shared {
     path: PathBuf,
-    writer: Mutex<Connection>,
-    /// Where a save meets `session_apply` on the writer connection.
-    saves: PendingSaves,
-    readers: Vec<Mutex<Connection>>,
     config: StoreConfig,
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("path", &self.inner.path)
+            .field("path", &self.inner.shared.path)
             .finish_non_exhaustive()
     }
 }
@@ -123,66 +124,32 @@ impl SqliteStore {
                 .create(parent)
                 .map_err(|e| Error::io("create directory", parent, e))?;
         }
-        let mut writer = open_connection(&path)?;
-        schema::migrate(&mut writer)?;
-        let saves = functions::register(&writer, config.limits)?;
-        let readers = (0..READERS)
-            .map(|_| open_connection(&path).map(Mutex::new))
-            .collect::<Result<Vec<_>>>()?;
+        let mut conn = open_connection(&path)?;
+        schema::migrate(&mut conn)?;
+        let saves = functions::register(&conn, config.limits)?;
         restrict_permissions(&path)?;
+        let shared = Arc::new(Shared { path, config });
+        let connection = ConnectionThread::spawn("sqlite-store", conn, saves, shared.clone())?;
         Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path,
-                writer: Mutex::new(writer),
-                saves,
-                readers,
-                config,
-            }),
+            inner: Arc::new(Inner { shared, connection }),
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.shared.path
     }
 
+    /// Runs `work` (which may write, when `write`) on the connection's thread.
     async fn run<T: Send + 'static>(
         &self,
         operation: &'static str,
         write: bool,
-        work: impl FnOnce(&mut Connection, &Inner) -> Result<T, OpError> + Send + 'static,
+        work: impl FnOnce(&mut Ctx<'_>) -> Result<T, OpError> + Send + 'static,
     ) -> CoreResult<T> {
-        let inner = self.inner.clone();
-        let job = move || {
-            let mut conn = if write {
-                lock(&inner.writer)?
-            } else {
-                inner.reader()?
-            };
-            work(&mut conn, &inner)
-        };
-        // On a multi-thread runtime, `block_in_place` hands this worker's other tasks to
-        // another thread for the duration of the statement (cheaper than a trip to the
-        // blocking pool); elsewhere the statement goes to the blocking pool.
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let joined = if multi_thread {
-            Ok(tokio::task::block_in_place(job))
-        } else {
-            tokio::task::spawn_blocking(job).await
-        };
-        OpError::finish(joined, STORE, operation)
+        let outcome = self.inner.connection.run(write, work).await;
+        OpError::finish(Ok(outcome), STORE, operation)
     }
-}
-
-fn lock(mutex: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, OpError> {
-    mutex.lock().map_err(|_| {
-        OpError::Contract(CoreError::backend(
-            STORE,
-            "lock",
-            "a thread panicked while using this connection",
-        ))
-    })
 }
 
 impl From<rusqlite::Error> for OpError {
@@ -217,25 +184,13 @@ macro_rules! live_row {
 /// Liveness of a row at `:now` (for scans).
 const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
 
-impl Inner {
-    fn now(&self) -> Timestamp {
+impl Shared {
+    pub(super) fn now(&self) -> Timestamp {
         self.config.now()
     }
 
-    fn emit(&self, event: SessionEvent) {
+    pub(super) fn emit(&self, event: SessionEvent) {
         self.config.events.emit(event);
-    }
-
-    fn reader(&self) -> Result<MutexGuard<'_, Connection>, OpError> {
-        for reader in &self.readers {
-            if let Ok(conn) = reader.try_lock() {
-                return Ok(conn);
-            }
-        }
-        match self.readers.first() {
-            Some(first) => lock(first),
-            None => lock(&self.writer),
-        }
     }
 }
 
@@ -332,21 +287,32 @@ fn records_where(
     Ok(records)
 }
 
-/// Runs `work` in an immediate transaction (the write lock taken at the start), committing
-/// when it succeeds and rolling back otherwise. `BEGIN` and `COMMIT` are cached statements.
+/// Runs `work` atomically, keeping its changes when it succeeds and undoing them otherwise:
+/// in an immediate transaction of its own (the write lock taken at the start), or in a
+/// savepoint when the writer runs it inside a group's transaction. The statements are cached.
 fn in_transaction<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, OpError>,
 ) -> Result<T, OpError> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let (begin, commit, undo) = if conn.is_autocommit() {
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+    } else {
+        (
+            "SAVEPOINT job",
+            "RELEASE job",
+            "ROLLBACK TO job; RELEASE job",
+        )
+    };
+    conn.prepare_cached(begin)?.execute([])?;
     let result = work(conn).and_then(|value| {
-        conn.prepare_cached("COMMIT")?.execute([])?;
+        conn.prepare_cached(commit)?.execute([])?;
         Ok(value)
     });
     if result.is_err() && !conn.is_autocommit() {
         // The error being reported matters more than a failed rollback, which leaves the
-        // connection in the transaction for SQLite to roll back on the next BEGIN's failure.
-        let _ = conn.execute_batch("ROLLBACK");
+        // connection in the transaction for SQLite to roll back on the next BEGIN's failure
+        // (or, in a group, loses the group's transaction, which the writer then reports).
+        let _ = conn.execute_batch(undo);
     }
     result
 }
@@ -444,7 +410,7 @@ fn live_of_principal(conn: &Connection, principal: &str, now: Timestamp) -> Resu
 /// Makes room for one more session of `principal` besides `except`, inside a transaction;
 /// returns the sessions it evicted, for events once the transaction has committed.
 fn make_room(
-    inner: &Inner,
+    inner: &Shared,
     conn: &Connection,
     principal: &str,
     except: &SessionKey,
@@ -488,21 +454,21 @@ fn make_room(
 
 /// Reports sessions removed by a transaction, once it has committed.
 fn report_removed(
-    inner: &Inner,
+    ctx: &mut Ctx<'_>,
     kind: EventKind,
     detail: &'static str,
     keys: &[SessionKey],
     now: Timestamp,
 ) {
     for key in keys {
-        inner.emit(SessionEvent::new(kind, Some(*key), now).with_detail(detail));
+        ctx.emit(SessionEvent::new(kind, Some(*key), now).with_detail(detail));
     }
 }
 
 /// Reports sessions evicted by the per-principal limit.
-fn report_evicted(inner: &Inner, evicted: &[SessionKey], now: Timestamp) {
+fn report_evicted(ctx: &mut Ctx<'_>, evicted: &[SessionKey], now: Timestamp) {
     report_removed(
-        inner,
+        ctx,
         EventKind::Evicted,
         "per-principal session limit",
         evicted,
@@ -517,9 +483,10 @@ impl SessionStore for SqliteStore {
     }
 
     async fn create(&self, record: &Record) -> CoreResult<()> {
-        record.check_limits(&self.inner.config.limits)?;
+        record.check_limits(&self.inner.shared.config.limits)?;
         let record = record.clone();
-        self.run("create", true, move |conn, inner| {
+        self.run("create", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
             let evicted = in_transaction(conn, |conn| {
                 if live_record(conn, &record.key, now)?.is_some() {
@@ -532,7 +499,7 @@ impl SessionStore for SqliteStore {
                 put(conn, &record)?;
                 Ok(evicted)
             })?;
-            report_evicted(inner, &evicted, now);
+            report_evicted(ctx, &evicted, now);
             Ok(())
         })
         .await
@@ -540,7 +507,8 @@ impl SessionStore for SqliteStore {
 
     async fn load(&self, key: &SessionKey) -> CoreResult<Option<Record>> {
         let key = *key;
-        self.run("load", false, move |conn, inner| {
+        self.run("load", false, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             Ok(live_record(conn, &key, inner.now())?)
         })
         .await
@@ -553,7 +521,8 @@ impl SessionStore for SqliteStore {
         loaded_version: u64,
     ) -> CoreResult<u64> {
         let (key, changes) = (*key, changes.clone());
-        self.run("save", true, move |conn, inner| {
+        self.run("save", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
             if changes.principal.is_none() && changes.expiry.is_none() {
                 let save = PendingSave {
@@ -562,7 +531,7 @@ impl SessionStore for SqliteStore {
                     loaded_version,
                     now,
                 };
-                return save_in_place(conn, &inner.saves, save);
+                return save_in_place(conn, ctx.saves, save);
             }
             let (version, evicted) = in_transaction(conn, |conn| {
                 let Some(mut record) = live_record(conn, &key, now)? else {
@@ -576,7 +545,7 @@ impl SessionStore for SqliteStore {
                 put(conn, &record)?;
                 Ok((record.version, evicted))
             })?;
-            report_evicted(inner, &evicted, now);
+            report_evicted(ctx, &evicted, now);
             Ok(version)
         })
         .await
@@ -584,7 +553,8 @@ impl SessionStore for SqliteStore {
 
     async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
         let key = *key;
-        self.run("touch", true, move |conn, inner| {
+        self.run("touch", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = millis(inner.now());
             // The new last access and the expiry it implies, only for a live row; read back in
             // the same transaction. No index covers these columns. (Not `UPDATE … RETURNING`:
@@ -619,7 +589,8 @@ impl SessionStore for SqliteStore {
 
     async fn delete(&self, key: &SessionKey) -> CoreResult<bool> {
         let key = *key;
-        self.run("delete", true, move |conn, inner| {
+        self.run("delete", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let removed: Option<Option<i64>> = conn
                 .prepare_cached("DELETE FROM sessions WHERE key = ?1 RETURNING expires_at")?
                 .query_row([key.as_bytes()], |row| row.get(0))
@@ -632,7 +603,8 @@ impl SessionStore for SqliteStore {
 
     async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> CoreResult<()> {
         let (old, new) = (*old, *new);
-        self.run("cycle_id", true, move |conn, inner| {
+        self.run("cycle_id", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
             in_transaction(conn, |conn| {
                 let Some(record) = live_record(conn, &old, now)? else {
@@ -650,7 +622,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete_expired(&self) -> CoreResult<u64> {
-        self.run("delete_expired", true, |conn, inner| {
+        self.run("delete_expired", true, |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
             let keys: Vec<Vec<u8>> = in_transaction(conn, |conn| {
                 // Candidates come from the index on `sweep_at` (never later than the expiry);
@@ -671,7 +644,7 @@ impl SessionStore for SqliteStore {
             })?;
             for key in &keys {
                 if let Ok(bytes) = <[u8; 32]>::try_from(key.as_slice()) {
-                    inner.emit(SessionEvent::new(
+                    ctx.emit(SessionEvent::new(
                         EventKind::Expired,
                         Some(SessionKey::from_bytes(bytes)),
                         now,
@@ -684,7 +657,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn list(&self, page: PageRequest) -> CoreResult<Page> {
-        self.run("list", false, move |conn, inner| {
+        self.run("list", false, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let after: Vec<u8> = page.after.map(|k| k.as_bytes().to_vec()).unwrap_or_default();
             let limit = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
             let records = records_where(
@@ -702,7 +676,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn count(&self) -> CoreResult<u64> {
-        self.run("count", false, |conn, inner| {
+        self.run("count", false, |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             // Rows whose lower bound is past `now` are live; those at or before it (not swept
             // since they were touched) are checked against their exact expiry. Each part is a
             // range of the `sweep_at` index.
@@ -727,7 +702,8 @@ impl SessionStore for SqliteStore {
 impl PrincipalIndex for SqliteStore {
     async fn sessions_of(&self, principal: &str) -> CoreResult<Vec<Record>> {
         let principal = principal.to_owned();
-        self.run("sessions_of", false, move |conn, inner| {
+        self.run("sessions_of", false, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             Ok(live_of_principal(conn, &principal, inner.now())?)
         })
         .await
@@ -735,7 +711,8 @@ impl PrincipalIndex for SqliteStore {
 
     async fn revoke_all(&self, principal: &str, keep: Option<&SessionKey>) -> CoreResult<u64> {
         let (principal, keep) = (principal.to_owned(), keep.copied());
-        self.run("revoke_all", true, move |conn, inner| {
+        self.run("revoke_all", true, move |ctx| {
+            let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
             let revoked = in_transaction(conn, |conn| {
                 let mut revoked = Vec::new();
@@ -747,7 +724,7 @@ impl PrincipalIndex for SqliteStore {
                 Ok(revoked)
             })?;
             report_removed(
-                inner,
+                ctx,
                 EventKind::Invalidated,
                 "all sessions of the principal revoked",
                 &revoked,

@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use test_support::{ChildGuard, free_port, wait_for_tcp};
+use test_support::lyskomd::Lyskomd;
+use test_support::startup::{Announced, on_fresh_ports, spawn_announced, start_watched};
+use test_support::{ChildGuard, free_port};
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]
@@ -167,6 +169,15 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A throwaway lyskomd for `test`, or `None` (said loudly) when it is not installed.
+pub fn lyskomd(test: &str) -> Option<Lyskomd> {
+    let s = Lyskomd::start();
+    if s.is_none() {
+        test_support::skip(test, "lyskomd (Debian package lyskom-server)");
+    }
+    s
+}
+
 /// A running kom-gateway.
 pub struct GatewayProcess {
     pub guard: ChildGuard,
@@ -176,9 +187,8 @@ pub struct GatewayProcess {
 
 /// Starts kom-gateway for `servers` (id, port on 127.0.0.1) with extra top-level TOML.
 pub fn start_gateway(servers: &[(&str, u16)], extra: &str) -> GatewayProcess {
-    let port = free_port();
     let dir = test_support::temp_dir();
-    let mut toml = format!("listen = \"127.0.0.1:{port}\"\n{extra}\n");
+    let mut toml = format!("listen = \"127.0.0.1:0\"\n{extra}\n");
     for (id, p) in servers {
         toml.push_str(&format!(
             "[[servers]]\nid = \"{id}\"\nname = \"Server {id}\"\nhost = \"127.0.0.1\"\nport = {p}\n"
@@ -186,16 +196,15 @@ pub fn start_gateway(servers: &[(&str, u16)], extra: &str) -> GatewayProcess {
     }
     let config = dir.path().join("kom-gateway.toml");
     std::fs::write(&config, toml).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kom-gateway"))
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = ChildGuard::new("kom-gateway", child);
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for_tcp(addr, Duration::from_secs(30)).unwrap();
+    let Announced { guard, addr, .. } = spawn_announced(
+        "kom-gateway",
+        Command::new(env!("CARGO_BIN_EXE_kom-gateway"))
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null()),
+        "kom-gateway: listening on",
+        Duration::from_secs(30),
+    );
     GatewayProcess {
         guard,
         addr,
@@ -234,24 +243,36 @@ pub fn start_httpkom(servers: &[(&str, u16)]) -> Option<HttpkomProcess> {
         format!("HTTPKOM_LYSKOM_SERVERS = [{}]\n", list.join(", ")),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(python)
-        .args(["-m", "httpkom", "--config"])
-        .arg(&config)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = ChildGuard::new("httpkom", child);
+    let (guard, port) = start_python_server("httpkom", |port| {
+        let mut command = Command::new(&python);
+        command
+            .args(["-m", "httpkom", "--config"])
+            .arg(&config)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        command
+    });
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_for_tcp(addr, Duration::from_secs(60)).unwrap();
     Some(HttpkomProcess {
         guard,
         addr,
         _dir: dir,
     })
+}
+
+/// Starts a Python web server of the peers' virtualenv (hypercorn underneath) on a free port,
+/// another when that one is taken first: `command` builds its command line for a port.
+pub fn start_python_server(name: &str, command: impl Fn(u16) -> Command) -> (ChildGuard, u16) {
+    on_fresh_ports(free_port, |port| {
+        // hypercorn says this once it has bound the port.
+        let watched = start_watched(
+            name,
+            command(port).stdin(Stdio::null()),
+            "Running on http://",
+            Duration::from_secs(60),
+        )?;
+        Ok((watched.guard, port))
+    })
+    .unwrap_or_else(|e| panic!("{name} did not start: {e}"))
 }
 
 /// Opens a connection and returns the endpoint carrying its id.

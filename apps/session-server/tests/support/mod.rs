@@ -1,9 +1,11 @@
 //! Shared by the session-server tests: run the real binary, talk HTTP to it.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
@@ -11,7 +13,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use test_support::{ChildGuard, free_port, wait_for_tcp};
+use test_support::ChildGuard;
+use test_support::startup::{Announced, spawn_announced};
 use tokio::net::TcpStream;
 
 /// A users file with cheap Argon2id hashes (tests log in often; the server verifies with the
@@ -30,6 +33,9 @@ pub fn write_users_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
     path
 }
 
+/// What session-server prints on stdout once it has bound its address.
+pub const ANNOUNCEMENT: &str = "session-server listening on";
+
 /// A running session-server.
 pub struct ServerProcess {
     pub addr: SocketAddr,
@@ -37,35 +43,40 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the binary with `--listen` on a free port, the given store and users file.
+    /// Starts the binary on a port of its choosing (`--listen 127.0.0.1:0`) with the given
+    /// store and users file, and reads the address it announces.
     pub fn start(store: &str, users: &Path, extra: &[&str]) -> ServerProcess {
-        Self::start_on(free_port(), store, users, extra)
-    }
-
-    pub fn start_on(port: u16, store: &str, users: &Path, extra: &[&str]) -> ServerProcess {
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = Self::spawn(addr, store, users, extra);
-        let guard = ChildGuard::new("session-server", child);
-        wait_for_tcp(addr, Duration::from_secs(60)).unwrap();
+        let Announced { guard, addr, .. } = start_announced(
+            Self::command(extra)
+                .arg("--store")
+                .arg(store)
+                .arg("--users")
+                .arg(users),
+        );
         ServerProcess { addr, guard }
     }
 
-    pub fn spawn(addr: SocketAddr, store: &str, users: &Path, extra: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_session-server"))
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--store")
-            .arg(store)
-            .arg("--users")
-            .arg(users)
+    /// The command line for a server on `127.0.0.1:0` with `extra` options, logging only
+    /// warnings.
+    pub fn command(extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_session-server"));
+        command
+            .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
+            .stdin(Stdio::null());
+        command
     }
+}
+
+/// Spawns a session-server `command` and reads the address it announces.
+pub fn start_announced(command: &mut Command) -> Announced {
+    spawn_announced(
+        "session-server",
+        command,
+        ANNOUNCEMENT,
+        Duration::from_secs(60),
+    )
 }
 
 #[derive(Debug)]
@@ -97,13 +108,30 @@ impl Reply {
     }
 }
 
-/// One request over a fresh connection.
+/// One request over a fresh connection, with an optional JSON body.
 pub async fn send(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<serde_json::Value>,
+) -> Reply {
+    match body {
+        Some(json) => {
+            let body = Some(("application/json", json.to_string()));
+            send_body(addr, method, path, headers, body).await
+        }
+        None => send_body(addr, method, path, headers, None).await,
+    }
+}
+
+/// One request over a fresh connection, with an optional body of the given content type.
+pub async fn send_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, String)>,
 ) -> Reply {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) =
@@ -119,9 +147,9 @@ pub async fn send(
         request = request.header(*name, *value);
     }
     let bytes = match body {
-        Some(json) => {
-            request = request.header("content-type", "application/json");
-            Bytes::from(json.to_string())
+        Some((content_type, text)) => {
+            request = request.header("content-type", content_type);
+            Bytes::from(text)
         }
         None => Bytes::new(),
     };
