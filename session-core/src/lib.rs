@@ -87,6 +87,7 @@ mod local;
 mod login_throttle;
 mod manager;
 mod memory;
+mod random_pool;
 mod record;
 mod session;
 mod store;
