@@ -6,6 +6,8 @@
 //! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
 //! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
 //! - `sessionctl hac …`: SAP Commerce HAC.
+//! - `sessionctl local login|status|extend|logout|prune`: a local application's login, kept in
+//!   an encrypted store in the user's state directory.
 //!
 //! `--json` prints machine-readable output; errors are one line on standard error with a
 //! non-zero exit code (2 for usage errors, 1 otherwise).
@@ -16,6 +18,7 @@
 
 mod form_body;
 mod hac;
+mod local;
 mod nested_json;
 mod ordered_json;
 mod output;
@@ -53,6 +56,8 @@ enum Command {
     Store(store::StoreArgs),
     /// SAP Commerce HAC: log in, run Groovy, FlexibleSearch and Impex, manage cached sessions.
     Hac(hac::HacArgs),
+    /// A local application's login, kept encrypted on disk (login, status, extend, logout, prune).
+    Local(local::LocalArgs),
 }
 
 /// An error reported as one line.
@@ -104,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Hac(args) => hac::run(args)
             .await
             .map_err(|e| CliError::Other(e.to_string())),
+        Command::Local(args) => local::run(args, &cli.keys, json).await,
     };
     match result {
         Ok(code) => code,
