@@ -17,7 +17,6 @@
 mod form_body;
 mod hac;
 mod nested_json;
-mod ordered_json;
 mod output;
 mod request;
 mod request_items;

@@ -295,7 +295,7 @@ pub(crate) async fn run(
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
             }
-            Bytes::from(value.to_python())
+            Bytes::from(value.dumps())
         }
         Body::Form(fields) => Bytes::from(form_urlencode(fields)),
         Body::Raw(raw) => Bytes::from(raw.clone()),
