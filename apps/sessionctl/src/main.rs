@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
         Command::Request(args) => request::run(args, &cli.keys, json).await,
         Command::Sessions(args) => sessions::run(args, &cli.keys, json).await,
         Command::Store(args) => store::run(args, json).await,
-        Command::Hac(args) => hac::run(args)
+        Command::Hac(args) => hac::run(args, json)
             .await
             .map_err(|e| CliError::Other(e.to_string())),
     };
