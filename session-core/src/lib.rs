@@ -74,6 +74,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod addition;
+pub mod atomic_file;
 mod auth;
 mod change_set;
 mod clock;

@@ -20,7 +20,6 @@ mod form_body;
 mod hac;
 mod local;
 mod nested_json;
-mod ordered_json;
 mod output;
 mod request;
 mod request_items;
@@ -106,7 +105,7 @@ async fn main() -> ExitCode {
         Command::Request(args) => request::run(args, &cli.keys, json).await,
         Command::Sessions(args) => sessions::run(args, &cli.keys, json).await,
         Command::Store(args) => store::run(args, json).await,
-        Command::Hac(args) => hac::run(args)
+        Command::Hac(args) => hac::run(args, json)
             .await
             .map_err(|e| CliError::Other(e.to_string())),
         Command::Local(args) => local::run(args, &cli.keys, json).await,
