@@ -62,10 +62,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal who has not asked for none.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(session_http::serve::use_colour())
         .init();
     let text = match std::fs::read_to_string(&args.config) {
         Ok(t) => t,
