@@ -1,7 +1,7 @@
 //! kom-gateway's logs as an operator reads them, against a real lyskomd: with `RUST_LOG`
 //! at `info`, one line per request with its method, route template, status, latency and a
 //! hash of its connection id — never the id, which is the key to a logged-in LysKOM session
-//! — and no colour codes when stderr is not a terminal.
+//! — and no colour codes when stderr is not a terminal; metrics scrapes only at DEBUG.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -50,6 +50,8 @@ fn each_request_logs_method_route_status_latency_and_a_hashed_connection() {
     };
     let (gw, output) = start_gateway_logging(&[("kom", kom.port())], "", "info");
     let http = Http::new(gw.addr);
+    // A metrics scrape is logged at DEBUG only.
+    assert_eq!(http.get("/metrics").status, 200);
     let (conn, _) = open(&http, "kom");
     let id = conn.connection.clone().unwrap();
     let r = conn.post(
@@ -93,6 +95,7 @@ fn each_request_logs_method_route_status_latency_and_a_hashed_connection() {
     );
 
     for line in &lines {
+        assert!(!line.contains("route=/metrics"), "a scrape at INFO: {line}");
         assert!(!line.contains(&id), "the connection id was logged: {line}");
         assert!(!line.contains("4711"), "a raw path was logged: {line}");
         assert!(

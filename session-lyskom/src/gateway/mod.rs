@@ -67,6 +67,7 @@ use tracing::Instrument;
 use crate::client::ConnectOptions;
 use http_metrics::HttpMetrics;
 pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
+use request_log::RequestLog;
 pub use response::Resp;
 use response::{Fail, Outcome, empty};
 pub use websocket::WebSocketLimits;
@@ -240,19 +241,20 @@ impl Gateway {
         prometheus::render(&self.metrics(), &self.state.http)
     }
 
-    /// Answers one HTTP request, counted in the metrics and logged (at INFO, in a span with
-    /// its method, route template and a hash of its connection id).
+    /// Answers one HTTP request, counted in the metrics and logged (at INFO, DEBUG for the
+    /// metrics paths, in a span with its method, route template and a hash of its
+    /// connection id).
     pub async fn handle<B>(&self, req: Request<B>) -> Resp
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
-        let span = request_log::span(req.method(), req.uri(), req.headers());
-        let response = self.answer(req).instrument(span.clone()).await;
+        let log = RequestLog::start(req.method(), req.uri(), req.headers());
+        let response = self.answer(req).instrument(log.span.clone()).await;
         let latency = started.elapsed();
         self.state.http.observe(response.status(), latency);
-        request_log::answered(&span, response.status(), latency);
+        log.answered(response.status(), latency);
         response
     }
 

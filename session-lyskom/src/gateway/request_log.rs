@@ -3,6 +3,8 @@
 //! not echoed) and a short hash of the connection id it presented (the id itself is the
 //! key to a logged-in LysKOM session). The event at its end, at INFO, adds the status and
 //! the latency; the gateway's default filter (`warn`) leaves it out unless `RUST_LOG` asks.
+//! Scrapes of the metrics are logged at DEBUG, so that a Prometheus polling every few
+//! seconds does not drown the log.
 
 use std::time::Duration;
 
@@ -39,26 +41,46 @@ const WORDS: [&str; 21] = [
 /// The paths the gateway answers itself, outside every server.
 const OWN_PATHS: [&str; 4] = ["/", websocket::PATH, "/metrics", "/_metrics"];
 
-/// The span a request is answered in; `status` and `latency_ms` follow in [`answered`].
-pub(super) fn span(method: &Method, uri: &Uri, headers: &HeaderMap) -> tracing::Span {
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = %route(uri.path()),
-        connection = tracing::field::Empty,
-    );
-    if let Some(hash) = connection_hash(uri, headers) {
-        span.record("connection", tracing::field::display(&hash));
-    }
-    span
+/// The metrics paths, whose requests are logged at DEBUG.
+const SCRAPES: [&str; 2] = ["/metrics", "/_metrics"];
+
+/// One request's log: its span, and whether it is a metrics scrape.
+pub(super) struct RequestLog {
+    /// The span the request is answered in.
+    pub(super) span: tracing::Span,
+    scrape: bool,
 }
 
-/// The event that ends a request's span.
-pub(super) fn answered(span: &tracing::Span, status: StatusCode, latency: Duration) {
-    let _entered = span.enter();
-    // Milliseconds with microsecond precision: the unit dashboards and people read.
-    let latency_ms = latency.as_micros() as f64 / 1000.0;
-    tracing::info!(status = status.as_u16(), latency_ms, "answered");
+impl RequestLog {
+    /// The log of a request; `status` and `latency_ms` follow in [`RequestLog::answered`].
+    pub(super) fn start(method: &Method, uri: &Uri, headers: &HeaderMap) -> RequestLog {
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            route = %route(uri.path()),
+            connection = tracing::field::Empty,
+        );
+        if let Some(hash) = connection_hash(uri, headers) {
+            span.record("connection", tracing::field::display(&hash));
+        }
+        RequestLog {
+            span,
+            scrape: SCRAPES.contains(&uri.path()),
+        }
+    }
+
+    /// The event that ends the request's span.
+    pub(super) fn answered(&self, status: StatusCode, latency: Duration) {
+        let _entered = self.span.enter();
+        let status = status.as_u16();
+        // Milliseconds with microsecond precision: the unit dashboards and people read.
+        let latency_ms = latency.as_micros() as f64 / 1000.0;
+        if self.scrape {
+            tracing::debug!(status, latency_ms, "answered");
+        } else {
+            tracing::info!(status, latency_ms, "answered");
+        }
+    }
 }
 
 /// `path` as a route template: the gateway's own paths as they are, a server's resources
