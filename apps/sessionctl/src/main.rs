@@ -93,10 +93,8 @@ async fn main() -> ExitCode {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(
-                std::io::IsTerminal::is_terminal(&std::io::stderr())
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            )
+            // Colour codes only for a person at a terminal who has not asked for none.
+            .with_ansi(session_http::serve::use_colour())
             .init();
     }
     let cli = Cli::parse();
