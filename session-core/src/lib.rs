@@ -87,6 +87,7 @@ mod local;
 mod login_throttle;
 mod manager;
 mod memory;
+mod principal_limit;
 mod record;
 mod session;
 mod store;
@@ -97,7 +98,7 @@ pub mod testkit;
 
 pub use addition::{AdditionError, MAX_SAFE_INTEGER, add_to_json_integer, parse_json_integer};
 pub use auth::{AuthError, Authenticator, PasswordCredentials, whole_seconds};
-pub use change_set::ChangeSet;
+pub use change_set::{ChangeSet, PrincipalChange};
 pub use clock::{Clock, MockClock, SharedClock, SystemClock, Timestamp};
 pub use codec::{Codec, CodecError, decode_record, encode_record};
 pub use error::{BoxError, Error, Result};
@@ -113,11 +114,10 @@ pub use login_throttle::{
 };
 pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use principal_limit::{PrincipalLimit, RoomDecision, WhenFull};
 pub use record::{Attribute, Record};
 pub use session::{Changes, LoginError, Principal, Session, SessionTimes, log_in};
-pub use store::{
-    Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
-};
+pub use store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 pub use store_session::{
     SaveOutcome, SessionMetadata, StoreSession, StoredChange, UPDATE_ATTEMPTS,
 };

@@ -9,7 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use session_core::{
     ChangeSet, Events, Page, PageRequest, PrincipalIndex, Record, Result, SessionKey, SessionStore,
-    Timestamp,
+    TouchOutcome,
 };
 
 /// Upper bounds of the latency histogram buckets, in seconds.
@@ -104,7 +104,7 @@ impl SessionStore for TimedStore {
     ) -> Result<u64> {
         timed!(self, 2, self.inner.save(key, changes, loaded_version))
     }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         timed!(self, 3, self.inner.touch(key))
     }
     async fn delete(&self, key: &SessionKey) -> Result<bool> {

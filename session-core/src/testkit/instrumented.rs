@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::change_set::ChangeSet;
-use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::SessionKey;
 use crate::record::Record;
+use crate::store::TouchOutcome;
 use crate::store::{Page, PageRequest, PrincipalIndex, SessionStore};
 
 /// Operation counters of an [`InstrumentedStore`].
@@ -115,7 +115,7 @@ impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
         self.enter(&self.counts.saves, "save")?;
         self.inner.save(key, changes, loaded_version).await
     }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         self.enter(&self.counts.touches, "touch")?;
         self.inner.touch(key).await
     }

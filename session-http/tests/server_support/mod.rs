@@ -16,7 +16,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use session_core::{
     ChangeSet, Error, ExpiryPolicy, MemoryStore, MockClock, Page, PageRequest, PrincipalIndex,
-    Record, Result, SessionConfig, SessionKey, SessionManager, SessionStore, Timestamp,
+    Record, Result, SessionConfig, SessionKey, SessionManager, SessionStore, TouchOutcome,
 };
 use session_http::server::{Session, SessionLayer, SessionLayerBuilder};
 use tokio::net::TcpStream;
@@ -79,7 +79,7 @@ impl SessionStore for ProbeStore {
         self.op("save")?;
         self.inner.save(key, changes, loaded_version).await
     }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         self.op("touch")?;
         self.inner.touch(key).await
     }

@@ -10,9 +10,9 @@ use futures_util::future::join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, cmd};
 use session_core::{
-    ChangeSet, Error as CoreError, EventKind, LimitError, Page, PageRequest, PrincipalIndex,
-    Record, Result as CoreResult, SessionEvent, SessionKey, SessionStore, StoreConfig, Timestamp,
-    WhenFull,
+    ChangeSet, Error as CoreError, EventKind, LimitError, Page, PageRequest, PrincipalChange,
+    PrincipalIndex, PrincipalLimit, Record, Result as CoreResult, RoomDecision, SessionEvent,
+    SessionKey, SessionStore, StoreConfig, Timestamp, TouchOutcome,
 };
 
 use super::connection::Connection;
@@ -403,40 +403,41 @@ impl Inner {
         Ok(records)
     }
 
-    /// Makes room for one more session of `principal` besides `except`, per the limit.
-    async fn make_room(
+    /// What the per-principal limit decides for a write that gives `principal` (when there is
+    /// one) the session `except`: the sessions to evict once the write is done (`Ok`), or the
+    /// refusal to report once the write's own checks pass (`Err`).
+    async fn room_for(
         &self,
         operation: &'static str,
-        principal: &str,
+        principal: Option<&str>,
         except: &SessionKey,
-    ) -> CoreResult<()> {
-        let Some(limit) = self.config.principal_limit else {
-            return Ok(());
+    ) -> CoreResult<Result<Vec<SessionKey>, CoreError>> {
+        let (Some(principal), Some(limit)) = (principal, self.config.principal_limit) else {
+            return Ok(Ok(Vec::new()));
         };
-        let others: Vec<Record> = self
+        let others = self
             .live_of_principal(operation, principal)
             .await?
             .into_iter()
             .filter(|r| r.key != *except)
-            .collect();
-        if others.len() < limit.max {
-            return Ok(());
-        }
-        if limit.when_full == WhenFull::Refuse {
-            return Err(CoreError::PrincipalLimit { max: limit.max });
-        }
-        let excess = others.len() + 1 - limit.max;
+            .map(|r| (r.key, r.last_access));
+        Ok(match limit.decide(others) {
+            RoomDecision::Allow => Ok(Vec::new()),
+            RoomDecision::Evict(keys) => Ok(keys),
+            RoomDecision::Refuse => Err(limit.refusal()),
+        })
+    }
+
+    /// Ends the sessions the per-principal limit evicts.
+    async fn evict(&self, operation: &'static str, keys: Vec<SessionKey>) -> CoreResult<()> {
         let now = self.now();
-        for record in others.into_iter().take(excess) {
+        for key in keys {
             if self
-                .remove(operation, &record.key)
+                .remove(operation, &key)
                 .await?
                 .is_some_and(|(live, _)| live)
             {
-                self.emit(
-                    SessionEvent::new(EventKind::Evicted, Some(record.key), now)
-                        .with_detail("per-principal session limit"),
-                );
+                self.emit(PrincipalLimit::eviction_event(key, now));
             }
         }
         Ok(())
@@ -608,12 +609,12 @@ fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Ve
         options.push('c');
     }
     match &changes.principal {
-        None => {}
-        Some(Some(principal)) => {
+        PrincipalChange::Keep => {}
+        PrincipalChange::Set(principal) => {
             options.push('s');
             option_args.push(principal.clone().into_bytes());
         }
-        Some(None) => options.push('r'),
+        PrincipalChange::Remove => options.push('r'),
     }
     if let Some(policy) = changes.expiry {
         options.push('e');
@@ -663,9 +664,17 @@ impl SessionStore for RedisStore {
         let inner = &self.inner;
         record.check_limits(&inner.config.limits)?;
         let write = async {
-            if let Some(principal) = &record.principal {
-                inner.make_room(OP, principal, &record.key).await?;
-            }
+            let room = inner
+                .room_for(OP, record.principal.as_deref(), &record.key)
+                .await?;
+            let evicted = match room {
+                Ok(evicted) => evicted,
+                // A taken key is this write's own refusal, reported before the limit's.
+                Err(refusal) => match inner.live(OP, &record.key).await? {
+                    Some(_) => return Err(CoreError::AlreadyExists { key: record.key }),
+                    None => return Err(refusal),
+                },
+            };
             if !inner.put_new(OP, record).await? {
                 return Err(CoreError::AlreadyExists { key: record.key });
             }
@@ -676,7 +685,8 @@ impl SessionStore for RedisStore {
                     record.principal.as_deref(),
                     record.expires_at(),
                 )
-                .await
+                .await?;
+            inner.evict(OP, evicted).await
         };
         inner
             .within_principal_limit(OP, record.principal.as_deref(), write)
@@ -699,23 +709,32 @@ impl SessionStore for RedisStore {
         for name in changes.upserts.keys().chain(changes.additions.keys()) {
             limits.check_key(name)?;
         }
-        let new_principal = match &changes.principal {
-            Some(Some(principal)) => {
-                limits.check_principal(principal)?;
-                Some(principal.as_str())
-            }
-            _ => None,
-        };
+        let new_principal = changes.principal.set();
+        if let Some(principal) = new_principal {
+            limits.check_principal(principal)?;
+        }
         let write = async {
-            if let Some(principal) = new_principal {
-                inner.make_room(OP, principal, key).await?;
+            match inner.room_for(OP, new_principal, key).await? {
+                Ok(evicted) => {
+                    let version = inner.save_changes(key, changes, loaded_version).await?;
+                    inner.evict(OP, evicted).await?;
+                    Ok(version)
+                }
+                // The change set's own refusals (gone, conflict, limits) come first, by the
+                // rule of `Record::apply` on the record as it is now; nothing is written.
+                Err(refusal) => {
+                    let Some(mut record) = inner.live(OP, key).await? else {
+                        return Err(CoreError::Gone { key: *key });
+                    };
+                    record.apply(changes, loaded_version, inner.now(), limits)?;
+                    Err(refusal)
+                }
             }
-            inner.save_changes(key, changes, loaded_version).await
         };
         inner.within_principal_limit(OP, new_principal, write).await
     }
 
-    async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> CoreResult<TouchOutcome> {
         const OP: &str = "touch";
         let inner = &self.inner;
         // nil: no live record; -1: it never expires; otherwise its new expiry.
@@ -727,7 +746,12 @@ impl SessionStore for RedisStore {
                 vec![millis_arg(inner.now())],
             )
             .await?;
-        Ok(expires.map(|millis| u64::try_from(millis).ok().map(Timestamp::from_millis)))
+        Ok(match expires {
+            Some(millis) => TouchOutcome::Touched {
+                expires_at: u64::try_from(millis).ok().map(Timestamp::from_millis),
+            },
+            None => TouchOutcome::Missing,
+        })
     }
 
     async fn delete(&self, key: &SessionKey) -> CoreResult<bool> {
