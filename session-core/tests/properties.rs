@@ -88,7 +88,7 @@ proptest! {
     ) {
         runtime().block_on(async {
             let clock = MockClock::new();
-            let store = InstrumentedStore::new(MemoryStore::builder().clock(clock.shared()).build());
+            let store = InstrumentedStore::instrumented(MemoryStore::builder().clock(clock.shared()).build());
             let counts = store.counts();
             let manager = SessionManager::new(Arc::new(store), SessionConfig {
                 expiry: ExpiryPolicy::NEVER,

@@ -26,7 +26,7 @@ pub mod golden;
 mod instrumented;
 
 pub use fixture::Fixture;
-pub use instrumented::{InstrumentedStore, OperationCounts};
+pub use instrumented::{InstrumentedStore, Instruments, OperationCounts};
 
 /// Generates one `#[tokio::test]` per store contract case, each building its store with
 /// `$factory` (an `async fn(StoreConfig) -> (S, G)`).
