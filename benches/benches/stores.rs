@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use session_core::{
     ChangeSet, Clock, Codec, ExpiryPolicy, Record, SessionId, SessionKey, SessionStore,
-    StoreConfig, SystemClock, Timestamp, encode_record,
+    StoreConfig, SystemClock, Timestamp, TouchOutcome, encode_record,
 };
 use session_stores::{FileStore, RedisStore, SqliteStore};
 use tokio::runtime::Runtime;
@@ -151,7 +151,8 @@ fn store_ops<'a, S: SessionStore>(
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..n {
-                        touch_store.touch(&key).await.unwrap().unwrap();
+                        let touched = touch_store.touch(&key).await.unwrap();
+                        assert!(matches!(touched, TouchOutcome::Touched { .. }));
                     }
                     start.elapsed()
                 })

@@ -4,6 +4,51 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::expiry::ExpiryPolicy;
 
+/// What a change set does to the session's principal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PrincipalChange {
+    /// The principal stays as it is (whatever other writers made it).
+    #[default]
+    Keep,
+    /// The session now belongs to this principal (a login, or a switch to another one).
+    Set(String),
+    /// The session no longer belongs to anyone (a logout).
+    Remove,
+}
+
+impl PrincipalChange {
+    /// The change from what a session handle holds: `Some` sets, `None` removes.
+    pub fn to(principal: Option<String>) -> Self {
+        match principal {
+            Some(principal) => PrincipalChange::Set(principal),
+            None => PrincipalChange::Remove,
+        }
+    }
+
+    /// Whether the principal changes at all.
+    pub fn is_keep(&self) -> bool {
+        *self == PrincipalChange::Keep
+    }
+
+    /// The principal a write gives the session, when it sets one (what the per-principal limit
+    /// counts).
+    pub fn set(&self) -> Option<&str> {
+        match self {
+            PrincipalChange::Set(principal) => Some(principal),
+            PrincipalChange::Keep | PrincipalChange::Remove => None,
+        }
+    }
+
+    /// The principal of a session that had `current`, after this change.
+    pub fn applied_to<'a>(&'a self, current: Option<&'a str>) -> Option<&'a str> {
+        match self {
+            PrincipalChange::Keep => current,
+            PrincipalChange::Set(principal) => Some(principal),
+            PrincipalChange::Remove => None,
+        }
+    }
+}
+
 /// The changes made to one session since it was loaded.
 ///
 /// Stores apply a change set atomically with [`Record::apply`](crate::Record::apply) semantics:
@@ -17,8 +62,8 @@ pub struct ChangeSet {
     pub removals: BTreeSet<String>,
     /// Whether every attribute was removed first (then `upserts` apply on the empty record).
     pub cleared: bool,
-    /// The principal, when it changed: `Some(None)` logs the principal out.
-    pub principal: Option<Option<String>>,
+    /// What happens to the principal.
+    pub principal: PrincipalChange,
     /// The expiry policy, when it changed.
     pub expiry: Option<ExpiryPolicy>,
     /// Integers added to attributes: the store adds each to the attribute's value as it then
@@ -35,7 +80,7 @@ impl ChangeSet {
         self.upserts.is_empty()
             && self.removals.is_empty()
             && !self.cleared
-            && self.principal.is_none()
+            && self.principal.is_keep()
             && self.expiry.is_none()
             && self.additions.is_empty()
     }

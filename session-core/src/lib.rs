@@ -82,12 +82,14 @@ pub mod codec;
 mod error;
 mod events;
 mod expiry;
+mod hooked_store;
 mod id;
 mod limits;
 mod local;
 mod login_throttle;
 mod manager;
 mod memory;
+mod principal_limit;
 mod random_pool;
 mod record;
 mod session;
@@ -99,12 +101,13 @@ pub mod testkit;
 
 pub use addition::{AdditionError, MAX_SAFE_INTEGER, add_to_json_integer, parse_json_integer};
 pub use auth::{AuthError, Authenticator, PasswordCredentials, whole_seconds};
-pub use change_set::ChangeSet;
+pub use change_set::{ChangeSet, PrincipalChange};
 pub use clock::{Clock, MockClock, SharedClock, SystemClock, Timestamp};
 pub use codec::{Codec, CodecError, decode_record, encode_record};
 pub use error::{BoxError, Error, Result};
 pub use events::{EventHook, EventKind, Events, SessionEvent};
 pub use expiry::{ExpiryPolicy, TouchPolicy};
+pub use hooked_store::{HookedStore, StoreHook, StoreOperation};
 pub use id::{ID_BYTES, ID_TEXT_LEN, IdError, KEY_TEXT_LEN, SessionId, SessionKey};
 pub use limits::{LimitError, Limits};
 pub use local::{LocalLogin, LocalSession};
@@ -115,11 +118,10 @@ pub use login_throttle::{
 };
 pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use principal_limit::{PrincipalLimit, RoomDecision, WhenFull};
 pub use record::{Attribute, Record};
 pub use session::{Changes, LoginError, Principal, Session, SessionTimes, log_in};
-pub use store::{
-    Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
-};
+pub use store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 pub use store_session::{
     SaveOutcome, SessionMetadata, StoreSession, StoredChange, UPDATE_ATTEMPTS,
 };

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
-use crate::change_set::ChangeSet;
+use crate::change_set::{ChangeSet, PrincipalChange};
 use crate::clock::{SharedClock, Timestamp};
 use crate::codec::Codec;
 use crate::error::{Error, Result};
@@ -113,7 +113,7 @@ impl LocalSession {
         let now = self.clock.now();
         let mut changes = ChangeSet::default();
         changes.upsert(DATA_KEY.to_owned(), self.codec.encode_value(data)?);
-        changes.principal = Some(Some(principal.to_owned()));
+        changes.principal = PrincipalChange::Set(principal.to_owned());
         let mut record = Record::new(self.key, self.codec, ExpiryPolicy::absolute(ttl), now);
         record.version = 0;
         record.apply(&changes, 0, now, &Limits::default())?;

@@ -13,10 +13,9 @@ use crate::error::{Error, Result};
 use crate::events::{EventKind, Events, SessionEvent};
 use crate::id::SessionKey;
 use crate::limits::Limits;
+use crate::principal_limit::{PrincipalLimit, RoomDecision};
 use crate::record::Record;
-use crate::store::{
-    Page, PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
-};
+use crate::store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 
 const STORE: &str = "memory";
 
@@ -269,35 +268,36 @@ impl Inner {
         Ok(removed)
     }
 
-    /// Makes room for one more session of `principal` (other than `except`), per the limit.
-    fn make_room(&self, principal: &str, except: &SessionKey, limit: PrincipalLimit) -> Result<()> {
+    /// What the per-principal limit decides for one more session of `principal` besides
+    /// `except`.
+    fn room_for(
+        &self,
+        principal: &str,
+        except: &SessionKey,
+        limit: PrincipalLimit,
+    ) -> Result<RoomDecision> {
         let now = self.now();
         let keys: Vec<SessionKey> = self
             .principals()?
             .get(principal)
             .map(|keys| keys.iter().copied().collect())
             .unwrap_or_default();
-        let mut live = Vec::new();
+        let mut others = Vec::new();
         for key in keys.iter().filter(|k| *k != except) {
             if let Some(record) = self.live(key, now)? {
-                live.push((record.last_access, record.key));
+                others.push((record.key, record.last_access));
             }
         }
-        if live.len() < limit.max {
-            return Ok(());
-        }
-        if limit.when_full == WhenFull::Refuse {
-            return Err(Error::PrincipalLimit { max: limit.max });
-        }
-        live.sort();
-        let excess = live.len() + 1 - limit.max;
+        Ok(limit.decide(others))
+    }
+
+    /// Ends the sessions the per-principal limit evicts.
+    fn evict(&self, keys: Vec<SessionKey>) -> Result<()> {
+        let now = self.now();
         let mut events = Vec::new();
-        for (_, key) in live.into_iter().take(excess) {
+        for key in keys {
             if self.remove(&key)?.is_some() {
-                events.push(
-                    SessionEvent::new(EventKind::Evicted, Some(key), now)
-                        .with_detail("per-principal session limit"),
-                );
+                events.push(PrincipalLimit::eviction_event(key, now));
             }
         }
         self.emit(events);
@@ -386,19 +386,28 @@ impl Inner {
         count
     }
 
+    /// Runs `write`, which gives `principal` (when there is one) the session `key`, under the
+    /// per-principal limit. `write` is handed the error to report instead of writing once its
+    /// own checks pass, when the limit refuses; the sessions the limit evicts go once it has
+    /// written, so a write that fails its checks evicts nobody.
     fn with_principal_limit<T>(
         &self,
         principal: Option<&str>,
         key: &SessionKey,
-        action: impl FnOnce() -> Result<T>,
+        write: impl FnOnce(Option<Error>) -> Result<T>,
     ) -> Result<T> {
-        match (principal, self.config.principal_limit) {
-            (Some(principal), Some(limit)) => {
-                let _guard = self.principal_limit_lock.lock().map_err(|_| poisoned())?;
-                self.make_room(principal, key, limit)?;
-                action()
+        let (Some(principal), Some(limit)) = (principal, self.config.principal_limit) else {
+            return write(None);
+        };
+        let _guard = self.principal_limit_lock.lock().map_err(|_| poisoned())?;
+        match self.room_for(principal, key, limit)? {
+            RoomDecision::Allow => write(None),
+            RoomDecision::Refuse => write(Some(limit.refusal())),
+            RoomDecision::Evict(keys) => {
+                let written = write(None)?;
+                self.evict(keys)?;
+                Ok(written)
             }
-            _ => action(),
         }
     }
 }
@@ -412,13 +421,16 @@ impl SessionStore for MemoryStore {
     async fn create(&self, record: &Record) -> Result<()> {
         let inner = &self.inner;
         record.check_limits(&inner.config.limits)?;
-        inner.with_principal_limit(record.principal.as_deref(), &record.key, || {
+        inner.with_principal_limit(record.principal.as_deref(), &record.key, |refusal| {
             let now = inner.now();
             let mut events = Vec::new();
             let dropped = {
                 let mut shard = inner.write(inner.shard_of(&record.key))?;
                 if shard.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
                     return Err(Error::AlreadyExists { key: record.key });
+                }
+                if let Some(refusal) = refusal {
+                    return Err(refusal);
                 }
                 let dropped = if shard.contains_key(&record.key) {
                     shard.remove(&record.key).into_iter().collect()
@@ -458,22 +470,24 @@ impl SessionStore for MemoryStore {
         loaded_version: u64,
     ) -> Result<u64> {
         let inner = &self.inner;
-        let new_principal = match &changes.principal {
-            Some(Some(p)) => Some(p.as_str()),
-            _ => None,
-        };
-        inner.with_principal_limit(new_principal, key, || {
+        inner.with_principal_limit(changes.principal.set(), key, |refusal| {
             let now = inner.now();
             let (principal_moved, version) = {
                 let mut shard = inner.write(inner.shard_of(key))?;
                 let Some(record) = shard.get_mut(key).filter(|r| !r.is_expired(now)) else {
                     return Err(Error::Gone { key: *key });
                 };
-                let old_principal = changes
-                    .principal
-                    .as_ref()
-                    .filter(|new| **new != record.principal)
-                    .map(|_| record.principal.clone());
+                if let Some(refusal) = refusal {
+                    // The change set's own refusals (conflict, limits) come first: tried on
+                    // a copy, since this write must not happen either way.
+                    record
+                        .clone()
+                        .apply(changes, loaded_version, now, &inner.config.limits)?;
+                    return Err(refusal);
+                }
+                let old_principal = (changes.principal.applied_to(record.principal.as_deref())
+                    != record.principal.as_deref())
+                .then(|| record.principal.clone());
                 record.apply(changes, loaded_version, now, &inner.config.limits)?;
                 let moved = old_principal.map(|old| (old, record.principal.clone()));
                 (moved, record.version)
@@ -486,16 +500,18 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         let now = self.inner.now();
         let mut shard = self.inner.write(self.inner.shard_of(key))?;
-        Ok(shard
-            .get_mut(key)
-            .filter(|r| !r.is_expired(now))
-            .map(|record| {
+        Ok(match shard.get_mut(key).filter(|r| !r.is_expired(now)) {
+            Some(record) => {
                 record.touch(now);
-                record.expires_at()
-            }))
+                TouchOutcome::Touched {
+                    expires_at: record.expires_at(),
+                }
+            }
+            None => TouchOutcome::Missing,
+        })
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<bool> {

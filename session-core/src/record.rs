@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::addition::add_to_json_integer;
-use crate::change_set::ChangeSet;
+use crate::change_set::{ChangeSet, PrincipalChange};
 use crate::clock::Timestamp;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
@@ -166,10 +166,7 @@ impl Record {
         if let Some((_, error)) = bad_name {
             return Err(error);
         }
-        let principal = match &changes.principal {
-            Some(changed) => changed.as_deref(),
-            None => self.principal.as_deref(),
-        };
+        let principal = changes.principal.applied_to(self.principal.as_deref());
         if let Some(principal) = principal {
             limits.check_principal(principal)?;
         }
@@ -247,8 +244,10 @@ impl Record {
             self.attributes
                 .insert(name.clone(), Attribute { value, version });
         }
-        if let Some(principal) = &changes.principal {
-            self.principal.clone_from(principal);
+        match &changes.principal {
+            PrincipalChange::Keep => {}
+            PrincipalChange::Set(principal) => self.principal = Some(principal.clone()),
+            PrincipalChange::Remove => self.principal = None,
         }
         if let Some(expiry) = changes.expiry {
             self.expiry = expiry;

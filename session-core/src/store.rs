@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::events::Events;
 use crate::id::SessionKey;
 use crate::limits::Limits;
+use crate::principal_limit::PrincipalLimit;
 use crate::record::Record;
 
 use std::sync::Arc;
@@ -49,22 +50,17 @@ impl StoreConfig {
     }
 }
 
-/// A per-principal session limit.
+/// What [`SessionStore::touch`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PrincipalLimit {
-    /// Most live sessions one principal may have.
-    pub max: usize,
-    /// What to do when a session would exceed it.
-    pub when_full: WhenFull,
-}
-
-/// What a store does when a principal would have more sessions than allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WhenFull {
-    /// End the principal's least recently used sessions to make room.
-    EvictOldest,
-    /// Refuse the new session with [`Error::PrincipalLimit`](crate::Error::PrincipalLimit).
-    Refuse,
+pub enum TouchOutcome {
+    /// There is no live record under the key (never stored, deleted or expired); nothing was
+    /// written.
+    Missing,
+    /// The record is marked used now.
+    Touched {
+        /// Its new expiry; `None` when it never expires.
+        expires_at: Option<Timestamp>,
+    },
 }
 
 /// Which page of [`SessionStore::list`] to return: records with keys after `after`, in key order.
@@ -137,9 +133,8 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn save(&self, key: &SessionKey, changes: &ChangeSet, loaded_version: u64)
     -> Result<u64>;
 
-    /// Marks the record used now; returns its new expiry (`Some(None)` when it never expires),
-    /// or `None` when there is no live record.
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>>;
+    /// Marks the record used now; returns its new expiry, or that there is no live record.
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome>;
 
     /// Removes the record; returns whether there was a live one.
     async fn delete(&self, key: &SessionKey) -> Result<bool>;
@@ -193,7 +188,7 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     ) -> Result<u64> {
         (**self).save(key, changes, loaded_version).await
     }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         (**self).touch(key).await
     }
     async fn delete(&self, key: &SessionKey) -> Result<bool> {

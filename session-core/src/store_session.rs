@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::change_set::ChangeSet;
+use crate::change_set::{ChangeSet, PrincipalChange};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, SessionEvent};
@@ -16,6 +16,7 @@ use crate::expiry::ExpiryPolicy;
 use crate::id::{SessionId, SessionKey};
 use crate::manager::ManagerInner;
 use crate::record::{Attribute, Record};
+use crate::store::TouchOutcome;
 
 /// How many times [`StoreSession::update`] tries its read-modify-write before it gives up with the
 /// conflict.
@@ -301,10 +302,15 @@ impl StoreSession {
     /// Who is logged in.
     pub async fn principal(&self) -> Result<Option<String>> {
         let state = self.loaded_state().await?;
-        Ok(match &state.changes.principal {
-            Some(changed) => changed.clone(),
-            None => state.base.as_ref().and_then(|(_, r)| r.principal.clone()),
-        })
+        let stored = state
+            .base
+            .as_ref()
+            .and_then(|(_, r)| r.principal.as_deref());
+        Ok(state
+            .changes
+            .principal
+            .applied_to(stored)
+            .map(str::to_owned))
     }
 
     /// Sets (or with `None` clears) who is logged in. Pair with [`cycle_id`](StoreSession::cycle_id)
@@ -314,7 +320,7 @@ impl StoreSession {
             self.inner.manager.config.limits.check_principal(p)?;
         }
         let mut state = self.loaded_state().await?;
-        state.changes.principal = Some(principal);
+        state.changes.principal = PrincipalChange::to(principal);
         Ok(())
     }
 
@@ -500,7 +506,7 @@ impl StoreSession {
         }
         if manager.touch.is_due(base.last_access, now) {
             return match store.touch(&key).await? {
-                Some(expires_at) => {
+                TouchOutcome::Touched { expires_at } => {
                     emit(EventKind::Touched, key);
                     Ok(SaveOutcome::Stored {
                         id,
@@ -508,7 +514,7 @@ impl StoreSession {
                         change: StoredChange::Touched,
                     })
                 }
-                None => Ok(SaveOutcome::Removed),
+                TouchOutcome::Missing => Ok(SaveOutcome::Removed),
             };
         }
         Ok(SaveOutcome::Unchanged {
@@ -630,7 +636,7 @@ impl State {
                 .collect(),
             removed: changes.removals.clone(),
             cleared: changes.cleared,
-            principal: changes.principal.is_some(),
+            principal: !changes.principal.is_keep(),
             lifetime: changes.expiry.is_some(),
             renewed: self.renew,
             invalidated: self.invalidated,

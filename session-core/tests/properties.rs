@@ -9,9 +9,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use session_core::testkit::InstrumentedStore;
 use session_core::{
-    Attribute, ChangeSet, Codec, ExpiryPolicy, Limits, MemoryStore, MockClock, Record, SaveOutcome,
-    SessionConfig, SessionId, SessionKey, SessionManager, Timestamp, TouchPolicy, decode_record,
-    encode_record,
+    Attribute, ChangeSet, Codec, ExpiryPolicy, Limits, MemoryStore, MockClock, PrincipalChange,
+    Record, SaveOutcome, SessionConfig, SessionId, SessionKey, SessionManager, Timestamp,
+    TouchPolicy, decode_record, encode_record,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -88,7 +88,7 @@ proptest! {
     ) {
         runtime().block_on(async {
             let clock = MockClock::new();
-            let store = InstrumentedStore::new(MemoryStore::builder().clock(clock.shared()).build());
+            let store = InstrumentedStore::instrumented(MemoryStore::builder().clock(clock.shared()).build());
             let counts = store.counts();
             let manager = SessionManager::new(Arc::new(store), SessionConfig {
                 expiry: ExpiryPolicy::NEVER,
@@ -326,7 +326,11 @@ fn change_set() -> impl Strategy<Value = ChangeSet> {
         .prop_map(|(upserts, removals, cleared, principal)| {
             let mut changes = ChangeSet {
                 cleared,
-                principal,
+                principal: match principal {
+                    None => PrincipalChange::Keep,
+                    Some(Some(principal)) => PrincipalChange::Set(principal),
+                    Some(None) => PrincipalChange::Remove,
+                },
                 ..ChangeSet::default()
             };
             for key in removals {
@@ -372,8 +376,10 @@ proptest! {
         for (key, value) in &changes.upserts {
             model.attributes.insert(key.clone(), Attribute { value: value.clone(), version: model.version });
         }
-        if let Some(principal) = &changes.principal {
-            model.principal.clone_from(principal);
+        match &changes.principal {
+            PrincipalChange::Keep => {}
+            PrincipalChange::Set(principal) => model.principal = Some(principal.clone()),
+            PrincipalChange::Remove => model.principal = None,
         }
         model.touch(now);
         let expected = model.check_limits(&limits);

@@ -23,7 +23,7 @@ struct Setup {
 fn setup(expiry: ExpiryPolicy) -> Setup {
     let clock = MockClock::new();
     let events = Events::new();
-    let store = InstrumentedStore::new(
+    let store = InstrumentedStore::instrumented(
         MemoryStore::builder()
             .clock(clock.shared())
             .events(events.clone())

@@ -197,7 +197,7 @@ async fn a_write_to_a_session_ended_meanwhile_does_not_resurrect_it() {
         .unwrap()
         .key();
     assert!(
-        app.store.inner.delete(&key).await.unwrap(),
+        app.store.inner().delete(&key).await.unwrap(),
         "the session was live"
     );
     app.gate.add_permits(1);
@@ -341,7 +341,7 @@ async fn nothing_is_saved_after_a_server_error_unless_asked() {
 async fn store_failure_fails_closed_with_a_plain_503_by_default() {
     let app = start(|b| b).await;
     let cookie = send(app.addr, "POST", "/set/a/1", &[]).await.cookie_pair();
-    app.store.fail.store(true, Ordering::SeqCst);
+    app.store.hook().fail.store(true, Ordering::SeqCst);
     for (method, path, with_cookie) in [
         ("GET", "/get/a", true),
         ("POST", "/set/a/2", true),
@@ -366,7 +366,7 @@ async fn store_failure_fails_closed_with_a_plain_503_by_default() {
     assert!(app.manager.events().count(EventKind::StoreError) >= 3);
     // Routes that do not use the session are unaffected.
     assert_eq!(send(app.addr, "GET", "/unused", &[]).await.status, 200);
-    app.store.fail.store(false, Ordering::SeqCst);
+    app.store.hook().fail.store(false, Ordering::SeqCst);
     let reply = send(app.addr, "GET", "/get/a", &[("cookie", &cookie)]).await;
     assert_eq!(reply.body, "\"1\"", "the session survived the outage");
 }
@@ -375,7 +375,7 @@ async fn store_failure_fails_closed_with_a_plain_503_by_default() {
 async fn store_failure_can_continue_without_a_session() {
     let app = start(|b| b.on_store_failure(StoreFailurePolicy::ContinueWithoutSession)).await;
     let cookie = send(app.addr, "POST", "/set/a/1", &[]).await.cookie_pair();
-    app.store.fail.store(true, Ordering::SeqCst);
+    app.store.hook().fail.store(true, Ordering::SeqCst);
     let reply = send(app.addr, "GET", "/get/a", &[("cookie", &cookie)]).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, "", "the handler sees an empty session");
@@ -387,7 +387,7 @@ async fn store_failure_can_continue_without_a_session() {
     assert_eq!(reply.status, 200);
     assert!(reply.set_cookies().is_empty());
     assert!(app.manager.events().count(EventKind::StoreError) >= 2);
-    app.store.fail.store(false, Ordering::SeqCst);
+    app.store.hook().fail.store(false, Ordering::SeqCst);
     let reply = send(app.addr, "GET", "/get/a", &[("cookie", &cookie)]).await;
     assert_eq!(reply.body, "\"1\"");
 }

@@ -88,7 +88,9 @@ mod redis_specific {
     use std::time::{Duration, Instant};
 
     use redis::AsyncCommands;
-    use session_core::{Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig};
+    use session_core::{
+        Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig, TouchOutcome,
+    };
     use session_stores::RedisStore;
     use test_support::redis::RedisServer;
 
@@ -204,13 +206,14 @@ mod redis_specific {
                 let loaded = store.load(&id.key()).await.unwrap().unwrap();
                 loaded.expires_at().unwrap().as_millis()
             } else {
-                store
-                    .touch(&id.key())
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .unwrap()
-                    .as_millis()
+                let touched = store.touch(&id.key()).await.unwrap();
+                let TouchOutcome::Touched {
+                    expires_at: Some(expires_at),
+                } = touched
+                else {
+                    panic!("step {step}: touch answered {touched:?}");
+                };
+                expires_at.as_millis()
             };
             check(expires, native(conn.clone()).await, &format!("step {step}"));
         }
@@ -492,7 +495,10 @@ mod redis_specific {
 
         // A touch rewrites it as well.
         let (touched, hash) = &written[1];
-        assert!(store.touch(&touched.key).await.unwrap().is_some());
+        assert!(matches!(
+            store.touch(&touched.key).await.unwrap(),
+            TouchOutcome::Touched { .. }
+        ));
         let fields: Vec<String> = conn.hkeys(hash).await.unwrap();
         assert!(fields.contains(&"m".to_owned()), "{fields:?}");
         let mut expected = touched.clone();

@@ -21,7 +21,8 @@ mod sqlite_specific {
     use std::time::Duration;
 
     use session_core::{
-        ChangeSet, Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig, Timestamp,
+        ChangeSet, Codec, ExpiryPolicy, PrincipalChange, Record, SessionId, SessionStore,
+        StoreConfig, Timestamp, TouchOutcome,
     };
     use session_stores::SqliteStore;
 
@@ -209,7 +210,10 @@ mod sqlite_specific {
         changes.upsert("theme".into(), Codec::Json.encode_value("light").unwrap());
         assert!(store.save(&alice.key, &changes, 3).await.is_err());
         assert_eq!(store.save(&alice.key, &changes, 4).await.unwrap(), 5);
-        assert!(store.touch(&binary.key).await.unwrap().is_some());
+        assert!(matches!(
+            store.touch(&binary.key).await.unwrap(),
+            TouchOutcome::Touched { .. }
+        ));
 
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
@@ -276,13 +280,19 @@ mod sqlite_specific {
             keys.push(record.key);
         }
         clock.advance(Duration::from_secs(8));
-        store.touch(&keys[0]).await.unwrap().unwrap();
+        assert!(matches!(
+            store.touch(&keys[0]).await.unwrap(),
+            TouchOutcome::Touched { .. }
+        ));
         clock.advance(Duration::from_secs(4));
         // keys[1] and keys[2] expired at 10 s; keys[0] lives until 18 s.
         assert_eq!(store.count().await.unwrap(), 1);
         assert_eq!(store.delete_expired().await.unwrap(), 2);
         assert_eq!(store.count().await.unwrap(), 1);
-        store.touch(&keys[0]).await.unwrap().unwrap();
+        assert!(matches!(
+            store.touch(&keys[0]).await.unwrap(),
+            TouchOutcome::Touched { .. }
+        ));
         clock.advance(Duration::from_secs(9));
         assert_eq!(store.count().await.unwrap(), 1);
         assert_eq!(store.delete_expired().await.unwrap(), 0);
@@ -450,7 +460,7 @@ mod sqlite_specific {
         /// Per attribute name: none, an upsert of a value of this length, or a removal.
         edits: Vec<(usize, Option<usize>)>,
         clear: bool,
-        principal: Option<Option<&'static str>>,
+        principal: PrincipalChange,
         idle_secs: Option<u64>,
         staleness: u64,
     }
@@ -467,7 +477,9 @@ mod sqlite_specific {
             .prop_map(|(edits, clear, principal, idle_secs, staleness)| Step {
                 edits,
                 clear,
-                principal,
+                principal: principal.map_or(PrincipalChange::Keep, |p| {
+                    PrincipalChange::to(p.map(str::to_owned))
+                }),
                 idle_secs,
                 staleness,
             })
@@ -521,7 +533,7 @@ mod sqlite_specific {
                             None => changes.remove(&name),
                         }
                     }
-                    changes.principal = step.principal.map(|p| p.map(str::to_owned));
+                    changes.principal = step.principal.clone();
                     changes.expiry = step
                         .idle_secs
                         .map(|secs| ExpiryPolicy::idle(Duration::from_secs(secs)));

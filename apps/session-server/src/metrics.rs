@@ -4,13 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
-use async_trait::async_trait;
-use session_core::{
-    ChangeSet, Events, Page, PageRequest, PrincipalIndex, Record, Result, SessionKey, SessionStore,
-    Timestamp,
-};
+use session_core::{Events, HookedStore, SessionStore, StoreHook, StoreOperation};
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -18,7 +14,7 @@ const BUCKETS: [f64; 14] = [
 ];
 const OPERATIONS: [&str; 6] = ["load", "create", "save", "touch", "delete", "cycle_id"];
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
@@ -43,87 +39,19 @@ impl Histogram {
 }
 
 /// Store operation timings, shared by the [`TimedStore`] and the `/metrics` page.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct StoreTimings {
     histograms: [Histogram; OPERATIONS.len()],
 }
 
-impl StoreTimings {
-    fn record(&self, operation: usize, started: Instant, failed: bool) {
-        self.histograms[operation].observe(started.elapsed().as_secs_f64(), failed);
-    }
-}
+/// A store that times every per-session operation of the store it wraps.
+pub type TimedStore = HookedStore<Arc<dyn SessionStore>, Arc<StoreTimings>>;
 
-/// A store that times every operation of the store it wraps.
-#[derive(Clone)]
-pub struct TimedStore {
-    inner: Arc<dyn SessionStore>,
-    timings: Arc<StoreTimings>,
-}
-
-impl std::fmt::Debug for TimedStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TimedStore")
-            .field("inner", &self.inner)
-            .finish()
-    }
-}
-
-impl TimedStore {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn SessionStore>, timings: Arc<StoreTimings>) -> Self {
-        TimedStore { inner, timings }
-    }
-}
-
-macro_rules! timed {
-    ($self:ident, $op:expr, $call:expr) => {{
-        let started = Instant::now();
-        let result = $call.await;
-        $self.timings.record($op, started, result.is_err());
-        result
-    }};
-}
-
-#[async_trait]
-impl SessionStore for TimedStore {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    async fn create(&self, record: &Record) -> Result<()> {
-        timed!(self, 1, self.inner.create(record))
-    }
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        timed!(self, 0, self.inner.load(key))
-    }
-    async fn save(
-        &self,
-        key: &SessionKey,
-        changes: &ChangeSet,
-        loaded_version: u64,
-    ) -> Result<u64> {
-        timed!(self, 2, self.inner.save(key, changes, loaded_version))
-    }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
-        timed!(self, 3, self.inner.touch(key))
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<bool> {
-        timed!(self, 4, self.inner.delete(key))
-    }
-    async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
-        timed!(self, 5, self.inner.cycle_id(old, new))
-    }
-    async fn delete_expired(&self) -> Result<u64> {
-        self.inner.delete_expired().await
-    }
-    async fn list(&self, page: PageRequest) -> Result<Page> {
-        self.inner.list(page).await
-    }
-    async fn count(&self) -> Result<u64> {
-        self.inner.count().await
-    }
-    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
-        self.inner.principal_index()
+impl StoreHook for StoreTimings {
+    fn after(&self, operation: StoreOperation, elapsed: Duration, failed: bool) {
+        if let Some(index) = OPERATIONS.iter().position(|name| *name == operation.name()) {
+            self.histograms[index].observe(elapsed.as_secs_f64(), failed);
+        }
     }
 }
 
@@ -196,6 +124,32 @@ pub fn render(active: Option<u64>, store: &str, timings: &StoreTimings, events: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_timed_store_times_each_session_operation_and_counts_its_errors() {
+        let timings = Arc::new(StoreTimings::default());
+        let store = TimedStore::new(Arc::new(session_core::MemoryStore::new()), timings.clone());
+        let key = session_core::SessionId::generate().unwrap().key();
+        assert_eq!(store.load(&key).await.unwrap(), None);
+        let gone = store
+            .save(&key, &session_core::ChangeSet::default(), 1)
+            .await;
+        assert!(gone.is_err());
+        store.count().await.unwrap();
+        let text = render(None, "memory", &timings, &Events::new());
+        assert!(
+            text.contains("session_store_operation_duration_seconds_count{operation=\"load\"} 1\n")
+        );
+        assert!(
+            text.contains("session_store_operation_duration_seconds_count{operation=\"save\"} 1\n")
+        );
+        assert!(text.contains("session_store_operation_errors_total{operation=\"load\"} 0\n"));
+        assert!(text.contains("session_store_operation_errors_total{operation=\"save\"} 1\n"));
+        assert!(
+            !text.contains("operation=\"count\""),
+            "upkeep and admin calls are not timed"
+        );
+    }
 
     #[test]
     fn renders_prometheus_text_with_cumulative_buckets() {

@@ -5,16 +5,15 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::change_set::ChangeSet;
+use crate::change_set::{ChangeSet, PrincipalChange};
 use crate::codec::Codec;
 use crate::error::Error;
 use crate::expiry::ExpiryPolicy;
 use crate::id::{SessionId, SessionKey};
 use crate::limits::LimitError;
+use crate::principal_limit::{PrincipalLimit, WhenFull};
 use crate::record::Record;
-use crate::store::{
-    PageRequest, PrincipalIndex, PrincipalLimit, SessionStore, StoreConfig, WhenFull,
-};
+use crate::store::{PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 
 use super::fixture::{Fixture, fresh_key};
 
@@ -36,7 +35,7 @@ fn upserts(pairs: &[(&str, &str)]) -> ChangeSet {
 
 fn principal_change(principal: Option<&str>) -> ChangeSet {
     ChangeSet {
-        principal: Some(principal.map(str::to_owned)),
+        principal: PrincipalChange::to(principal.map(str::to_owned)),
         ..ChangeSet::default()
     }
 }
@@ -146,7 +145,7 @@ case! {
         for _ in 0..5 {
             fx.advance(MINUTE * 11);
             let touched = fx.store.touch(&record.key).await.unwrap_or_else(|e| panic!("touch: {e}"));
-            assert_eq!(touched, Some(Some(record.created_at.saturating_add(MINUTE * 60))));
+            assert_eq!(touched, TouchOutcome::Touched { expires_at: Some(record.created_at.saturating_add(MINUTE * 60)) });
         }
         fx.advance(MINUTE * 5 - Duration::from_millis(1));
         assert!(fx.load(&record.key).await.is_some());
@@ -179,7 +178,7 @@ case! {
         let record = fx.stored(ExpiryPolicy::NEVER, None, &[("a", "1")]).await;
         fx.advance(Duration::from_secs(10 * 365 * 24 * 3600));
         assert!(fx.load(&record.key).await.is_some());
-        assert_eq!(fx.store.touch(&record.key).await.ok(), Some(Some(None)));
+        assert_eq!(fx.store.touch(&record.key).await.ok(), Some(TouchOutcome::Touched { expires_at: None }));
     }
 }
 
@@ -190,7 +189,7 @@ case! {
         fx.advance(MINUTE * 20);
         let now = fx.now();
         let touched = fx.store.touch(&record.key).await.unwrap_or_else(|e| panic!("touch: {e}"));
-        assert_eq!(touched, Some(Some(now.saturating_add(MINUTE * 30))));
+        assert_eq!(touched, TouchOutcome::Touched { expires_at: Some(now.saturating_add(MINUTE * 30)) });
         let loaded = fx.load(&record.key).await.unwrap_or_else(|| panic!("touched record vanished"));
         assert_eq!(loaded.version, record.version, "{}: touch must not bump the version", fx.store.name());
         assert_eq!(loaded.attributes, record.attributes);
@@ -205,10 +204,10 @@ case! {
 case! {
     /// Touching what is not there (or expired) reports `None` and brings nothing back.
     touch_of_missing_or_expired_session_is_none(fx) {
-        assert_eq!(fx.store.touch(&fresh_key()).await.ok(), Some(None));
+        assert_eq!(fx.store.touch(&fresh_key()).await.ok(), Some(TouchOutcome::Missing));
         let record = fx.stored(idle(10), None, &[]).await;
         fx.advance(MINUTE * 10);
-        assert_eq!(fx.store.touch(&record.key).await.ok(), Some(None), "{}: an expired record cannot be touched", fx.store.name());
+        assert_eq!(fx.store.touch(&record.key).await.ok(), Some(TouchOutcome::Missing), "{}: an expired record cannot be touched", fx.store.name());
         assert_eq!(fx.load(&record.key).await, None, "{}: a touch must not revive an expired record", fx.store.name());
     }
 }
@@ -220,7 +219,7 @@ case! {
         fx.advance(MINUTE);
         let mut changes = upserts(&[("a", "x2"), ("c", "z")]);
         changes.remove("b");
-        changes.principal = Some(Some("bob".into()));
+        changes.principal = PrincipalChange::Set("bob".into());
         changes.expiry = Some(idle(45));
         let version = fx.store.save(&record.key, &changes, record.version).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert_eq!(version, record.version + 1);
@@ -550,7 +549,7 @@ case! {
         }
         for edge in [SessionKey::from_bytes([0; 32]), SessionKey::from_bytes([0xff; 32])] {
             assert_eq!(fx.load(&edge).await, None);
-            assert_eq!(fx.store.touch(&edge).await.ok(), Some(None));
+            assert_eq!(fx.store.touch(&edge).await.ok(), Some(TouchOutcome::Missing));
             assert_eq!(fx.store.delete(&edge).await.ok(), Some(false));
             let result = fx.store.save(&edge, &upserts(&[("a", "1")]), 1).await;
             assert!(matches!(result, Err(Error::Gone { .. })), "{}: got {result:?}", fx.store.name());
@@ -683,5 +682,69 @@ case! {
         fx.store.save(&anonymous.key, &login, anonymous.version).await.unwrap_or_else(|e| panic!("save: {e}"));
         assert_eq!(fx.load(&first).await, None, "{}: logging in by save must evict beyond the limit", fx.store.name());
         assert_eq!(keys_of(&*fx.store, "alice").await, vec![anonymous.key]);
+    }
+}
+
+case! {
+    /// A refused login reports what is wrong with the write itself first: a create under a
+    /// taken key is `AlreadyExists`, a save of a session changed meanwhile is a `Conflict` and
+    /// one of a session that is gone is `Gone`, as `Record::apply` orders its refusals — the
+    /// per-principal limit is checked only for a write that would otherwise succeed.
+    principal_limit_is_checked_after_the_write_itself(fx, limit = PrincipalLimit { max: 1, when_full: WhenFull::Refuse }) {
+        let name = fx.store.name();
+        fx.stored(idle(30), Some("alice"), &[]).await;
+
+        let taken = fx.stored(idle(30), None, &[]).await;
+        let mut rival = taken.clone();
+        rival.principal = Some("alice".into());
+        let result = fx.store.create(&rival).await;
+        assert!(matches!(result, Err(Error::AlreadyExists { .. })), "{name}: a create under a taken key must be AlreadyExists before the limit, got {result:?}");
+
+        let session = fx.stored(idle(30), None, &[("cart", "empty")]).await;
+        fx.store.save(&session.key, &upserts(&[("cart", "book")]), session.version).await.unwrap_or_else(|e| panic!("{name}: save: {e}"));
+        let mut stale_login = upserts(&[("cart", "stale")]);
+        stale_login.principal = PrincipalChange::Set("alice".into());
+        let result = fx.store.save(&session.key, &stale_login, session.version).await;
+        assert!(matches!(result, Err(Error::Conflict { .. })), "{name}: a save that conflicts and exceeds the limit must be a Conflict, got {result:?}");
+        let loaded = fx.load(&session.key).await.unwrap_or_else(|| panic!("{name}: the session vanished"));
+        assert_eq!((loaded.principal.as_deref(), text(&loaded, "cart").as_deref()), (None, Some("book")), "{name}: a refused save changes nothing");
+
+        fx.store.delete(&session.key).await.unwrap_or_else(|e| panic!("{name}: delete: {e}"));
+        let result = fx.store.save(&session.key, &principal_change(Some("alice")), session.version + 1).await;
+        assert!(matches!(result, Err(Error::Gone { .. })), "{name}: a login by save of a deleted session must be Gone before the limit, got {result:?}");
+
+        let fresh = fx.stored(idle(30), None, &[]).await;
+        let result = fx.store.save(&fresh.key, &principal_change(Some("alice")), fresh.version).await;
+        assert!(matches!(result, Err(Error::PrincipalLimit { max: 1 })), "{name}: a login by save that would succeed is refused by the limit, got {result:?}");
+    }
+}
+
+case! {
+    /// A write that is refused for its own reasons (a taken key, a conflict, a session that is
+    /// gone) evicts none of the principal's sessions.
+    principal_limit_evicts_nobody_for_a_refused_write(fx, limit = PrincipalLimit { max: 1, when_full: WhenFull::EvictOldest }) {
+        let name = fx.store.name();
+        let first = fx.stored(idle(30), Some("alice"), &[]).await.key;
+
+        let taken = fx.stored(idle(30), None, &[]).await;
+        let mut rival = taken.clone();
+        rival.principal = Some("alice".into());
+        let result = fx.store.create(&rival).await;
+        assert!(matches!(result, Err(Error::AlreadyExists { .. })), "{name}: got {result:?}");
+        assert!(fx.load(&first).await.is_some(), "{name}: a create under a taken key must evict nobody");
+
+        let session = fx.stored(idle(30), None, &[("cart", "empty")]).await;
+        fx.store.save(&session.key, &upserts(&[("cart", "book")]), session.version).await.unwrap_or_else(|e| panic!("{name}: save: {e}"));
+        let mut stale_login = upserts(&[("cart", "stale")]);
+        stale_login.principal = PrincipalChange::Set("alice".into());
+        let result = fx.store.save(&session.key, &stale_login, session.version).await;
+        assert!(matches!(result, Err(Error::Conflict { .. })), "{name}: got {result:?}");
+        assert!(fx.load(&first).await.is_some(), "{name}: a save refused as a conflict must evict nobody");
+
+        fx.store.delete(&session.key).await.unwrap_or_else(|e| panic!("{name}: delete: {e}"));
+        let result = fx.store.save(&session.key, &principal_change(Some("alice")), session.version + 1).await;
+        assert!(matches!(result, Err(Error::Gone { .. })), "{name}: got {result:?}");
+        assert!(fx.load(&first).await.is_some(), "{name}: a save of a session that is gone must evict nobody");
+        assert_eq!(keys_of(&*fx.store, "alice").await, vec![first]);
     }
 }

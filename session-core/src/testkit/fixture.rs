@@ -10,8 +10,9 @@ use crate::events::Events;
 use crate::expiry::ExpiryPolicy;
 use crate::id::{SessionId, SessionKey};
 use crate::limits::Limits;
+use crate::principal_limit::PrincipalLimit;
 use crate::record::Record;
-use crate::store::{PrincipalLimit, SessionStore, StoreConfig};
+use crate::store::{SessionStore, StoreConfig};
 
 /// A store under test, with the clock and events it was built with.
 pub struct Fixture<S, G> {

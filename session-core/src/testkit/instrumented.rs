@@ -1,17 +1,11 @@
-//! Store wrappers for testing code that sits on top of a store (session handles, middleware):
-//! one that counts operations, one that can be switched to fail.
+//! A store wrapper for testing code that sits on top of a store (session handles, middleware):
+//! it counts operations and can be switched to fail.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use async_trait::async_trait;
-
-use crate::change_set::ChangeSet;
-use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::SessionKey;
-use crate::record::Record;
-use crate::store::{Page, PageRequest, PrincipalIndex, SessionStore};
+use crate::hooked_store::{HookedStore, StoreHook, StoreOperation};
 
 /// Operation counters of an [`InstrumentedStore`].
 #[derive(Debug, Default)]
@@ -51,92 +45,58 @@ impl OperationCounts {
     }
 }
 
-/// Wraps a store, counting every operation and failing every operation while
-/// [`set_failing`](InstrumentedStore::set_failing) is on (as a backend outage would).
-#[derive(Debug, Clone)]
-pub struct InstrumentedStore<S> {
-    inner: S,
+/// A store that counts every per-session operation and fails each while
+/// [`set_failing`](InstrumentedStore::set_failing) is on (as a backend outage would);
+/// upkeep and admin operations (`delete_expired`, `list`, `count`) pass through.
+pub type InstrumentedStore<S> = HookedStore<S, Instruments>;
+
+/// The [`StoreHook`] of an [`InstrumentedStore`]: its counters and its failure switch, shared
+/// by clones.
+#[derive(Debug, Clone, Default)]
+pub struct Instruments {
     counts: Arc<OperationCounts>,
     failing: Arc<AtomicBool>,
 }
 
-impl<S: SessionStore> InstrumentedStore<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        InstrumentedStore {
-            inner,
-            counts: Arc::default(),
-            failing: Arc::default(),
-        }
+impl<S> HookedStore<S, Instruments> {
+    /// Wraps `inner`, counting and passing operations through.
+    pub fn instrumented(inner: S) -> Self {
+        HookedStore::new(inner, Instruments::default())
     }
 
     /// The counters (shared by clones).
     pub fn counts(&self) -> Arc<OperationCounts> {
-        self.counts.clone()
+        self.hook().counts.clone()
     }
 
-    /// Makes every operation fail with a backend error (`true`) or pass through (`false`).
+    /// Makes every per-session operation fail with a backend error (`true`) or pass through
+    /// (`false`).
     pub fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
+        self.hook().failing.store(failing, Ordering::SeqCst);
     }
+}
 
-    fn enter(&self, counter: &AtomicU64, operation: &'static str) -> Result<()> {
+impl StoreHook for Instruments {
+    fn before(&self, operation: StoreOperation) -> Result<()> {
+        let counter = match operation {
+            StoreOperation::Create => &self.counts.creates,
+            StoreOperation::Load => &self.counts.loads,
+            StoreOperation::Save => &self.counts.saves,
+            StoreOperation::Touch => &self.counts.touches,
+            StoreOperation::Delete => &self.counts.deletes,
+            StoreOperation::CycleId => &self.counts.cycles,
+            StoreOperation::DeleteExpired | StoreOperation::List | StoreOperation::Count => {
+                return Ok(());
+            }
+        };
         counter.fetch_add(1, Ordering::SeqCst);
         if self.failing.load(Ordering::SeqCst) {
             return Err(Error::backend(
                 "instrumented",
-                operation,
+                operation.name(),
                 "backend switched off by the test",
             ));
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl<S: SessionStore> SessionStore for InstrumentedStore<S> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    async fn create(&self, record: &Record) -> Result<()> {
-        self.enter(&self.counts.creates, "create")?;
-        self.inner.create(record).await
-    }
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        self.enter(&self.counts.loads, "load")?;
-        self.inner.load(key).await
-    }
-    async fn save(
-        &self,
-        key: &SessionKey,
-        changes: &ChangeSet,
-        loaded_version: u64,
-    ) -> Result<u64> {
-        self.enter(&self.counts.saves, "save")?;
-        self.inner.save(key, changes, loaded_version).await
-    }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
-        self.enter(&self.counts.touches, "touch")?;
-        self.inner.touch(key).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<bool> {
-        self.enter(&self.counts.deletes, "delete")?;
-        self.inner.delete(key).await
-    }
-    async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
-        self.enter(&self.counts.cycles, "cycle_id")?;
-        self.inner.cycle_id(old, new).await
-    }
-    async fn delete_expired(&self) -> Result<u64> {
-        self.inner.delete_expired().await
-    }
-    async fn list(&self, page: PageRequest) -> Result<Page> {
-        self.inner.list(page).await
-    }
-    async fn count(&self) -> Result<u64> {
-        self.inner.count().await
-    }
-    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
-        self.inner.principal_index()
     }
 }

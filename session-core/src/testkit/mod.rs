@@ -26,7 +26,7 @@ pub mod golden;
 mod instrumented;
 
 pub use fixture::Fixture;
-pub use instrumented::{InstrumentedStore, OperationCounts};
+pub use instrumented::{InstrumentedStore, Instruments, OperationCounts};
 
 /// Generates one `#[tokio::test]` per store contract case, each building its store with
 /// `$factory` (an `async fn(StoreConfig) -> (S, G)`).
@@ -65,6 +65,8 @@ macro_rules! store_conformance_tests {
             principal_limit_evicts_least_recently_used,
             principal_limit_can_refuse,
             principal_limit_applies_when_logging_in_by_save,
+            principal_limit_is_checked_after_the_write_itself,
+            principal_limit_evicts_nobody_for_a_refused_write,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

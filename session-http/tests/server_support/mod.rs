@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -15,93 +14,45 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use session_core::{
-    ChangeSet, Error, ExpiryPolicy, MemoryStore, MockClock, Page, PageRequest, PrincipalIndex,
-    Record, Result, SessionConfig, SessionKey, SessionManager, SessionStore, Timestamp,
+    Error, ExpiryPolicy, HookedStore, MemoryStore, MockClock, Result, SessionConfig,
+    SessionManager, SessionStore, StoreHook, StoreOperation,
 };
 use session_http::server::{Session, SessionLayer, SessionLayerBuilder};
 use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify, Semaphore};
 
-/// A MemoryStore that counts operations and fails every operation while `fail` is set.
-#[derive(Debug, Clone)]
-pub struct ProbeStore {
-    pub inner: MemoryStore,
+/// A MemoryStore that counts per-session operations and fails each while `fail` is set.
+pub type ProbeStore = HookedStore<MemoryStore, Probe>;
+
+/// The probe's counter and failure switch (shared by clones).
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
     pub ops: Arc<AtomicU64>,
     pub fail: Arc<AtomicBool>,
-    /// Loads that have returned.
-    pub loads_done: Arc<AtomicU64>,
 }
 
-impl ProbeStore {
-    pub fn new(clock: &MockClock) -> Self {
-        ProbeStore {
-            inner: MemoryStore::builder().clock(clock.shared()).build(),
-            ops: Arc::new(AtomicU64::new(0)),
-            fail: Arc::new(AtomicBool::new(false)),
-            loads_done: Arc::new(AtomicU64::new(0)),
-        }
-    }
+pub fn probe_store(clock: &MockClock) -> ProbeStore {
+    HookedStore::new(
+        MemoryStore::builder().clock(clock.shared()).build(),
+        Probe::default(),
+    )
+}
 
-    fn op(&self, operation: &'static str) -> Result<()> {
+impl StoreHook for Probe {
+    fn before(&self, operation: StoreOperation) -> Result<()> {
+        if !operation.is_per_session() {
+            return Ok(());
+        }
         self.ops.fetch_add(1, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
+            // A detail no response may leak.
             return Err(Error::backend(
                 "probe",
-                operation,
+                operation.name(),
                 std::io::Error::other("secret backend detail 10.0.0.7:6379"),
             ));
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for ProbeStore {
-    fn name(&self) -> &'static str {
-        "probe"
-    }
-    async fn create(&self, record: &Record) -> Result<()> {
-        self.op("create")?;
-        self.inner.create(record).await
-    }
-    async fn load(&self, key: &SessionKey) -> Result<Option<Record>> {
-        self.op("load")?;
-        let loaded = self.inner.load(key).await;
-        self.loads_done.fetch_add(1, Ordering::SeqCst);
-        loaded
-    }
-    async fn save(
-        &self,
-        key: &SessionKey,
-        changes: &ChangeSet,
-        loaded_version: u64,
-    ) -> Result<u64> {
-        self.op("save")?;
-        self.inner.save(key, changes, loaded_version).await
-    }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
-        self.op("touch")?;
-        self.inner.touch(key).await
-    }
-    async fn delete(&self, key: &SessionKey) -> Result<bool> {
-        self.op("delete")?;
-        self.inner.delete(key).await
-    }
-    async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
-        self.op("cycle_id")?;
-        self.inner.cycle_id(old, new).await
-    }
-    async fn delete_expired(&self) -> Result<u64> {
-        self.inner.delete_expired().await
-    }
-    async fn list(&self, page: PageRequest) -> Result<Page> {
-        self.inner.list(page).await
-    }
-    async fn count(&self) -> Result<u64> {
-        self.inner.count().await
-    }
-    fn principal_index(&self) -> Option<&dyn PrincipalIndex> {
-        self.inner.principal_index()
     }
 }
 
@@ -130,10 +81,10 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub fn ops(&self) -> u64 {
-        self.store.ops.load(Ordering::SeqCst)
+        self.store.hook().ops.load(Ordering::SeqCst)
     }
     pub async fn count(&self) -> u64 {
-        self.store.inner.count().await.unwrap()
+        self.store.inner().count().await.unwrap()
     }
 }
 
@@ -155,7 +106,7 @@ fn err(e: Error) -> (StatusCode, String) {
 /// Starts the test app with the layer the closure builds from the default builder.
 pub async fn start(configure: impl FnOnce(SessionLayerBuilder) -> SessionLayerBuilder) -> TestApp {
     let clock = MockClock::new();
-    let store = ProbeStore::new(&clock);
+    let store = probe_store(&clock);
     let manager = SessionManager::new(
         Arc::new(store.clone()),
         SessionConfig {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    ChangeSet, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex, Record,
-    Result as CoreResult, SessionEvent, SessionKey, SessionStore, StoreConfig, Timestamp, WhenFull,
-    decode_record, encode_record,
+    ChangeSet, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex, PrincipalLimit,
+    Record, Result as CoreResult, RoomDecision, SessionEvent, SessionKey, SessionStore,
+    StoreConfig, Timestamp, TouchOutcome, decode_record, encode_record,
 };
 
 use super::directory::{Directory, DirectoryLock};
@@ -237,7 +237,7 @@ impl<S: Sealer> Inner<S> {
     }
 
     /// Makes room for one more session of `principal` besides `except`, per the configured
-    /// limit. Call with the lock held.
+    /// limit. Call with the lock held, once the write's own checks have passed.
     fn make_room(
         &self,
         principal: &str,
@@ -247,27 +247,23 @@ impl<S: Sealer> Inner<S> {
         let Some(limit) = self.config.principal_limit else {
             return Ok(());
         };
-        let others: Vec<Record> = self
+        let others = self
             .live_of_principal(principal, now)?
             .into_iter()
             .filter(|r| r.key != *except)
-            .collect();
-        if others.len() < limit.max {
-            return Ok(());
-        }
-        if limit.when_full == WhenFull::Refuse {
-            return Err(CoreError::PrincipalLimit { max: limit.max }.into());
-        }
-        let excess = others.len() + 1 - limit.max;
-        for record in others.into_iter().take(excess) {
-            if self.dir.remove(&record.key)? {
-                self.emit(
-                    SessionEvent::new(EventKind::Evicted, Some(record.key), now)
-                        .with_detail("per-principal session limit"),
-                );
+            .map(|r| (r.key, r.last_access));
+        match limit.decide(others) {
+            RoomDecision::Allow => Ok(()),
+            RoomDecision::Refuse => Err(limit.refusal().into()),
+            RoomDecision::Evict(keys) => {
+                for key in keys {
+                    if self.dir.remove(&key)? {
+                        self.emit(PrincipalLimit::eviction_event(key, now));
+                    }
+                }
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 
@@ -323,7 +319,7 @@ impl<S: Sealer> SessionStore for FileStore<S> {
                 return Err(CoreError::Gone { key }.into());
             };
             record.apply(&changes, loaded_version, now, &inner.config.limits)?;
-            if let Some(Some(principal)) = &changes.principal {
+            if let Some(principal) = changes.principal.set() {
                 inner.make_room(principal, &key, now)?;
             }
             inner.write_record(&record)?;
@@ -332,16 +328,18 @@ impl<S: Sealer> SessionStore for FileStore<S> {
         .await
     }
 
-    async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> CoreResult<TouchOutcome> {
         let key = *key;
         self.write_op("touch", move |inner, _lock| {
             let now = inner.now();
             let Some(mut record) = inner.live(&key, now)? else {
-                return Ok(None);
+                return Ok(TouchOutcome::Missing);
             };
             record.touch(now);
             inner.write_record(&record)?;
-            Ok(Some(record.expires_at()))
+            Ok(TouchOutcome::Touched {
+                expires_at: record.expires_at(),
+            })
         })
         .await
     }

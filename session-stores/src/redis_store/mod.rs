@@ -1,10 +1,16 @@
 //! The Redis store: one server or a Redis Cluster.
 
+mod builder;
 mod connection;
 pub(crate) mod fields;
+mod indexes;
 mod keys;
 mod principal_lease;
+mod replies;
+mod save;
 mod scripts;
+mod session_limit;
 mod store;
 
-pub use store::{RedisStore, RedisStoreBuilder};
+pub use builder::RedisStoreBuilder;
+pub use store::RedisStore;

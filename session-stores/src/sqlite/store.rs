@@ -10,8 +10,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use session_core::{
     ChangeSet, Codec, Error as CoreError, EventKind, ExpiryPolicy, Page, PageRequest,
-    PrincipalIndex, Record, Result as CoreResult, SessionEvent, SessionKey, SessionStore,
-    StoreConfig, Timestamp, WhenFull,
+    PrincipalIndex, PrincipalLimit, Record, Result as CoreResult, RoomDecision, SessionEvent,
+    SessionKey, SessionStore, StoreConfig, Timestamp, TouchOutcome,
 };
 
 use super::functions::{self, PendingSave, PendingSaves};
@@ -407,8 +407,9 @@ fn live_of_principal(conn: &Connection, principal: &str, now: Timestamp) -> Resu
     )
 }
 
-/// Makes room for one more session of `principal` besides `except`, inside a transaction;
-/// returns the sessions it evicted, for events once the transaction has committed.
+/// Makes room for one more session of `principal` besides `except`, inside a transaction,
+/// once the write's own checks have passed; returns the sessions it evicted, for events once
+/// the transaction has committed.
 fn make_room(
     inner: &Shared,
     conn: &Connection,
@@ -419,37 +420,37 @@ fn make_room(
     let Some(limit) = inner.config.principal_limit else {
         return Ok(Vec::new());
     };
-    let others: Vec<SessionKey> = {
+    let others: Vec<(SessionKey, Timestamp)> = {
         let mut statement = conn.prepare_cached(&format!(
-            "SELECT key FROM sessions WHERE principal = :principal AND key != :except AND {LIVE}
-             ORDER BY last_access, key"
+            "SELECT key, last_access FROM sessions
+             WHERE principal = :principal AND key != :except AND {LIVE}"
         ))?;
         let rows = statement.query_map(
             rusqlite::named_params! {":principal": principal, ":except": except.as_bytes(), ":now": millis(now)},
-            |row| row.get::<_, Vec<u8>>(0),
+            |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?)),
         )?;
-        let mut keys = Vec::new();
-        for key in rows {
-            if let Ok(bytes) = <[u8; 32]>::try_from(key?) {
-                keys.push(SessionKey::from_bytes(bytes));
+        let mut others = Vec::new();
+        for row in rows {
+            let (key, last_access) = row?;
+            if let Ok(bytes) = <[u8; 32]>::try_from(key) {
+                others.push((SessionKey::from_bytes(bytes), timestamp(last_access)));
             }
         }
-        keys
+        others
     };
-    if others.len() < limit.max {
-        return Ok(Vec::new());
-    }
-    if limit.when_full == WhenFull::Refuse {
-        return Err(CoreError::PrincipalLimit { max: limit.max }.into());
-    }
-    let excess = others.len() + 1 - limit.max;
-    let mut evicted = Vec::new();
-    for key in others.into_iter().take(excess) {
-        if remove(conn, &key)? {
-            evicted.push(key);
+    match limit.decide(others) {
+        RoomDecision::Allow => Ok(Vec::new()),
+        RoomDecision::Refuse => Err(limit.refusal().into()),
+        RoomDecision::Evict(keys) => {
+            let mut evicted = Vec::new();
+            for key in keys {
+                if remove(conn, &key)? {
+                    evicted.push(key);
+                }
+            }
+            Ok(evicted)
         }
     }
-    Ok(evicted)
 }
 
 /// Reports sessions removed by a transaction, once it has committed.
@@ -467,13 +468,9 @@ fn report_removed(
 
 /// Reports sessions evicted by the per-principal limit.
 fn report_evicted(ctx: &mut Ctx<'_>, evicted: &[SessionKey], now: Timestamp) {
-    report_removed(
-        ctx,
-        EventKind::Evicted,
-        "per-principal session limit",
-        evicted,
-        now,
-    );
+    for key in evicted {
+        ctx.emit(PrincipalLimit::eviction_event(*key, now));
+    }
 }
 
 #[async_trait]
@@ -524,7 +521,7 @@ impl SessionStore for SqliteStore {
         self.run("save", true, move |ctx| {
             let (conn, inner) = (ctx.conn, ctx.shared);
             let now = inner.now();
-            if changes.principal.is_none() && changes.expiry.is_none() {
+            if changes.principal.is_keep() && changes.expiry.is_none() {
                 let save = PendingSave {
                     key,
                     changes,
@@ -538,9 +535,9 @@ impl SessionStore for SqliteStore {
                     return Err(CoreError::Gone { key }.into());
                 };
                 record.apply(&changes, loaded_version, now, &inner.config.limits)?;
-                let evicted = match &changes.principal {
-                    Some(Some(principal)) => make_room(inner, conn, principal, &key, now)?,
-                    _ => Vec::new(),
+                let evicted = match changes.principal.set() {
+                    Some(principal) => make_room(inner, conn, principal, &key, now)?,
+                    None => Vec::new(),
                 };
                 put(conn, &record)?;
                 Ok((record.version, evicted))
@@ -551,7 +548,7 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn touch(&self, key: &SessionKey) -> CoreResult<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> CoreResult<TouchOutcome> {
         let key = *key;
         self.run("touch", true, move |ctx| {
             let (conn, inner) = (ctx.conn, ctx.shared);
@@ -576,12 +573,14 @@ impl SessionStore for SqliteStore {
                     ))?
                     .execute(params![key.as_bytes(), now])?;
                 if changed == 0 {
-                    return Ok(None);
+                    return Ok(TouchOutcome::Missing);
                 }
                 let expires: Option<i64> = conn
                     .prepare_cached("SELECT expires_at FROM sessions WHERE key = ?1")?
                     .query_row([key.as_bytes()], |row| row.get(0))?;
-                Ok(Some(expires.map(timestamp)))
+                Ok(TouchOutcome::Touched {
+                    expires_at: expires.map(timestamp),
+                })
             })
         })
         .await
