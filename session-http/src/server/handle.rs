@@ -10,7 +10,7 @@ use session_core::{
     Error, EventKind, ExpiryPolicy, Result, SessionEvent, SessionId, SessionMetadata,
 };
 
-use super::config::StoreFailurePolicy;
+use super::config::{StoreFailurePolicy, UnreadableRecordPolicy};
 use super::id_transport::Presented;
 use super::layer::Shared;
 
@@ -233,8 +233,15 @@ impl Session {
         let manager = &self.inner.shared.manager;
         let mut live = Vec::new();
         for id in ids {
-            if manager.store().load(&id.key()).await?.is_some() {
-                live.push(id.clone());
+            match manager.store().load(&id.key()).await {
+                Ok(Some(_)) => live.push(id.clone()),
+                Ok(None) => {}
+                Err(error @ Error::Codec(_))
+                    if self.inner.shared.unreadable == UnreadableRecordPolicy::Discard =>
+                {
+                    self.discard_unreadable(id, &error).await;
+                }
+                Err(error) => return Err(error),
             }
         }
         if live.len() > 1 {
@@ -263,13 +270,26 @@ impl Session {
                 Ok(value)
             }
             Err(error) if is_store_failure(&error) => {
-                self.inner.store_failed.store(true, Ordering::Relaxed);
-                let continue_policy =
-                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
                 let loaded = match &core {
                     Some(core) => core.is_loaded().await,
                     None => false,
                 };
+                // A codec error before anything was loaded is the load's: the stored record
+                // does not decode.
+                if !loaded
+                    && matches!(error, Error::Codec(_))
+                    && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard
+                    && let Presented::Id(id) = &self.inner.presented
+                {
+                    let fresh = self.discard_unreadable(id, &error).await;
+                    if let Ok(mut guard) = self.inner.core.lock() {
+                        *guard = Some(fresh.clone());
+                    }
+                    return op(fresh).await;
+                }
+                self.inner.store_failed.store(true, Ordering::Relaxed);
+                let continue_policy =
+                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
                 if continue_policy && !loaded {
                     tracing::warn!(error = %error, "session store failed; continuing without a session");
                     self.inner.degraded.store(true, Ordering::Relaxed);
@@ -283,6 +303,37 @@ impl Session {
                 }
             }
             Err(error) => Err(error),
+        }
+    }
+
+    /// Removes the undecodable record under `id` and raises a `Discarded` event; returns the
+    /// session the request carries on with. Once the record is gone that is a handle on `id`
+    /// (which loads as new, so the client's id is expired unless the handler writes); if it
+    /// could not be deleted, a session that does not read it again.
+    async fn discard_unreadable(
+        &self,
+        id: &SessionId,
+        error: &Error,
+    ) -> session_core::StoreSession {
+        let manager = &self.inner.shared.manager;
+        let key = id.key();
+        tracing::warn!(session = %key.short(), %error, "stored session does not decode; discarding it");
+        // The fresh session is expected to be new; that is no sign of a guessed id.
+        self.inner.unknown_checked.store(true, Ordering::Relaxed);
+        manager.events().emit(
+            SessionEvent::new(
+                EventKind::Discarded,
+                Some(key),
+                manager.config().clock.now(),
+            )
+            .with_detail(error.to_string()),
+        );
+        match manager.store().delete(&key).await {
+            Ok(_) => manager.session(Some(id.clone())),
+            Err(delete_error) => {
+                tracing::warn!(session = %key.short(), error = %delete_error, "could not delete the undecodable session");
+                manager.session(None)
+            }
         }
     }
 

@@ -20,6 +20,7 @@ use tower_service::Service;
 
 use super::config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, StoreFailurePolicy,
+    UnreadableRecordPolicy,
 };
 use super::cross_origin::CrossOriginProtection;
 use super::handle::{Session, Used};
@@ -48,6 +49,7 @@ pub(crate) struct Shared {
     pub(crate) header: Option<HeaderTransport>,
     pub(crate) save_on_server_error: bool,
     pub(crate) store_failure: StoreFailurePolicy,
+    pub(crate) unreadable: UnreadableRecordPolicy,
     pub(crate) conflict: ConflictPolicy,
     pub(crate) cross_origin: CrossOriginProtection,
 }
@@ -68,6 +70,7 @@ impl Shared {
             header: builder.header,
             save_on_server_error: builder.save_on_server_error,
             store_failure: builder.store_failure,
+            unreadable: builder.unreadable,
             conflict: builder.conflict,
             cross_origin: builder.cross_origin,
         }
@@ -110,7 +113,7 @@ pub struct SessionLayer {
 impl SessionLayer {
     /// A layer with the default configuration: the id in a `session` cookie (`HttpOnly`,
     /// `Secure`, `SameSite=Lax`, `Path=/`), no header transport, no save on 5xx, fail closed
-    /// on store failure, 409 on conflicting writes.
+    /// on store failure, unreadable records discarded, 409 on conflicting writes.
     pub fn new(manager: SessionManager) -> Self {
         // The defaults pass every check of `build`.
         Self::builder(manager).into_layer()
@@ -124,6 +127,7 @@ impl SessionLayer {
             header: None,
             save_on_server_error: false,
             store_failure: StoreFailurePolicy::default(),
+            unreadable: UnreadableRecordPolicy::default(),
             conflict: ConflictPolicy::default(),
             cross_origin: CrossOriginProtection::default(),
         }
@@ -144,6 +148,7 @@ pub struct SessionLayerBuilder {
     header: Option<HeaderTransport>,
     save_on_server_error: bool,
     store_failure: StoreFailurePolicy,
+    unreadable: UnreadableRecordPolicy,
     conflict: ConflictPolicy,
     cross_origin: CrossOriginProtection,
 }
@@ -181,6 +186,13 @@ impl SessionLayerBuilder {
     /// What to do when the store fails.
     pub fn on_store_failure(mut self, policy: StoreFailurePolicy) -> Self {
         self.store_failure = policy;
+        self
+    }
+
+    /// What to do with a stored record that cannot be decoded (default: discard it and start
+    /// a fresh session; see [`UnreadableRecordPolicy`]).
+    pub fn on_unreadable_record(mut self, policy: UnreadableRecordPolicy) -> Self {
+        self.unreadable = policy;
         self
     }
 

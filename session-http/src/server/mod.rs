@@ -30,6 +30,11 @@
 //!   session and the client's stale cookie is expired when the handler uses the session;
 //!   malformed and unknown ids raise a [`SuspiciousId`](session_core::EventKind::SuspiciousId)
 //!   event.
+//! - **Unreadable records are not errors either.** When the record under a client's id does
+//!   not decode ([`Error::Codec`](session_core::Error::Codec) on load), the layer deletes it,
+//!   raises a [`Discarded`](session_core::EventKind::Discarded) event and gives the handler a
+//!   fresh session, so one damaged record does not lock its client out;
+//!   [`UnreadableRecordPolicy::StoreFailure`] keeps the record and fails as below instead.
 //! - **Failures.** Nothing is saved after a 5xx response unless
 //!   [`save_on_server_error`](SessionLayerBuilder::save_on_server_error) says so. When the store
 //!   fails, [`StoreFailurePolicy::FailClosed`] (the default) answers `503` with a plain body
@@ -157,6 +162,7 @@ mod layer;
 
 pub use config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, StoreFailurePolicy,
+    UnreadableRecordPolicy,
 };
 pub use cross_origin::{CrossOriginProtection, CrossOriginRefusal, RequestScheme};
 pub use csrf::CSRF_TOKEN_KEY;
