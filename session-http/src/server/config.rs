@@ -203,6 +203,15 @@ pub enum ConfigError {
         /// Which rule.
         reason: String,
     },
+    /// The login path of [`RequireLogin`](super::RequireLogin)'s redirect is not a path on
+    /// this site.
+    #[error("login path {path:?}: {reason}")]
+    LoginPath {
+        /// The path as given.
+        path: String,
+        /// Which rule.
+        reason: String,
+    },
     /// Neither a cookie nor a header was configured, so no id could ever reach a client.
     #[error("the session layer needs a cookie, a header, or both, to carry the session id")]
     NoTransport,

@@ -17,8 +17,9 @@ use super::layer::Shared;
 /// The session of one request, put into the request's extensions by the
 /// [`SessionLayer`](super::SessionLayer). Cheap to clone; clones share the session.
 ///
-/// With axum, take it as `Extension(session): Extension<Session>`; with plain hyper, from
-/// `request.extensions().get::<Session>()`.
+/// With axum, take it as a handler argument (`session: Session`, or
+/// [`RequireLogin`](super::RequireLogin) for handlers only a logged-in user may reach); with
+/// plain hyper, from `request.extensions().get::<Session>()`.
 ///
 /// Nothing is read from the store until a method needs the data, and the layer saves what
 /// changed after the handler returns. The methods mirror [`session_core::StoreSession`]; what they

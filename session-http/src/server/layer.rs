@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) unreadable: UnreadableRecordPolicy,
     pub(crate) conflict: ConflictPolicy,
     pub(crate) cross_origin: CrossOriginProtection,
+    /// Where [`RequireLogin`](super::RequireLogin) sends HTML clients that are not logged in.
+    pub(crate) login_path: Option<HeaderValue>,
 }
 
 impl Shared {
@@ -73,6 +75,10 @@ impl Shared {
             unreadable: builder.unreadable,
             conflict: builder.conflict,
             cross_origin: builder.cross_origin,
+            // `build` checked the path; an unchecked layer has none.
+            login_path: builder
+                .login_path
+                .and_then(|path| HeaderValue::from_str(&path).ok()),
         }
     }
 
@@ -130,6 +136,7 @@ impl SessionLayer {
             unreadable: UnreadableRecordPolicy::default(),
             conflict: ConflictPolicy::default(),
             cross_origin: CrossOriginProtection::default(),
+            login_path: None,
         }
     }
 
@@ -151,6 +158,7 @@ pub struct SessionLayerBuilder {
     unreadable: UnreadableRecordPolicy,
     conflict: ConflictPolicy,
     cross_origin: CrossOriginProtection,
+    login_path: Option<String>,
 }
 
 impl SessionLayerBuilder {
@@ -209,11 +217,22 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// The login page that [`RequireLogin`](super::RequireLogin) sends HTML clients to when
+    /// nobody is logged in (`303 See Other`): a path on this site, such as `/login`. Without
+    /// one (the default), HTML clients get the `401` that API clients get.
+    pub fn login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = Some(path.into());
+        self
+    }
+
     /// The layer, once the configuration is checked (cookie prefixes and attributes, at
-    /// least one transport).
+    /// least one transport, a login path on this site).
     pub fn build(self) -> Result<SessionLayer, ConfigError> {
         if self.cookie.is_none() && self.header.is_none() {
             return Err(ConfigError::NoTransport);
+        }
+        if let Some(path) = &self.login_path {
+            check_login_path(path)?;
         }
         if let Some(cookie) = &self.cookie {
             cookie.validate()?;
@@ -486,6 +505,22 @@ async fn finish<B>(
         }
     }
     response
+}
+
+/// A login path must stay on this site: `/` and not `//` or `/\` (which browsers read as
+/// another host), printable ASCII for the `Location` header.
+fn check_login_path(path: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::LoginPath {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !path.starts_with('/') || path.starts_with("//") || path.starts_with("/\\") {
+        return Err(bad("it must be a path on this site, starting with one '/'"));
+    }
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("it must be printable ASCII without spaces"));
+    }
+    Ok(())
 }
 
 /// Whether the request asks for its new id in a header rather than a cookie.

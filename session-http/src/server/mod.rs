@@ -150,15 +150,20 @@
 //! # }).unwrap();
 //! ```
 //!
-//! With axum, add the layer with `Router::layer` and take the handle with
-//! `Extension(session): Extension<Session>`; see `examples/axum_counter.rs`.
+//! With axum, add the layer with `Router::layer` and take the handle as a handler argument,
+//! `session: Session` (a route outside the layer answers `500`, [`MissingSessionLayer`]);
+//! see `examples/axum_counter.rs`. A handler that takes [`RequireLogin`] runs only when
+//! someone is logged in: others get a `303` to the login page
+//! ([`SessionLayerBuilder::login_path`]) when they read HTML, and `401` otherwise.
 
 mod config;
 mod cross_origin;
 mod csrf;
+mod extract;
 mod handle;
 mod id_transport;
 mod layer;
+mod require_login;
 
 pub use config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, StoreFailurePolicy,
@@ -166,6 +171,7 @@ pub use config::{
 };
 pub use cross_origin::{CrossOriginProtection, CrossOriginRefusal, RequestScheme};
 pub use csrf::CSRF_TOKEN_KEY;
+pub use extract::MissingSessionLayer;
 pub use handle::Session;
 pub use id_transport::{
     cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
@@ -174,3 +180,4 @@ pub use layer::{
     ResponseFuture, SESSION_TRANSPORT_HEADER, SessionBody, SessionLayer, SessionLayerBuilder,
     SessionService,
 };
+pub use require_login::{LoginRequired, RequireLogin};
