@@ -439,6 +439,7 @@ async fn build(config: &Config) -> Result<Built, StartError> {
         .cookie(cookie)
         .header(HeaderTransport::bearer())
         .cross_origin(cross_origin)
+        .login_path("/login")
         .on_store_failure(if config.continue_on_store_failure {
             StoreFailurePolicy::ContinueWithoutSession
         } else {

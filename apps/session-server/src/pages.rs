@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use session_core::Timestamp;
-use session_http::server::Session;
+use session_http::server::{RequireLogin, Session};
 
 use crate::app::{self, ApiError, AppState};
 
@@ -73,7 +73,7 @@ fn csrf_field(token: &str) -> String {
 }
 
 /// `/`: the session page when logged in, else the login form.
-pub async fn index(Extension(session): Extension<Session>) -> Response {
+pub async fn index(session: Session) -> Response {
     match logged_in(&session).await {
         Ok(Some(_)) => Redirect::to("/session").into_response(),
         Ok(None) => Redirect::to("/login").into_response(),
@@ -96,7 +96,7 @@ fn login_body(error: Option<&str>, csrf: &str) -> String {
 }
 
 /// `GET /login`: the form, with the form token of the visitor's (pre-login) session.
-pub async fn login_form(Extension(session): Extension<Session>) -> Response {
+pub async fn login_form(session: Session) -> Response {
     match session.csrf_token().await {
         Ok(token) => page("Log in", &login_body(None, &token)).into_response(),
         Err(error) => error_page(error.into()),
@@ -106,7 +106,7 @@ pub async fn login_form(Extension(session): Extension<Session>) -> Response {
 /// `POST /login` (form): check the form token (login CSRF), log in, go to the session page.
 pub async fn login(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     extensions: Extensions,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -153,7 +153,7 @@ fn until(label: &str, at: Option<Timestamp>) -> String {
 }
 
 /// `GET /session`: the session's facts, attributes and a counter button.
-pub async fn session_page(Extension(session): Extension<Session>) -> Response {
+pub async fn session_page(session: Session) -> Response {
     let result: Result<Response, ApiError> = async {
         let Some(principal) = logged_in(&session).await? else {
             return Ok(Redirect::to("/login").into_response());
@@ -211,12 +211,11 @@ pub async fn session_page(Extension(session): Extension<Session>) -> Response {
 
 /// `POST /counter/{name}` (form).
 pub async fn counter(
-    Extension(session): Extension<Session>,
+    RequireLogin { session, .. }: RequireLogin,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<(), ApiError> = async {
-        app::require_login(&session).await?;
         check_csrf(&session, &form).await?;
         app::increment(&session, &name).await?;
         Ok(())
@@ -229,16 +228,10 @@ pub async fn counter(
 }
 
 /// `GET /sessions`: every session of the user, with revoke buttons.
-pub async fn sessions_page(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-) -> Response {
+pub async fn sessions_page(State(state): State<AppState>, login: RequireLogin) -> Response {
     let result: Result<Response, ApiError> = async {
-        if logged_in(&session).await?.is_none() {
-            return Ok(Redirect::to("/login").into_response());
-        }
-        let csrf = session.csrf_token().await?;
-        let (records, current) = app::sessions_of(&state, &session).await?;
+        let csrf = login.session.csrf_token().await?;
+        let (records, current) = app::sessions_of(&state, &login).await?;
         let mut rows = String::new();
         for record in &records {
             let hash = record.key.to_hex();
@@ -275,13 +268,13 @@ pub async fn sessions_page(
 /// `POST /sessions/{id_hash}/revoke` (form).
 pub async fn revoke(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
     Path(id_hash): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<(), ApiError> = async {
-        check_csrf(&session, &form).await?;
-        app::revoke(&state, &session, &id_hash).await
+        check_csrf(&login.session, &form).await?;
+        app::revoke(&state, &login, &id_hash).await
     }
     .await;
     match result {
@@ -291,10 +284,7 @@ pub async fn revoke(
 }
 
 /// `POST /logout` (form).
-pub async fn logout(
-    Extension(session): Extension<Session>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn logout(session: Session, Form(form): Form<HashMap<String, String>>) -> Response {
     let result: Result<(), ApiError> = async {
         if logged_in(&session).await?.is_some() {
             check_csrf(&session, &form).await?;
@@ -312,12 +302,12 @@ pub async fn logout(
 /// `POST /logout-everywhere` (form).
 pub async fn logout_everywhere(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<u64, ApiError> = async {
-        check_csrf(&session, &form).await?;
-        app::logout_everywhere(&state, &session).await
+        check_csrf(&login.session, &form).await?;
+        app::logout_everywhere(&state, &login).await
     }
     .await;
     match result {
