@@ -191,13 +191,13 @@ pub async fn attributes(session: &Session) -> Result<serde_json::Map<String, Val
     Ok(map)
 }
 
-async fn api_session(
-    RequireLogin { principal, session }: RequireLogin,
-) -> Result<Json<Value>, ApiError> {
-    let metadata = session
-        .metadata()
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not logged in"))?;
+/// The session document; `principal` is null for an anonymous session, and a client without
+/// a stored session gets 404.
+async fn api_session(session: Session) -> Result<Json<Value>, ApiError> {
+    let Some(metadata) = session.metadata().await? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no session"));
+    };
+    let principal = session.principal().await?;
     Ok(Json(json!({
         "id_hash": metadata.key.to_hex(),
         "principal": principal,
@@ -233,10 +233,9 @@ pub async fn increment(session: &Session, name: &str) -> Result<u64, ApiError> {
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
-async fn api_counter(
-    RequireLogin { session, .. }: RequireLogin,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+/// Anyone may count: for a visitor without a session, the first increment creates one (and
+/// sets the cookie), which a later login keeps.
+async fn api_counter(session: Session, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let value = increment(&session, &name).await?;
     Ok(Json(json!({ "value": value })))
 }
@@ -302,7 +301,9 @@ async fn api_revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn api_logout(RequireLogin { session, .. }: RequireLogin) -> Result<StatusCode, ApiError> {
+/// Ends the session, logged in or anonymous (204 either way; a client without one has nothing
+/// to end).
+async fn api_logout(session: Session) -> Result<StatusCode, ApiError> {
     session.invalidate().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use session_core::Timestamp;
+use session_core::{SessionMetadata, Timestamp};
 use session_http::server::{RequireLogin, Session};
 
 use crate::app::{self, ApiError, AppState};
@@ -152,22 +152,42 @@ fn until(label: &str, at: Option<Timestamp>) -> String {
     }
 }
 
-/// `GET /session`: the session's facts, attributes and a counter button.
+/// The facts of a stored session: its hashed id, creation and ends.
+fn facts_table(metadata: &SessionMetadata) -> String {
+    let expiry = metadata.expiry;
+    let idle_end = expiry
+        .idle
+        .map(|idle| metadata.last_access.saturating_add(idle));
+    let absolute_end = expiry
+        .absolute
+        .map(|absolute| metadata.created_at.saturating_add(absolute));
+    format!(
+        "<table>\
+         <tr><th>Session (hashed id)</th><td><code id=\"id-hash\">{id_hash}</code></td></tr>\
+         <tr><th>Created</th><td>{created}</td></tr>\
+         {idle}{absolute}\
+         </table>",
+        id_hash = metadata.key.to_hex(),
+        created = metadata.created_at.to_rfc3339(),
+        idle = until("Idle expiry", idle_end),
+        absolute = until("Absolute expiry", absolute_end),
+    )
+}
+
+/// `GET /session`: the session's facts, attributes and a counter button, for logged-in users
+/// and anonymous visitors alike (whose session the counter's form token starts, and whose
+/// data a login keeps).
 pub async fn session_page(session: Session) -> Response {
     let result: Result<Response, ApiError> = async {
-        let Some(principal) = logged_in(&session).await? else {
-            return Ok(Redirect::to("/login").into_response());
-        };
-        let Some(metadata) = session.metadata().await? else {
-            return Ok(Redirect::to("/login").into_response());
-        };
+        let principal = logged_in(&session).await?;
         let csrf = session.csrf_token().await?;
+        // A visitor's first page: the session holding the form token is stored after it.
+        let facts = session
+            .metadata()
+            .await?
+            .map(|metadata| facts_table(&metadata))
+            .unwrap_or_default();
         let attributes = app::attributes(&session).await?;
-        let expiry = metadata.expiry;
-        let idle_end = expiry.idle.map(|idle| metadata.last_access.saturating_add(idle));
-        let absolute_end = expiry
-            .absolute
-            .map(|absolute| metadata.created_at.saturating_add(absolute));
         let mut rows = String::new();
         for (key, value) in &attributes {
             let _ = write!(
@@ -181,26 +201,33 @@ pub async fn session_page(session: Session) -> Response {
             .get("counter:clicks")
             .map(ToString::to_string)
             .unwrap_or_else(|| "0".to_owned());
+        let csrf_field = csrf_field(&csrf);
+        let (greeting, account) = match &principal {
+            Some(principal) => (
+                format!(
+                    "<h1>Hello, <span id=\"principal\">{}</span></h1>",
+                    escape(principal)
+                ),
+                format!(
+                    "<p><a href=\"/sessions\" id=\"sessions-link\">Your sessions</a></p>\
+                     <form method=\"post\" action=\"/logout\">{csrf_field}<button type=\"submit\" id=\"logout\">Log out</button></form>"
+                ),
+            ),
+            None => (
+                "<h1>Hello, visitor</h1>\
+                 <p id=\"anonymous\">You are not logged in. \
+                 <a href=\"/login\" id=\"login-link\">Log in</a> and this session's data stays with you.</p>"
+                    .to_owned(),
+                String::new(),
+            ),
+        };
         let body = format!(
-            "<h1>Hello, <span id=\"principal\">{principal}</span></h1>\
-             <table>\
-             <tr><th>Session (hashed id)</th><td><code id=\"id-hash\">{id_hash}</code></td></tr>\
-             <tr><th>Created</th><td>{created}</td></tr>\
-             {idle}{absolute}\
-             </table>\
+            "{greeting}{facts}\
              <h2>Counter</h2>\
              <form method=\"post\" action=\"/counter/clicks\">{csrf_field}\
              <button type=\"submit\" id=\"counter\">Clicked <span id=\"counter-value\">{counter}</span> times</button></form>\
              <h2>Attributes</h2><table id=\"attributes\"><tr><th>Name</th><th>Value</th></tr>{rows}</table>\
-             <p><a href=\"/sessions\" id=\"sessions-link\">Your sessions</a></p>\
-             <form method=\"post\" action=\"/logout\">{csrf_field}<button type=\"submit\" id=\"logout\">Log out</button></form>\
-             {script}",
-            principal = escape(&principal),
-            id_hash = metadata.key.to_hex(),
-            created = metadata.created_at.to_rfc3339(),
-            idle = until("Idle expiry", idle_end),
-            absolute = until("Absolute expiry", absolute_end),
-            csrf_field = csrf_field(&csrf),
+             {account}{script}",
             script = countdown_script(),
         );
         Ok(page("Your session", &body).into_response())
@@ -209,9 +236,9 @@ pub async fn session_page(session: Session) -> Response {
     result.unwrap_or_else(error_page)
 }
 
-/// `POST /counter/{name}` (form).
+/// `POST /counter/{name}` (form), for anyone holding the page's form token.
 pub async fn counter(
-    RequireLogin { session, .. }: RequireLogin,
+    session: Session,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
