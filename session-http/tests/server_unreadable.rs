@@ -19,12 +19,26 @@ use session_core::{
 use session_http::server::{Session, SessionLayer, UnreadableRecordPolicy};
 use tower::ServiceExt;
 
+/// How a store reports bytes that do not decode.
+#[derive(Debug, Default, Clone, Copy)]
+enum Reports {
+    /// `Error::Codec`.
+    #[default]
+    Codec,
+    /// A backend error whose source is the codec error.
+    BackendCausedByCodec,
+    /// A backend error that names no codec error (damage found another way, such as a failed
+    /// authentication tag).
+    BackendOnly,
+}
+
 /// A store that keeps each record as the bytes of `encode_record`, as a third-party store
-/// over a key-value backend would, and decodes them on every read (a codec error on load
-/// when the bytes are not a record).
+/// over a key-value backend would, and decodes them on every read (an error on load when the
+/// bytes are not a record, reported as `reports` says).
 #[derive(Debug, Default)]
 struct EncodedStore {
     bytes: Mutex<HashMap<SessionKey, Vec<u8>>>,
+    reports: Reports,
 }
 
 impl EncodedStore {
@@ -44,7 +58,11 @@ impl EncodedStore {
         let Some(bytes) = self.bytes.lock().unwrap().get(key).cloned() else {
             return Ok(None);
         };
-        let record = decode_record(&bytes)?;
+        let record = decode_record(&bytes).map_err(|e| match self.reports {
+            Reports::Codec => Error::from(e),
+            Reports::BackendCausedByCodec => Error::backend("encoded", "load", e),
+            Reports::BackendOnly => Error::backend("encoded", "load", e.to_string()),
+        })?;
         Ok(Some(record).filter(|r| !r.is_expired(Self::now())))
     }
 
@@ -111,7 +129,14 @@ struct App {
 }
 
 fn app(policy: UnreadableRecordPolicy) -> App {
-    let store = Arc::new(EncodedStore::default());
+    app_reporting(policy, Reports::Codec)
+}
+
+fn app_reporting(policy: UnreadableRecordPolicy, reports: Reports) -> App {
+    let store = Arc::new(EncodedStore {
+        reports,
+        ..EncodedStore::default()
+    });
     let manager = SessionManager::new(store.clone(), SessionConfig::default());
     let layer = SessionLayer::builder(manager.clone())
         .on_unreadable_record(policy)
@@ -237,4 +262,27 @@ async fn the_store_failure_policy_keeps_the_record_and_answers_503() {
     );
     assert_eq!(app.manager.events().count(EventKind::Discarded), 0);
     assert!(app.manager.events().count(EventKind::StoreError) >= 1);
+}
+
+#[tokio::test]
+async fn a_backend_error_caused_by_a_codec_error_is_discarded_too() {
+    let app = app_reporting(
+        UnreadableRecordPolicy::default(),
+        Reports::BackendCausedByCodec,
+    );
+    let id = damaged(&app);
+    let (status, _, body) = send(&app, "GET", "/get/name", &id).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    assert!(!app.store.holds(&id.key()));
+    assert_eq!(app.manager.events().count(EventKind::Discarded), 1);
+}
+
+#[tokio::test]
+async fn other_damage_stays_a_store_failure() {
+    let app = app_reporting(UnreadableRecordPolicy::default(), Reports::BackendOnly);
+    let id = damaged(&app);
+    let (status, _, _) = send(&app, "GET", "/get/name", &id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(app.store.holds(&id.key()), "never deleted silently");
+    assert_eq!(app.manager.events().count(EventKind::Discarded), 0);
 }

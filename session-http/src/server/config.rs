@@ -163,8 +163,9 @@ pub enum StoreFailurePolicy {
 }
 
 /// What the layer does when the record stored under a client's id cannot be decoded: the
-/// store's load fails with [`session_core::Error::Codec`] (damaged bytes, a format or codec
-/// this build does not read).
+/// store's load fails with [`session_core::Error::Codec`], or with a backend error whose
+/// source is a [`session_core::CodecError`] (damaged bytes, a format or codec this build
+/// does not read).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UnreadableRecordPolicy {
     /// Treat it as no session (the default): the record is deleted from the store, a

@@ -237,8 +237,9 @@ impl Session {
             match manager.store().load(&id.key()).await {
                 Ok(Some(_)) => live.push(id.clone()),
                 Ok(None) => {}
-                Err(error @ Error::Codec(_))
-                    if self.inner.shared.unreadable == UnreadableRecordPolicy::Discard =>
+                Err(error)
+                    if is_undecodable(&error)
+                        && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard =>
                 {
                     self.discard_unreadable(id, &error).await;
                 }
@@ -278,7 +279,7 @@ impl Session {
                 // A codec error before anything was loaded is the load's: the stored record
                 // does not decode.
                 if !loaded
-                    && matches!(error, Error::Codec(_))
+                    && is_undecodable(&error)
                     && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard
                     && let Presented::Id(id) = &self.inner.presented
                 {
@@ -379,6 +380,27 @@ impl Session {
             // Raises the SuspiciousId event; no store is asked.
             let _ = self.inner.shared.manager.session_from_token(token);
         }
+    }
+}
+
+/// Whether `error` says a stored record does not decode: a codec error, or a backend error
+/// caused by one (a store that reports its decoding failures as backend errors with the
+/// [`CodecError`](session_core::CodecError) as their source). Damage a store detects in
+/// other ways (a failed authentication tag, say) is not this: it stays a store failure.
+fn is_undecodable(error: &Error) -> bool {
+    match error {
+        Error::Codec(_) => true,
+        Error::Backend { source, .. } => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+            while let Some(error) = cause {
+                if error.is::<session_core::CodecError>() {
+                    return true;
+                }
+                cause = error.source();
+            }
+            false
+        }
+        _ => false,
     }
 }
 

@@ -31,7 +31,8 @@
 //!   malformed and unknown ids raise a [`SuspiciousId`](session_core::EventKind::SuspiciousId)
 //!   event.
 //! - **Unreadable records are not errors either.** When the record under a client's id does
-//!   not decode ([`Error::Codec`](session_core::Error::Codec) on load), the layer deletes it,
+//!   not decode ([`Error::Codec`](session_core::Error::Codec) on load, or a backend error
+//!   caused by a [`CodecError`](session_core::CodecError)), the layer deletes it,
 //!   raises a [`Discarded`](session_core::EventKind::Discarded) event and gives the handler a
 //!   fresh session, so one damaged record does not lock its client out;
 //!   [`UnreadableRecordPolicy::StoreFailure`] keeps the record and fails as below instead.

@@ -155,6 +155,49 @@ mod tests {
         ])));
     }
 
+    /// Media ranges that are not `text/html`, with or without a weight.
+    fn other_range() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            prop::sample::select(vec![
+                "*/*",
+                "text/*",
+                "text/plain",
+                "application/json",
+                "application/xhtml+xml",
+                "text/htmlx",
+                "image/webp",
+            ]),
+            prop::option::of(0u8..=10),
+        )
+            .prop_map(|(media, weight)| match weight {
+                Some(w) => format!("{media};q={}", f32::from(w) / 10.0),
+                None => media.to_owned(),
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn html_is_accepted_exactly_when_listed_with_a_weight_above_zero(
+            before in proptest::collection::vec(other_range(), 0..4),
+            after in proptest::collection::vec(other_range(), 0..4),
+            html in proptest::option::of((0u8..=10, proptest::bool::ANY)),
+        ) {
+            let mut ranges = before;
+            let expected = match html {
+                Some((weight, upper)) => {
+                    let media = if upper { "TEXT/HTML" } else { "text/html" };
+                    ranges.push(format!("{media} ; q={}", f32::from(weight) / 10.0));
+                    weight > 0
+                }
+                None => false,
+            };
+            ranges.extend(after);
+            let headers = accept(&[&ranges.join(", ")]);
+            proptest::prop_assert_eq!(accepts_html(&headers), expected, "{:?}", ranges);
+        }
+    }
+
     #[test]
     fn api_clients_do_not() {
         assert!(!accepts_html(&HeaderMap::new()));
