@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -39,6 +40,9 @@ enum Reports {
 struct EncodedStore {
     bytes: Mutex<HashMap<SessionKey, Vec<u8>>>,
     reports: Reports,
+    /// The backend goes down right after a delete.
+    down_after_delete: bool,
+    down: AtomicBool,
 }
 
 impl EncodedStore {
@@ -55,6 +59,9 @@ impl EncodedStore {
     }
 
     fn live(&self, key: &SessionKey) -> Result<Option<Record>> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::backend("encoded", "load", "connection lost"));
+        }
         let Some(bytes) = self.bytes.lock().unwrap().get(key).cloned() else {
             return Ok(None);
         };
@@ -102,7 +109,11 @@ impl SessionStore for EncodedStore {
         Ok(Some(record.expires_at()))
     }
     async fn delete(&self, key: &SessionKey) -> Result<bool> {
-        Ok(self.bytes.lock().unwrap().remove(key).is_some())
+        let removed = self.bytes.lock().unwrap().remove(key).is_some();
+        if self.down_after_delete {
+            self.down.store(true, Ordering::SeqCst);
+        }
+        Ok(removed)
     }
     async fn cycle_id(&self, old: &SessionKey, new: &SessionKey) -> Result<()> {
         let mut record = self.live(old)?.ok_or(Error::Gone { key: *old })?;
@@ -129,14 +140,19 @@ struct App {
 }
 
 fn app(policy: UnreadableRecordPolicy) -> App {
-    app_reporting(policy, Reports::Codec)
+    app_with(policy, EncodedStore::default())
 }
 
 fn app_reporting(policy: UnreadableRecordPolicy, reports: Reports) -> App {
-    let store = Arc::new(EncodedStore {
+    let store = EncodedStore {
         reports,
         ..EncodedStore::default()
-    });
+    };
+    app_with(policy, store)
+}
+
+fn app_with(policy: UnreadableRecordPolicy, store: EncodedStore) -> App {
+    let store = Arc::new(store);
     let manager = SessionManager::new(store.clone(), SessionConfig::default());
     let layer = SessionLayer::builder(manager.clone())
         .on_unreadable_record(policy)
@@ -285,4 +301,18 @@ async fn other_damage_stays_a_store_failure() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(app.store.holds(&id.key()), "never deleted silently");
     assert_eq!(app.manager.events().count(EventKind::Discarded), 0);
+}
+
+#[tokio::test]
+async fn a_store_that_fails_after_the_discard_fails_the_request() {
+    let store = EncodedStore {
+        down_after_delete: true,
+        ..EncodedStore::default()
+    };
+    let app = app_with(UnreadableRecordPolicy::default(), store);
+    let id = damaged(&app);
+    let (status, cookies, _) = send(&app, "GET", "/get/name", &id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(cookies.is_empty(), "{cookies:?}");
+    assert_eq!(app.manager.events().count(EventKind::Discarded), 1);
 }

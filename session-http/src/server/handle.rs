@@ -287,7 +287,12 @@ impl Session {
                     if let Ok(mut guard) = self.inner.core.lock() {
                         *guard = Some(fresh.clone());
                     }
-                    return op(fresh).await;
+                    let result = op(fresh).await;
+                    // The store may fail the fresh session too; that is a failure as usual.
+                    if result.as_ref().is_err_and(is_store_failure) {
+                        self.inner.store_failed.store(true, Ordering::Relaxed);
+                    }
+                    return result;
                 }
                 self.inner.store_failed.store(true, Ordering::Relaxed);
                 let continue_policy =
