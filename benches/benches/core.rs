@@ -212,6 +212,13 @@ fn ids(c: &mut Criterion) {
     let id = SessionId::generate().unwrap_or_else(|e| panic!("{e}"));
     let text = id.expose_secret();
     c.bench_function("session_id/generate", |b| b.iter(SessionId::generate));
+    // The way ids were drawn before the per-thread block: one kernel call per id.
+    c.bench_function("session_id/kernel_call_per_id", |b| {
+        b.iter(|| {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map(|()| bytes)
+        })
+    });
     c.bench_function("session_id/parse_and_digest", |b| {
         b.iter(|| SessionId::parse(black_box(&text)).map(|id| id.key()))
     });

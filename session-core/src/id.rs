@@ -54,10 +54,11 @@ pub enum IdError {
 pub struct SessionId([u8; ID_BYTES]);
 
 impl SessionId {
-    /// A fresh id from the operating system's CSPRNG.
+    /// A fresh id from the operating system's CSPRNG (drawn in blocks, one system call per
+    /// 32 ids; see `random_pool`).
     pub fn generate() -> Result<Self, IdError> {
         let mut bytes = [0u8; ID_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| IdError::Random(e.to_string()))?;
+        crate::random_pool::fill(&mut bytes).map_err(|e| IdError::Random(e.to_string()))?;
         Ok(SessionId(bytes))
     }
 

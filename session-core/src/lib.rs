@@ -74,6 +74,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod addition;
+pub mod atomic_file;
 mod auth;
 mod change_set;
 mod clock;
@@ -87,6 +88,7 @@ mod local;
 mod login_throttle;
 mod manager;
 mod memory;
+mod random_pool;
 mod record;
 mod session;
 mod store;

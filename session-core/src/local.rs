@@ -97,6 +97,11 @@ impl LocalSession {
         }
     }
 
+    /// The key the login is stored under (derived from the program's name).
+    pub fn key(&self) -> SessionKey {
+        self.key
+    }
+
     /// Logs `principal` in with `data` for `ttl`, replacing any current login.
     pub async fn login<T: Serialize + ?Sized>(
         &self,

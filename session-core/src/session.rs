@@ -1,10 +1,11 @@
-//! The [`Session`] trait: what every kind of session the workspace keeps has in common, and the
-//! one login flow ([`log_in`]) every protocol uses.
+//! The [`Session`] trait: what every kind of session has in common, and one login flow
+//! ([`log_in`]) written once for any session and any [`Authenticator`].
 //!
 //! The server session of a web request, an HTTPie client session, a HAC session, a LysKOM
 //! gateway connection and a local program's login are different things with one shape: an
 //! identity, perhaps a logged-in principal, a lifetime, typed attributes, dirty tracking, and a
-//! way to save or end it. Tools written against the trait work on any of them.
+//! way to save or end it. Tools written against the trait work on any session that implements
+//! it; in this release that is the server-side [`StoreSession`](crate::StoreSession).
 
 use std::collections::BTreeSet;
 use std::error::Error as StdError;
@@ -65,9 +66,8 @@ impl Changes {
 /// record the change; [`save`](Session::save) writes it, and writes nothing when
 /// [`changes`](Session::changes) is empty.
 ///
-/// Implemented by `session_http::Session` (the server session of a request), the HTTPie client
-/// session, the HAC session, the LysKOM gateway connection, [`StoreSession`](crate::StoreSession)
-/// and [`LocalSession`](crate::LocalSession).
+/// Implemented by [`StoreSession`](crate::StoreSession), the server-side session handle that
+/// `session-http`'s per-request session wraps.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

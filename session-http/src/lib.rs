@@ -85,6 +85,7 @@ pub mod client;
 #[cfg(feature = "hac")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hac")))]
 pub mod hac;
+pub mod html_escape;
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
 pub mod serve;

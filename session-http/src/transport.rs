@@ -279,16 +279,17 @@ pub enum TransportError {
     /// The transport's TLS settings were unusable (see [`HttpTransport::default`]).
     #[error(transparent)]
     Config(Arc<TlsConfigError>),
-    /// The connection failed or broke (the whole chain of causes in the message).
-    #[error("{0}")]
-    Connection(String),
+    /// The connection failed or broke. The message is the whole chain of causes; `source()`
+    /// is the client's error, whose own sources say why (refused, reset, timed out …).
+    #[error("{}", error_chain(.0.as_ref()))]
+    Connection(#[source] Box<dyn StdError + Send + Sync>),
 }
 
 impl TransportError {
-    fn from_error(error: &(dyn StdError + 'static)) -> TransportError {
-        match TlsProblem::find(error) {
+    fn from_error<E: StdError + Send + Sync + 'static>(error: E) -> TransportError {
+        match TlsProblem::find(&error) {
             Some(problem) => TransportError::Tls(problem),
-            None => TransportError::Connection(error_chain(error)),
+            None => TransportError::Connection(Box::new(error)),
         }
     }
 }
@@ -375,12 +376,12 @@ impl HttpTransport {
         let response = client
             .request(request)
             .await
-            .map_err(|e| TransportError::from_error(&e))?;
+            .map_err(TransportError::from_error)?;
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
             .await
-            .map_err(|e| TransportError::from_error(&e))?
+            .map_err(TransportError::from_error)?
             .to_bytes();
         Ok((parts, body))
     }

@@ -235,7 +235,7 @@ async fn a_refused_token_means_a_new_login_and_one_retry() {
     let f = Fixture::start(|_| {}).await;
     let client = f.client(Some("nimda"));
     client.login().await.unwrap();
-    f.hac.emulator().rotate_csrf_tokens();
+    f.hac.emulator().rotate_csrf_tokens().unwrap();
     let result = client.groovy("return 'retried'", false).await.unwrap();
     assert_eq!(result.result, "retried");
     let stats = f.hac.emulator().stats();

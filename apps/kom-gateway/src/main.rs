@@ -34,6 +34,13 @@
 //! port = 4894
 //! sort_order = 0             # optional
 //! ```
+//!
+//! `GET /metrics` answers Prometheus text (connections, logins, WebSockets, HTTP answers by
+//! status class and their latency); it is matched before the servers' routes, and a server
+//! with the id `metrics` keeps every `/metrics/…` resource. Logs go to stderr, filtered by
+//! `RUST_LOG` (default `warn`; `info` adds one line per request with its method, route
+//! template, status, latency and a hash of its connection id), coloured only on a terminal
+//! without `NO_COLOR`.
 
 mod config;
 mod open_files;
@@ -62,10 +69,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal who has not asked for none.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(session_http::serve::use_colour())
         .init();
     let text = match std::fs::read_to_string(&args.config) {
         Ok(t) => t,

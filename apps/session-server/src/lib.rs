@@ -27,6 +27,15 @@
 //! Times are RFC 3339 strings; `id_hash` is the SHA-256 store key of the id, never the id.
 //! API clients may send the id as `Authorization: Bearer <id>` instead of the cookie.
 //!
+//! ## Logs
+//!
+//! On stderr, filtered by `RUST_LOG` (default `info`), coloured only on a terminal without
+//! `NO_COLOR`. Every request ends with one event, `answered`, in a `request` span:
+//! `method`, `route` (the route template, e.g. `/api/sessions/{id_hash}`, or `unmatched`),
+//! `session` (the first 12 hex digits of the store key of the id presented, the prefix of
+//! its `id_hash`; never the id), `status` and `latency_ms`. Probes (`/healthz`, `/readyz`,
+//! `/metrics`) are logged at DEBUG ([`request_log`]).
+//!
 //! ## Defaults against a hostile network
 //!
 //! | attack | what stops it | flag |
@@ -70,6 +79,7 @@ pub mod health;
 pub mod login;
 pub mod metrics;
 pub mod pages;
+pub mod request_log;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -437,6 +447,7 @@ async fn build(config: &Config) -> Result<Built, StartError> {
         allow_same_site: config.allow_same_site,
         ..CrossOriginProtection::default()
     };
+    let cookie_name = cookie.name.clone();
     let layer = SessionLayer::builder(manager.clone())
         .cookie(cookie)
         .header(HeaderTransport::bearer())
@@ -459,7 +470,7 @@ async fn build(config: &Config) -> Result<Built, StartError> {
         active: active.clone(),
     };
     Ok(Built {
-        router: app::router(state, layer),
+        router: request_log::wrap(app::router(state, layer), cookie_name),
         url,
         manager,
         store,

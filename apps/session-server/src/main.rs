@@ -119,10 +119,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal who has not asked for none.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(session_http::serve::use_colour())
         .init();
     let args = Args::parse();
     if args.hash_password {

@@ -4,8 +4,6 @@
 //!
 //! Pure functions over the parts built by [`crate::request_items`].
 
-use std::hash::{BuildHasher, Hasher};
-
 use crate::request_items::Part;
 
 /// Python's `quote_plus`: letters, digits and `_.-~` as they are, space as `+`, every other
@@ -44,21 +42,13 @@ fn quoted_param(value: &str) -> String {
         .replace('"', "%22")
 }
 
-/// 32 hex digits, like the `uuid4().hex` boundary of `requests_toolbelt`. It only needs to be
-/// unpredictable enough not to occur in the body (checked by [`multipart_body`]).
-fn random_boundary(attempt: u64) -> String {
-    let mut text = String::new();
-    for half in 0..2u64 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(attempt);
-        hasher.write_u64(half);
-        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-            hasher.write_u128(now.as_nanos());
-        }
-        hasher.write_u32(std::process::id());
-        text.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    text
+/// 32 hex digits from the OS generator, like the `uuid4().hex` boundary of
+/// `requests_toolbelt`: unguessable, so a body cannot be crafted to contain it (and
+/// [`multipart_body`] checks that none does).
+fn random_boundary() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -109,24 +99,25 @@ pub(crate) fn encode_multipart(parts: &[Part], boundary: &str) -> Vec<u8> {
 }
 
 /// The `Content-Type` and the body, with `boundary` if given (as HTTPie's `--boundary`),
-/// else with a fresh one that occurs in no part.
-pub(crate) fn multipart_body(parts: &[Part], boundary: Option<&str>) -> (String, Vec<u8>) {
+/// else with a fresh one that occurs in no part; an error when the OS random generator fails.
+pub(crate) fn multipart_body(
+    parts: &[Part],
+    boundary: Option<&str>,
+) -> Result<(String, Vec<u8>), getrandom::Error> {
     if let Some(boundary) = boundary {
         let body = encode_multipart(parts, boundary);
-        return (format!("multipart/form-data; boundary={boundary}"), body);
+        return Ok((format!("multipart/form-data; boundary={boundary}"), body));
     }
-    let mut attempt = 0;
     loop {
-        let boundary = random_boundary(attempt);
+        let boundary = random_boundary()?;
         let clash = parts.iter().any(|part| match part {
             Part::Field { value, .. } => contains(value.as_bytes(), boundary.as_bytes()),
             Part::File { contents, .. } => contains(contents, boundary.as_bytes()),
         });
         if !clash {
             let body = encode_multipart(parts, &boundary);
-            return (format!("multipart/form-data; boundary={boundary}"), body);
+            return Ok((format!("multipart/form-data; boundary={boundary}"), body));
         }
-        attempt += 1;
     }
 }
 
@@ -178,14 +169,17 @@ mod tests {
              --B--\r\n"
         );
         assert_eq!(encode_multipart(&[], "B"), b"--B--\r\n");
-        let (content_type, body) = multipart_body(&parts, None);
+        let (content_type, body) = multipart_body(&parts, None).unwrap();
         let boundary = content_type
             .strip_prefix("multipart/form-data; boundary=")
             .unwrap();
         assert_eq!(boundary.len(), 32);
+        assert!(boundary.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(body, encode_multipart(&parts, boundary));
+        let (again, _) = multipart_body(&parts, None).unwrap();
+        assert_ne!(again, content_type, "boundaries are fresh each time");
         assert_eq!(
-            multipart_body(&[], Some("given")),
+            multipart_body(&[], Some("given")).unwrap(),
             (
                 "multipart/form-data; boundary=given".to_string(),
                 b"--given--\r\n".to_vec()

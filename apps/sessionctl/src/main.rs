@@ -6,6 +6,8 @@
 //! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
 //! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
 //! - `sessionctl hac …`: SAP Commerce HAC.
+//! - `sessionctl local login|status|extend|logout|prune`: a local application's login, kept in
+//!   an encrypted store in the user's state directory.
 //!
 //! `--json` prints machine-readable output; errors are one line on standard error with a
 //! non-zero exit code (2 for usage errors, 1 otherwise).
@@ -16,8 +18,8 @@
 
 mod form_body;
 mod hac;
+mod local;
 mod nested_json;
-mod ordered_json;
 mod output;
 mod request;
 mod request_items;
@@ -53,6 +55,8 @@ enum Command {
     Store(store::StoreArgs),
     /// SAP Commerce HAC: log in, run Groovy, FlexibleSearch and Impex, manage cached sessions.
     Hac(hac::HacArgs),
+    /// A local application's login, kept encrypted on disk (login, status, extend, logout, prune).
+    Local(local::LocalArgs),
 }
 
 /// An error reported as one line.
@@ -89,10 +93,8 @@ async fn main() -> ExitCode {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(
-                std::io::IsTerminal::is_terminal(&std::io::stderr())
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            )
+            // Colour codes only for a person at a terminal who has not asked for none.
+            .with_ansi(session_http::serve::use_colour())
             .init();
     }
     let cli = Cli::parse();
@@ -101,9 +103,10 @@ async fn main() -> ExitCode {
         Command::Request(args) => request::run(args, &cli.keys, json).await,
         Command::Sessions(args) => sessions::run(args, &cli.keys, json).await,
         Command::Store(args) => store::run(args, json).await,
-        Command::Hac(args) => hac::run(args)
+        Command::Hac(args) => hac::run(args, json)
             .await
             .map_err(|e| CliError::Other(e.to_string())),
+        Command::Local(args) => local::run(args, &cli.keys, json).await,
     };
     match result {
         Ok(code) => code,

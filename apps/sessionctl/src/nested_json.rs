@@ -15,7 +15,7 @@
 //! Everything here is pure: [`parse_key`] turns a key into steps, [`NestedJson::insert`]
 //! applies one item and [`NestedJson::into_body`] gives the JSON body.
 
-use crate::ordered_json::Json;
+use session_http::client::python_json::Json;
 
 /// The largest array index accepted (HTTPie has no limit; this keeps a typo such as
 /// `a[99999999999]` from exhausting memory).

@@ -295,12 +295,13 @@ pub(crate) async fn run(
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
             }
-            Bytes::from(value.to_python())
+            Bytes::from(value.dumps())
         }
         Body::Form(fields) => Bytes::from(form_urlencode(fields)),
         Body::Raw(raw) => Bytes::from(raw.clone()),
         Body::Multipart(parts) => {
-            let (content_type, body) = multipart_body(parts, args.boundary.as_deref());
+            let (content_type, body) = multipart_body(parts, args.boundary.as_deref())
+                .map_err(|e| CliError::Other(format!("no multipart boundary: {e}")))?;
             // As HTTPie: a Content-Type given without a boundary gets ours appended.
             let content_type = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
                 Some(given) if given.contains("boundary=") => given.to_string(),

@@ -19,7 +19,7 @@
 //! repeated fields are grouped under their first occurrence, as HTTPie's multi-value dicts do.
 //!
 //! JSON bodies keep the order of the items and of the members of embedded JSON (duplicates
-//! included) and are written as Python's `json.dumps` writes them ([`crate::ordered_json`]),
+//! included) and are written as Python's `json.dumps` writes them ([`session_http::client::python_json`]),
 //! so the body is byte for byte the one HTTPie sends. Form values of `:=` items are Python's
 //! `str()` of the value (`True`, `1.5e+300`).
 //!
@@ -27,7 +27,7 @@
 //! error names the item it comes from.
 
 use crate::nested_json::NestedJson;
-use crate::ordered_json::{Json, python_float};
+use session_http::client::python_json::{Json, python_float};
 
 /// The separators HTTPie 3.2.4 knows, each with its kind.
 const SEPARATORS: [(&str, Separator); 10] = [
@@ -509,7 +509,7 @@ mod tests {
             panic!("not JSON")
         };
         assert_eq!(
-            ordered.to_python(),
+            ordered.dumps(),
             r#"{"x": "hello\n", "y": {"x": [1, 2]}, "a": {"b": [1, "2"]}, "n": null}"#
         );
         assert!(built.has_data);

@@ -40,13 +40,21 @@ impl FileSealer for StoreSealer {
     }
 }
 
+impl KeyArgs {
+    /// The keys given, the passphrase first.
+    pub(crate) fn sources(&self) -> Vec<KeySource> {
+        let mut sources: Vec<KeySource> = Vec::new();
+        if let Some(var) = &self.key_env {
+            sources.push(KeySource::Env(var.clone()));
+        }
+        sources.extend(self.key_files.iter().cloned().map(KeySource::File));
+        sources
+    }
+}
+
 /// The sealer the key options ask for, if any.
 pub(crate) fn sealer(args: &KeyArgs) -> Result<Option<StoreSealer>, CliError> {
-    let mut sources: Vec<KeySource> = Vec::new();
-    if let Some(var) = &args.key_env {
-        sources.push(KeySource::Env(var.clone()));
-    }
-    sources.extend(args.key_files.iter().cloned().map(KeySource::File));
+    let sources = args.sources();
     if sources.is_empty() {
         return Ok(None);
     }

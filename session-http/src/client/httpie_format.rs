@@ -4,7 +4,7 @@
 //! `httpie/legacy/` and `httpie/config.py` in HTTPie's sources):
 //!
 //! - The file is JSON written with `json.dumps(indent=4, sort_keys=True, ensure_ascii=True)`
-//!   plus a newline; [`to_python_json`] produces exactly that.
+//!   plus a newline; [`to_python_json`] produces exactly that (with [`super::python_json`]).
 //! - `__meta__` holds `httpie` (the version that created the file, kept once set), `help` and
 //!   `about`. A missing or older version only matters for legacy layouts.
 //! - `headers` is a list of `{"name", "value"}` objects (legacy before 3.2.0: an object of
@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 use super::auth::Auth;
 use super::cookie_jar::{CookieJar, StoredCookie};
 use super::error::ClientError;
+use super::python_json::{DumpOptions, Json};
 
 /// The HTTPie version written into `__meta__.httpie` of new files.
 pub const HTTPIE_VERSION: &str = "3.2.4";
@@ -390,98 +391,25 @@ pub fn is_storable_header(name: &str) -> bool {
         && lower != "cookie"
 }
 
-/// Serializes like Python's `json.dumps(value, indent=4, sort_keys=True, ensure_ascii=True)`.
+/// Serializes like Python's `json.dumps(value, indent=4, sort_keys=True, ensure_ascii=True)`
+/// ([`DumpOptions::HTTPIE_SESSION_FILE`]).
 pub fn to_python_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_value(&mut out, value, 0);
-    out
-}
-
-fn write_value(out: &mut String, value: &Value, depth: usize) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => out.push_str(&python_number(n)),
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) if items.is_empty() => out.push_str("[]"),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, depth + 1);
-                write_value(out, item, depth + 1);
-            }
-            newline(out, depth);
-            out.push(']');
-        }
-        Value::Object(map) if map.is_empty() => out.push_str("{}"),
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, depth + 1);
-                write_string(out, key);
-                out.push_str(": ");
-                if let Some(value) = map.get(*key) {
-                    write_value(out, value, depth + 1);
-                }
-            }
-            newline(out, depth);
-            out.push('}');
-        }
-    }
-}
-
-fn python_number(n: &serde_json::Number) -> String {
-    if n.is_f64() {
-        let f = n.as_f64().unwrap_or(0.0);
-        if f.fract() == 0.0 && f.abs() < 1e16 {
-            return format!("{f:.1}");
-        }
-    }
-    n.to_string()
-}
-
-fn newline(out: &mut String, depth: usize) {
-    out.push('\n');
-    for _ in 0..depth {
-        out.push_str("    ");
-    }
-}
-
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    Json::from(value).dumps_with(DumpOptions::HTTPIE_SESSION_FILE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_python_writes_them() {
+        // serde_json writes these `1e16` and `1e-5`; Python's json.dumps does not.
+        let value: Value = serde_json::from_str(r#"{"big": 1e16, "small": 1e-5}"#).unwrap();
+        assert_eq!(
+            to_python_json(&value),
+            "{\n    \"big\": 1e+16,\n    \"small\": 1e-05\n}"
+        );
+    }
 
     #[test]
     fn python_json_matches_json_dumps() {

@@ -8,6 +8,8 @@
 //! - [`httpie_format`]: HTTPie 3.x session files (current and legacy layouts read, current
 //!   layout written byte for byte as HTTPie writes it).
 //! - [`paths`]: HTTPie's config directory and session file paths.
+//! - [`python_json`]: JSON written byte for byte as Python's `json.dumps` writes it (bodies
+//!   and session files).
 //! - [`SessionFile`]: 0600 files in 0700 directories, atomic writes, a lock against
 //!   concurrent runs.
 //! - [`SessionClient`]: sends requests with a session over `http://` or `https://` (the shared
@@ -39,6 +41,7 @@ pub mod cookie_jar;
 mod error;
 pub mod httpie_format;
 pub mod paths;
+pub mod python_json;
 mod send;
 mod session;
 mod session_file;

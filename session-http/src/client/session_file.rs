@@ -9,9 +9,10 @@
 //!   from load to save, so two concurrent runs do not lose each other's cookies.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use session_core::atomic_file;
 
 use super::error::ClientError;
 use super::session::ClientSession;
@@ -31,17 +32,7 @@ impl SessionFile {
             create_private_dirs(parent)?;
         }
         let lock_path = lock_path(path);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|source| ClientError::Io {
-                action: "cannot open the lock file",
-                path: lock_path.clone(),
-                source,
-            })?;
+        let lock = open_lock_file(&lock_path)?;
         lock.lock().map_err(|source| ClientError::Io {
             action: "cannot lock",
             path: lock_path,
@@ -222,87 +213,44 @@ pub fn create_private_dirs(dir: &Path) -> Result<(), ClientError> {
         })
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600: a temporary file in the same
-/// directory, fsync, rename, fsync of the directory.
+/// Writes `bytes` to `path` atomically with mode 0600 ([`session_core::atomic_file`]),
+/// creating missing parent directories with mode 0700.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    create_private_dirs(&dir)?;
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ClientError::Io {
-            action,
-            path,
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dirs(parent)?;
+    }
+    atomic_file::write(path, bytes).map_err(|e| ClientError::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    })
+}
+
+/// Opens (creating) the lock file 0600, refusing a symbolic link there: whoever can plant one
+/// could otherwise make us create or lock a file elsewhere.
+fn open_lock_file(lock_path: &Path) -> Result<File, ClientError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path)
+        .map_err(|source| ClientError::Io {
+            action: if source.raw_os_error() == Some(libc::ELOOP) {
+                "refusing a symbolic link as the lock file"
+            } else {
+                "cannot open the lock file"
+            },
+            path: lock_path.to_path_buf(),
             source,
-        }
-    };
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let mut temp = None;
-    for attempt in 0..16u32 {
-        let nonce: u64 = rand_u64().wrapping_add(u64::from(attempt));
-        let candidate = dir.join(format!(".{file_name}.{nonce:016x}.tmp"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&candidate)
-        {
-            Ok(file) => {
-                temp = Some((candidate, file));
-                break;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(source) => return Err(io("cannot create a temporary file for", path)(source)),
-        }
-    }
-    let Some((temp_path, mut file)) = temp else {
-        return Err(ClientError::Io {
-            action: "cannot create a temporary file for",
-            path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
-        });
-    };
-    let result = (|| {
-        file.write_all(bytes)
-            .map_err(io("cannot write", &temp_path))?;
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io("cannot set permissions of", &temp_path))?;
-        file.sync_all().map_err(io("cannot flush", &temp_path))?;
-        fs::rename(&temp_path, path).map_err(io("cannot replace", path))?;
-        if let Ok(dir) = File::open(&dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
-    }
-    result
-}
-
-fn rand_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom_fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        return nanos ^ u64::from(std::process::id());
-    }
-    u64::from_le_bytes(bytes)
-}
-
-fn getrandom_fill(bytes: &mut [u8]) -> Result<(), ()> {
-    File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, bytes))
-        .map_err(|_| ())
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     struct Xor;
 
@@ -337,6 +285,20 @@ mod tests {
         // A plain file is read with or without a key.
         file.save(&session).unwrap();
         assert!(file.load_with("host", Some(&Xor)).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_symlink_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let elsewhere = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, lock_path(&path)).unwrap();
+        let error = SessionFile::lock(&path).unwrap_err();
+        assert!(
+            error.to_string().contains("refusing a symbolic link"),
+            "{error}"
+        );
+        assert!(!elsewhere.exists(), "the link's target was created");
     }
 
     #[test]

@@ -12,18 +12,19 @@
 //! ```
 //!
 //! This implementation writes more carefully than hac-client-core: the directory is made 0700,
-//! files are written 0600 through a temporary file, fsync and rename.
+//! files are written 0600 through a temporary file, fsync and rename
+//! ([`session_core::atomic_file`]), so concurrent saves of one key never mix.
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
+use session_core::atomic_file;
 
 use super::error::HacError;
 
@@ -253,30 +254,9 @@ impl SessionCache for FileSessionCache {
             source: std::io::Error::other(e),
         })?;
         text.push(b'\n');
-        let temp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            session.key().file_name(),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)?;
-            if let Ok(dir) = fs::File::open(&self.dir) {
-                let _ = dir.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&temp);
-            Self::cache_error(&path)(e)
+        atomic_file::write(&path, &text).map_err(|e| HacError::Cache {
+            path: e.path,
+            source: e.source,
         })
     }
 
@@ -369,6 +349,49 @@ mod tests {
         assert!(block_on(cache.remove(&session.key())).unwrap());
         assert!(!block_on(cache.remove(&session.key())).unwrap());
         assert!(fs::read_dir(cache.dir()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn concurrent_saves_of_one_key_leave_one_whole_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = std::sync::Arc::new(FileSessionCache::new(dir.path().join("hac-client")));
+        // Tokens of different lengths: a file mixing two writes would not parse, or would
+        // hold a token no writer wrote.
+        let sessions: Vec<CachedSession> = (0..24)
+            .map(|n| CachedSession {
+                csrf_token: format!("{n}-").repeat(2000 + 97 * n),
+                ..sample()
+            })
+            .collect();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let tasks: Vec<_> = sessions
+                .iter()
+                .cloned()
+                .map(|session| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..5 {
+                            cache.save(&session).await?;
+                        }
+                        Ok::<_, HacError>(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap().unwrap();
+            }
+        });
+        let left = block_on(cache.load(&sample().key())).unwrap().unwrap();
+        assert!(sessions.contains(&left));
+        let names: Vec<_> = fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "temporary files were left: {names:?}");
     }
 
     #[test]

@@ -203,22 +203,6 @@ fn strip_tags(text: &str) -> String {
     out
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Replaces the character references HAC pages use (named basics and numeric ones).
 pub(crate) fn unescape(text: &str) -> String {
     if !text.contains('&') {
@@ -266,6 +250,7 @@ pub(crate) fn unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::html_escape::escape;
     use proptest::prelude::*;
 
     #[test]

@@ -15,7 +15,8 @@
 //!   finish (keep-alive connections close after their current response) and cuts what is
 //!   left after the drain timeout.
 //!
-//! Every request carries the client's address as a [`PeerAddr`] extension.
+//! Every request carries the client's address as a [`PeerAddr`] extension. [`use_colour`]
+//! tells a server's log set-up whether stderr may carry colour codes.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -34,6 +35,7 @@
 //! ```
 
 mod address_counter;
+mod colour;
 mod guarded_stream;
 mod limits;
 mod refusal;
@@ -50,6 +52,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use address_counter::{AddressCounter, AddressPermit, CapReached, ClientKey};
+pub use colour::use_colour;
 use guarded_stream::GuardedStream;
 use limits::MIN_HEADER_BYTES;
 pub use limits::ServeLimits;

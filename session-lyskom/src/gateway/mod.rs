@@ -13,6 +13,12 @@
 //! re-numbered so it cannot desynchronise the connection: see [`raw_request`]); a person's
 //! settings are read from their user area ([`user_area`]).
 //!
+//! `GET /metrics` answers the gateway's metrics in the Prometheus text format (LysKOM
+//! connections, logins, WebSockets, HTTP answers by status class and their latency; the
+//! older `GET /_metrics` answers a JSON [`MetricsSnapshot`]). Both are matched before the
+//! servers' routes; a server with the id `metrics` still has all of its resources, which
+//! live under `/metrics/…`. Every request is logged in a span (see [`Gateway::handle`]).
+//!
 //! Connections idle for longer than [`GatewayConfig::idle_timeout`] (or
 //! [`GatewayConfig::unauthenticated_idle_timeout`] while nobody is logged in on them) are
 //! closed by a reaper task; at most [`GatewayConfig::max_connections`] are open at once (503
@@ -28,10 +34,13 @@
 
 mod client_address;
 mod cors;
+mod http_metrics;
 mod inert_body;
 mod json;
+mod prometheus;
 pub mod raw_request;
 mod registry;
+mod request_log;
 mod resources;
 mod response;
 mod sessions;
@@ -43,7 +52,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
@@ -53,9 +62,12 @@ use serde_json::{Map, Value, json};
 pub use session_http::serve::{Drained, ServeLimits};
 use session_http::serve::{PeerAddr, serve};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::client::ConnectOptions;
+use http_metrics::HttpMetrics;
 pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
+use request_log::RequestLog;
 pub use response::Resp;
 use response::{Fail, Outcome, empty};
 pub use websocket::WebSocketLimits;
@@ -143,6 +155,8 @@ impl Default for GatewayConfig {
 struct State {
     config: GatewayConfig,
     registry: Registry,
+    /// The answers' status classes and latencies, for `/metrics`.
+    http: HttpMetrics,
 }
 
 impl State {
@@ -175,7 +189,11 @@ impl Gateway {
     pub fn new(config: GatewayConfig) -> Self {
         let registry = Registry::new(config.max_connections, config.max_connections_per_address);
         Gateway {
-            state: Arc::new(State { config, registry }),
+            state: Arc::new(State {
+                config,
+                registry,
+                http: HttpMetrics::default(),
+            }),
         }
     }
 
@@ -217,8 +235,30 @@ impl Gateway {
         serve(listener, self, limits, shutdown).await
     }
 
-    /// Answers one HTTP request.
+    /// The metrics now in the Prometheus text exposition format, as `GET /metrics`
+    /// answers them.
+    pub fn prometheus_metrics(&self) -> String {
+        prometheus::render(&self.metrics(), &self.state.http)
+    }
+
+    /// Answers one HTTP request, counted in the metrics and logged (at INFO, DEBUG for the
+    /// metrics paths, in a span with its method, route template and a hash of its
+    /// connection id).
     pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let log = RequestLog::start(req.method(), req.uri(), req.headers());
+        let response = self.answer(req).instrument(log.span.clone()).await;
+        let latency = started.elapsed();
+        self.state.http.observe(response.status(), latency);
+        log.answered(response.status(), latency);
+        response
+    }
+
+    async fn answer<B>(&self, req: Request<B>) -> Resp
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -291,6 +331,11 @@ impl Gateway {
                 Method::OPTIONS => options_response(),
                 _ => empty(StatusCode::METHOD_NOT_ALLOWED),
             };
+        }
+        // Before the servers: a server called `metrics` keeps every `/metrics/…` route, and
+        // the bare `/metrics` is none of its resources.
+        if path == "/metrics" && *method == Method::GET {
+            return prometheus::response(self.prometheus_metrics());
         }
         if path == "/_metrics" && *method == Method::GET {
             return response::json(

@@ -115,6 +115,16 @@ pub struct Metrics {
     pub connect_failures: AtomicU64,
     /// HTTP requests served.
     pub requests: AtomicU64,
+    /// Logins through the sessions API that succeeded (raw Protocol A logins over a
+    /// WebSocket are not counted).
+    pub logins: AtomicU64,
+    /// Logins through the sessions API that the LysKOM server refused (or that failed on
+    /// the way).
+    pub login_failures: AtomicU64,
+    /// WebSockets opened.
+    pub websockets_opened: AtomicU64,
+    /// WebSockets open now.
+    pub websockets_open: AtomicU64,
 }
 
 /// A snapshot of the metrics, for reporting.
@@ -137,6 +147,16 @@ pub struct MetricsSnapshot {
     pub connect_failures: u64,
     /// HTTP requests served.
     pub requests: u64,
+    /// Logins through the sessions API that succeeded (raw Protocol A logins over a
+    /// WebSocket are not counted).
+    pub logins: u64,
+    /// Logins through the sessions API that the LysKOM server refused (or that failed on
+    /// the way).
+    pub login_failures: u64,
+    /// WebSockets opened.
+    pub websockets_opened: u64,
+    /// WebSockets open now.
+    pub websockets_open: u64,
 }
 
 /// All live connections, bounded in number in total and per client address.
@@ -263,6 +283,10 @@ impl Registry {
             refused: m.refused.load(Ordering::Relaxed),
             connect_failures: m.connect_failures.load(Ordering::Relaxed),
             requests: m.requests.load(Ordering::Relaxed),
+            logins: m.logins.load(Ordering::Relaxed),
+            login_failures: m.login_failures.load(Ordering::Relaxed),
+            websockets_opened: m.websockets_opened.load(Ordering::Relaxed),
+            websockets_open: m.websockets_open.load(Ordering::Relaxed),
         }
     }
 }

@@ -195,7 +195,14 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             }
         },
     };
-    c.client.login(pers_no, &passwd, false).await.map_err(|e| {
+    let metrics = &ctx.state.registry.metrics;
+    let logged_in = c.client.login(pers_no, &passwd, false).await;
+    let counter = match logged_in {
+        Ok(()) => &metrics.logins,
+        Err(_) => &metrics.login_failures,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    logged_in.map_err(|e| {
         Fail::Kom(e).with_status(
             &[
                 error_code::INVALID_PASSWORD,

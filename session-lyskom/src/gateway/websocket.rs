@@ -72,14 +72,16 @@ impl Default for WebSocketLimits {
     }
 }
 
-/// One of a connection's WebSocket places; given back when dropped.
+/// One of a connection's WebSocket places, counted in the gateway's metrics; given back
+/// when dropped.
 struct SocketPlace {
     connection: Arc<Connection>,
+    state: Arc<State>,
 }
 
 impl SocketPlace {
     /// Takes a place on `connection` unless it has `max` sockets already.
-    fn take(connection: Arc<Connection>, max: usize) -> Option<SocketPlace> {
+    fn take(state: &Arc<State>, connection: Arc<Connection>, max: usize) -> Option<SocketPlace> {
         let counter = &connection.websockets;
         let mut current = counter.load(Ordering::SeqCst);
         loop {
@@ -88,16 +90,25 @@ impl SocketPlace {
             }
             match counter.compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
             {
-                Ok(_) => return Some(SocketPlace { connection }),
+                Ok(_) => break,
                 Err(actual) => current = actual,
             }
         }
+        let metrics = &state.registry.metrics;
+        metrics.websockets_opened.fetch_add(1, Ordering::Relaxed);
+        metrics.websockets_open.fetch_add(1, Ordering::Relaxed);
+        Some(SocketPlace {
+            connection,
+            state: state.clone(),
+        })
     }
 }
 
 impl Drop for SocketPlace {
     fn drop(&mut self) {
         self.connection.websockets.fetch_sub(1, Ordering::SeqCst);
+        let open = &self.state.registry.metrics.websockets_open;
+        open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -126,7 +137,8 @@ pub(super) fn upgrade<B: Send + 'static>(state: &Arc<State>, mut req: Request<B>
     };
     connection.touch();
     let limits = state.config.websocket.clone();
-    let Some(place) = SocketPlace::take(connection, limits.max_sockets_per_connection) else {
+    let Some(place) = SocketPlace::take(state, connection, limits.max_sockets_per_connection)
+    else {
         return retry_later(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many WebSockets on this connection",

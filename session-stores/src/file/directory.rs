@@ -2,11 +2,12 @@
 //! file per record, atomic replacement and an advisory lock.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use session_core::SessionKey;
+use session_core::atomic_file;
 
 use crate::error::{Error, Result};
 
@@ -117,25 +118,10 @@ impl Directory {
     /// fsynced, renamed over the record, and the directory is fsynced. A crash at any moment
     /// leaves either the old or the new file, whole.
     pub(crate) fn write(&self, key: &SessionKey, bytes: &[u8]) -> Result<()> {
-        let target = self.path_of(key);
-        let temp = self.temp_path(key)?;
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)
-                .map_err(|e| Error::io("create", &temp, e))?;
-            file.write_all(bytes)
-                .map_err(|e| Error::io("write", &temp, e))?;
-            file.sync_all().map_err(|e| Error::io("fsync", &temp, e))?;
-            fs::rename(&temp, &target).map_err(|e| Error::io("rename into place", &target, e))?;
-            self.sync_directory()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
+        // The prefix keeps leftovers recognisable to `remove_stale_temp_files`.
+        let prefix = format!("{TEMP_PREFIX}{}-", key.short());
+        atomic_file::write_with_temp_prefix(&self.path_of(key), bytes, &prefix)
+            .map_err(|e| Error::io(e.action, e.path, e.source))
     }
 
     /// Removes `key`'s file; returns whether there was one.
@@ -186,22 +172,6 @@ impl Directory {
             }
         }
         Ok(removed)
-    }
-
-    fn temp_path(&self, key: &SessionKey) -> Result<PathBuf> {
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| {
-            Error::io(
-                "create temporary file",
-                &self.root,
-                io::Error::other(format!("no randomness: {e}")),
-            )
-        })?;
-        Ok(self.root.join(format!(
-            "{TEMP_PREFIX}{}-{}",
-            key.short(),
-            hex::encode(random)
-        )))
     }
 
     fn sync_directory(&self) -> Result<()> {

@@ -11,6 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -187,6 +188,17 @@ pub struct GatewayProcess {
 
 /// Starts kom-gateway for `servers` (id, port on 127.0.0.1) with extra top-level TOML.
 pub fn start_gateway(servers: &[(&str, u16)], extra: &str) -> GatewayProcess {
+    // Dropping the output sends the gateway's later lines to the test's stderr.
+    start_gateway_logging(servers, extra, "warn").0
+}
+
+/// [`start_gateway`] with `RUST_LOG` set to `filter`, and the gateway's later output
+/// (stderr, line by line) for the test to read.
+pub fn start_gateway_logging(
+    servers: &[(&str, u16)],
+    extra: &str,
+    filter: &str,
+) -> (GatewayProcess, Receiver<String>) {
     let dir = test_support::temp_dir();
     let mut toml = format!("listen = \"127.0.0.1:0\"\n{extra}\n");
     for (id, p) in servers {
@@ -196,20 +208,27 @@ pub fn start_gateway(servers: &[(&str, u16)], extra: &str) -> GatewayProcess {
     }
     let config = dir.path().join("kom-gateway.toml");
     std::fs::write(&config, toml).unwrap();
-    let Announced { guard, addr, .. } = spawn_announced(
+    let Announced {
+        guard,
+        addr,
+        output,
+        ..
+    } = spawn_announced(
         "kom-gateway",
         Command::new(env!("CARGO_BIN_EXE_kom-gateway"))
             .arg("--config")
             .arg(&config)
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null()),
         "kom-gateway: listening on",
         Duration::from_secs(30),
     );
-    GatewayProcess {
+    let gateway = GatewayProcess {
         guard,
         addr,
         _dir: dir,
-    }
+    };
+    (gateway, output)
 }
 
 /// A running httpkom (PyPI 0.32) from the peers' virtualenv.

@@ -9,6 +9,11 @@
 //! `HAC_PASSWORD`, else from standard input — and only when a login is needed. It is never
 //! a flag (flags show in `ps`) and never stored.
 //!
+//! Sessions are cached (and reused) unless `--no-cache` is given, as hac-client-core's
+//! `session_persistence=False`: then every run logs in and nothing is written. Under the
+//! global `--json` every command writes its result as JSON on standard output (the `--format`
+//! of a command is then ignored); messages for people stay on standard error.
+//!
 //! An `https://` HAC's certificate is verified against the Mozilla roots (or
 //! `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE`, as `requests` does for hac-client-core), unless the
 //! endpoint has hac-client-cli's `ignore_ssl = true`; `--verify yes|no|CA_BUNDLE` overrides
@@ -67,6 +72,10 @@ struct TargetArgs {
     /// encrypted:DIR?key_file=PATH (such sessions are not shared with hac-client-core).
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     store: Option<String>,
+    /// Neither read nor write cached sessions: log in for this run only (hac-client-core's
+    /// session_persistence=False).
+    #[arg(long, global = true, conflicts_with_all = ["cache_dir", "store"])]
+    no_cache: bool,
     /// Seconds one HTTP request may take.
     #[arg(long, global = true)]
     timeout: Option<u64>,
@@ -169,41 +178,85 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Runs `sessionctl hac …`.
-pub(crate) async fn run(args: HacArgs) -> Result<ExitCode, BoxError> {
-    let cache = open_cache(&args.target).await?;
-    if let HacCommand::Sessions {
-        command: SessionsCommand::List { format },
-    } = &args.command
+/// Runs `sessionctl hac …`; `json` is the global `--json`.
+pub(crate) async fn run(args: HacArgs, json: bool) -> Result<ExitCode, BoxError> {
+    let cache = if args.target.no_cache {
+        if matches!(args.command, HacCommand::Sessions { .. }) {
+            return Err("--no-cache: there are no cached sessions to manage".into());
+        }
+        None
+    } else {
+        Some(open_cache(&args.target).await?)
+    };
+    if let (
+        Some(cache),
+        HacCommand::Sessions {
+            command: SessionsCommand::List { format },
+        },
+    ) = (&cache, &args.command)
     {
-        return list_sessions(cache.as_ref(), *format).await;
+        let format = if json { RowsFormat::Json } else { *format };
+        return list_sessions(cache.as_ref(), format).await;
     }
-    if let HacCommand::Sessions {
-        command: SessionsCommand::Clear { all: true },
-    } = &args.command
+    if let (
+        Some(cache),
+        HacCommand::Sessions {
+            command: SessionsCommand::Clear { all: true },
+        },
+    ) = (&cache, &args.command)
     {
         let mut cleared = 0;
         for session in cache.list().await? {
             cleared += usize::from(cache.remove(&session.key()).await?);
         }
-        eprintln!("cleared {cleared} cached HAC session(s)");
+        if json {
+            println!("{}", serde_json::json!({ "cleared": cleared }));
+        } else {
+            eprintln!("cleared {cleared} cached HAC session(s)");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
     let target = resolve_target(&args.target)?;
-    let key = match &target.user {
-        Some(user) => CacheKey::new(&target.url, user, &target.label),
-        None => cached_key_for(cache.as_ref(), &target).await?,
+    let key = match (&target.user, &cache) {
+        (Some(user), _) => CacheKey::new(&target.url, user, &target.label),
+        (None, Some(cache)) => cached_key_for(cache.as_ref(), &target).await?,
+        (None, None) => {
+            return Err(
+                "no user given (and --no-cache: no cached session to take it from); pass --user NAME or set HAC_USERNAME"
+                    .into(),
+            );
+        }
     };
 
-    match args.command {
-        HacCommand::Sessions {
-            command: SessionsCommand::Show { format },
-        } => show_session(cache.as_ref(), &key, format).await,
-        HacCommand::Sessions {
-            command: SessionsCommand::Clear { .. },
-        } => {
-            if cache.remove(&key).await? {
+    match (args.command, cache) {
+        (
+            HacCommand::Sessions {
+                command: SessionsCommand::Show { format },
+            },
+            Some(cache),
+        ) => {
+            let format = if json { TextFormat::Json } else { format };
+            show_session(cache.as_ref(), &key, format).await
+        }
+        (
+            HacCommand::Sessions {
+                command: SessionsCommand::Clear { .. },
+            },
+            Some(cache),
+        ) => {
+            let dropped = cache.remove(&key).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "dropped": dropped,
+                        "username": key.username,
+                        "base_url": key.base_url,
+                        "environment": key.environment,
+                    })
+                );
+            } else if dropped {
                 eprintln!(
                     "dropped the cached session of {}@{} ({})",
                     key.username, key.base_url, key.environment
@@ -216,16 +269,18 @@ pub(crate) async fn run(args: HacArgs) -> Result<ExitCode, BoxError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        command => {
+        (command, cache) => {
             let client = client(&args.target, &target, key, cache)?;
-            operate(&client, command).await.map_err(|error| {
-                match error.downcast_ref::<session_http::hac::HacError>() {
-                    Some(session_http::hac::HacError::Tls { problem, .. }) => {
-                        format!("{error}{}", crate::tls::hint(problem)).into()
-                    }
-                    _ => error,
-                }
-            })
+            operate(&client, command, json)
+                .await
+                .map_err(
+                    |error| match error.downcast_ref::<session_http::hac::HacError>() {
+                        Some(session_http::hac::HacError::Tls { problem, .. }) => {
+                            format!("{error}{}", crate::tls::hint(problem)).into()
+                        }
+                        _ => error,
+                    },
+                )
         }
     }
 }
@@ -292,7 +347,7 @@ fn client(
     args: &TargetArgs,
     target: &Target,
     key: CacheKey,
-    cache: Arc<dyn SessionCache>,
+    cache: Option<Arc<dyn SessionCache>>,
 ) -> Result<HacClient, BoxError> {
     let suffixes = target.variable_suffixes.clone();
     let password = Arc::new(move || {
@@ -311,8 +366,11 @@ fn client(
     let transport = crate::tls::transport(verify, args.verify.is_some(), None, None)?;
     let mut client = HacClient::new(key)?
         .with_transport(transport)
-        .with_cache(cache)
         .with_password_source(password);
+    // Without a cache the client keeps its session in memory only, for this run.
+    if let Some(cache) = cache {
+        client = client.with_cache(cache);
+    }
     if let Some(seconds) = args.timeout.or(target.timeout) {
         client = client.with_timeout(Duration::from_secs(seconds));
     }
@@ -334,7 +392,20 @@ fn announce(client: &HacClient, outcome: LoginOutcome) {
     }
 }
 
-async fn operate(client: &HacClient, command: HacCommand) -> Result<ExitCode, BoxError> {
+/// What `login` did, as `--json` reports it.
+fn outcome_name(outcome: LoginOutcome) -> &'static str {
+    match outcome {
+        LoginOutcome::ReusedCached => "reused_cached",
+        LoginOutcome::LoggedIn => "logged_in",
+        LoginOutcome::AlreadyLoggedIn => "already_logged_in",
+    }
+}
+
+async fn operate(
+    client: &HacClient,
+    command: HacCommand,
+    json: bool,
+) -> Result<ExitCode, BoxError> {
     let mut stdout = std::io::stdout().lock();
     match command {
         HacCommand::Login { fresh } => {
@@ -343,6 +414,16 @@ async fn operate(client: &HacClient, command: HacCommand) -> Result<ExitCode, Bo
             }
             let outcome = client.login().await?;
             announce(client, outcome);
+            if json {
+                let key = client.key();
+                let report = serde_json::json!({
+                    "outcome": outcome_name(outcome),
+                    "username": key.username,
+                    "base_url": key.base_url,
+                    "environment": key.environment,
+                });
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         HacCommand::Groovy {
@@ -351,6 +432,7 @@ async fn operate(client: &HacClient, command: HacCommand) -> Result<ExitCode, Bo
             commit,
             format,
         } => {
+            let format = if json { TextFormat::Json } else { format };
             let script = match (script, file) {
                 (Some(script), None) => script,
                 (None, Some(file)) => std::fs::read_to_string(&file)
@@ -390,6 +472,7 @@ async fn operate(client: &HacClient, command: HacCommand) -> Result<ExitCode, Bo
             locale,
             format,
         } => {
+            let format = if json { RowsFormat::Json } else { format };
             announce(client, client.login().await?);
             let query = FlexSearchQuery::new(query)
                 .max_count(max_count)
@@ -416,6 +499,7 @@ async fn operate(client: &HacClient, command: HacCommand) -> Result<ExitCode, Bo
             })
         }
         HacCommand::Impex { file, format } => {
+            let format = if json { TextFormat::Json } else { format };
             let script = std::fs::read_to_string(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             announce(client, client.login().await?);

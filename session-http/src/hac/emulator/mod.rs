@@ -222,11 +222,19 @@ impl HacEmulator {
     }
 
     /// Gives every session a new CSRF token, so that clients holding the old one are refused
-    /// (as after a token rotation they did not see).
-    pub fn rotate_csrf_tokens(&self) {
-        for session in self.state().sessions.values_mut() {
-            session.csrf_token = random_uuid();
+    /// (as after a token rotation they did not see). Fails, leaving every token as it was,
+    /// when the OS random generator does.
+    pub fn rotate_csrf_tokens(&self) -> Result<(), getrandom::Error> {
+        let mut state = self.state();
+        let tokens = state
+            .sessions
+            .values()
+            .map(|_| random_uuid())
+            .collect::<Result<Vec<_>, _>>()?;
+        for (session, token) in state.sessions.values_mut().zip(tokens) {
+            session.csrf_token = token;
         }
+        Ok(())
     }
 
     /// How many sessions are alive (anonymous ones included).
@@ -396,9 +404,13 @@ impl HacEmulator {
         Some(id)
     }
 
-    fn new_session(&self, state: &mut State, user: Option<String>) -> (String, String) {
-        let id = random_hex(16).to_ascii_uppercase();
-        let token = random_uuid();
+    fn new_session(
+        &self,
+        state: &mut State,
+        user: Option<String>,
+    ) -> Result<(String, String), getrandom::Error> {
+        let id = random_hex(16)?.to_ascii_uppercase();
+        let token = random_uuid()?;
         state.sessions.insert(
             id.clone(),
             HttpSession {
@@ -407,7 +419,7 @@ impl HacEmulator {
                 last_access: self.config.clock.now(),
             },
         );
-        (id, token)
+        Ok((id, token))
     }
 
     fn route(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
@@ -465,10 +477,10 @@ impl HacEmulator {
                 }) => html(StatusCode::OK, pages::console(title, csrf_token, user)),
                 _ => redirect("/hac/login", None),
             },
-            None => {
-                let (id, _) = self.new_session(state, None);
-                redirect("/hac/login", Some(&id))
-            }
+            None => match self.new_session(state, None) {
+                Ok((id, _)) => redirect("/hac/login", Some(&id)),
+                Err(e) => no_randomness(e),
+            },
         }
     }
 
@@ -486,10 +498,10 @@ impl HacEmulator {
                     .unwrap_or_default();
                 (None, token)
             }
-            None => {
-                let (id, token) = self.new_session(state, None);
-                (Some(id), token)
-            }
+            None => match self.new_session(state, None) {
+                Ok((id, token)) => (Some(id), token),
+                Err(e) => return no_randomness(e),
+            },
         };
         let mut response = html(StatusCode::OK, pages::login(&token, login_error));
         if let Some(id) = cookie {
@@ -531,8 +543,10 @@ impl HacEmulator {
         state.stats.logins += 1;
         // Session fixation protection: a new id and a new token for the logged-in session.
         state.sessions.remove(&id);
-        let (new_id, _) = self.new_session(state, Some(user));
-        redirect("/hac/", Some(&new_id))
+        match self.new_session(state, Some(user)) {
+            Ok((new_id, _)) => redirect("/hac/", Some(&new_id)),
+            Err(e) => no_randomness(e),
+        }
     }
 
     fn logout(&self, state: &mut State, request: &ParsedRequest) -> Response<Full<Bytes>> {
@@ -596,46 +610,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+/// Bytes from the OS generator; without it there is no safe id or token to hand out, so an
+/// error rather than anything guessable.
+fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut bytes = [0u8; N];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Without the OS generator, fall back to a hash of the time and a counter: still
-        // unique per process, and this is a test emulator.
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let seed = format!(
-            "{:?}{}",
-            std::time::SystemTime::now(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let digest = md5_digest(seed.as_bytes());
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = digest[i % digest.len()];
-        }
-    }
-    bytes
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes)
 }
 
-fn md5_digest(data: &[u8]) -> [u8; 16] {
-    use md5::Digest;
-    md5::Md5::digest(data).into()
+fn random_hex(len: usize) -> Result<String, getrandom::Error> {
+    Ok(hex::encode(&random_bytes::<32>()?[..len.min(32)]))
 }
 
-fn random_hex(len: usize) -> String {
-    hex::encode(&random_bytes::<32>()[..len.min(32)])
-}
-
-fn random_uuid() -> String {
-    let b = random_bytes::<16>();
+fn random_uuid() -> Result<String, getrandom::Error> {
+    let b = random_bytes::<16>()?;
     let h = hex::encode(b);
-    format!(
+    Ok(format!(
         "{}-{}-4{}-{}-{}",
         &h[0..8],
         &h[8..12],
         &h[13..16],
         &h[16..20],
         &h[20..32]
-    )
+    ))
 }
 
 fn set_session_cookie(response: &mut Response<Full<Bytes>>, id: &str) {
@@ -673,6 +670,14 @@ fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     with_type(status, body, "text/html;charset=UTF-8")
 }
 
+/// The answer when no session id or token can be made.
+fn no_randomness(error: getrandom::Error) -> Response<Full<Bytes>> {
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("no randomness for a session: {error}"),
+    )
+}
+
 fn plain(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     html(status, body.to_string())
 }
@@ -703,9 +708,9 @@ mod tests {
 
     #[test]
     fn tokens_look_like_springs() {
-        let token = random_uuid();
+        let token = random_uuid().unwrap();
         assert_eq!(token.len(), 36);
         assert_eq!(token.matches('-').count(), 4);
-        assert_ne!(token, random_uuid());
+        assert_ne!(token, random_uuid().unwrap());
     }
 }

@@ -1,6 +1,6 @@
 //! The HTML the emulator serves, shaped like HAC's JSP pages where clients look.
 
-use crate::hac::html::escape;
+use crate::html_escape::escape;
 
 fn head(title: &str, token: &str) -> String {
     let token = escape(token);

@@ -1,14 +1,53 @@
-//! JSON values that keep the order (and duplicates) of object keys, written the way Python's
-//! `json.dumps` writes them (`", "` and `": "` separators, non-ASCII as `\uXXXX`), so that the
-//! body of `sessionctl request` is byte for byte the body HTTPie 3.2.4 sends.
+//! JSON written exactly as Python's `json.dumps` writes it (with `ensure_ascii=True`, the
+//! default), so that what this crate and `sessionctl` write is byte for byte what HTTPie
+//! writes: request bodies (`json.dumps(value)`: `", "` and `": "` separators, one line) and
+//! session files (`json.dumps(value, indent=4, sort_keys=True)`).
+//!
+//! [`Json`] keeps the order, and duplicates, of object keys, as HTTPie keeps them in bodies.
+//!
+//! ```
+//! use session_http::client::python_json::{DumpOptions, Json};
+//!
+//! let value: Json = serde_json::from_str(r#"{"b": 1e16, "a": ["é", 0.5]}"#).unwrap();
+//! assert_eq!(value.dumps(), r#"{"b": 1e+16, "a": ["\u00e9", 0.5]}"#);
+//! assert_eq!(
+//!     value.dumps_with(DumpOptions::HTTPIE_SESSION_FILE),
+//!     "{\n    \"a\": [\n        \"\\u00e9\",\n        0.5\n    ],\n    \"b\": 1e+16\n}"
+//! );
+//! ```
 
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// The `json.dumps` arguments that change the layout (`ensure_ascii` is always on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DumpOptions {
+    /// `indent=`: `None` writes one line with `", "` between items; `Some(n)` puts every item
+    /// on its own line indented by `n` spaces per level, with `","` between items.
+    pub indent: Option<usize>,
+    /// `sort_keys=True`: object members in the order of their keys' code points.
+    pub sort_keys: bool,
+}
+
+impl DumpOptions {
+    /// `json.dumps(value)`: what HTTPie sends as a JSON request body.
+    pub const BODY: DumpOptions = DumpOptions {
+        indent: None,
+        sort_keys: false,
+    };
+    /// `json.dumps(value, indent=4, sort_keys=True, ensure_ascii=True)`: how HTTPie writes
+    /// session files.
+    pub const HTTPIE_SESSION_FILE: DumpOptions = DumpOptions {
+        indent: Some(4),
+        sort_keys: true,
+    };
+}
 
 /// A JSON value; objects are ordered lists of members.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Json {
+pub enum Json {
     /// `null`.
     Null,
     /// `true` / `false`.
@@ -27,7 +66,7 @@ pub(crate) enum Json {
 
 impl Json {
     /// The JSON type name HTTPie uses in messages.
-    pub(crate) fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &'static str {
         match self {
             Json::Object(_) => "object",
             Json::Array(_) => "array",
@@ -39,7 +78,7 @@ impl Json {
     }
 
     /// The value of the first member named `key`.
-    pub(crate) fn member_mut(&mut self, key: &str) -> Option<&mut Json> {
+    pub fn member_mut(&mut self, key: &str) -> Option<&mut Json> {
         match self {
             Json::Object(members) => members.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -47,7 +86,7 @@ impl Json {
     }
 
     /// Sets `key` (the first member of that name, or a new last one).
-    pub(crate) fn set_member(&mut self, key: &str, value: Json) {
+    pub fn set_member(&mut self, key: &str, value: Json) {
         if let Json::Object(members) = self {
             match members.iter_mut().find(|(k, _)| k == key) {
                 Some((_, slot)) => *slot = value,
@@ -56,9 +95,9 @@ impl Json {
         }
     }
 
-    /// As a `serde_json::Value` (key order then follows serde_json's map).
-    #[cfg(test)]
-    pub(crate) fn to_value(&self) -> serde_json::Value {
+    /// As a `serde_json::Value` (key order then follows serde_json's map, and of duplicate
+    /// keys the last stays).
+    pub fn to_value(&self) -> serde_json::Value {
         use serde_json::Value;
         match self {
             Json::Null => Value::Null,
@@ -79,13 +118,18 @@ impl Json {
     }
 
     /// Python's `json.dumps(value)`.
-    pub(crate) fn to_python(&self) -> String {
+    pub fn dumps(&self) -> String {
+        self.dumps_with(DumpOptions::BODY)
+    }
+
+    /// Python's `json.dumps(value, indent=…, sort_keys=…)` with `options`.
+    pub fn dumps_with(&self, options: DumpOptions) -> String {
         let mut out = String::new();
-        self.write_python(&mut out);
+        self.write(&mut out, options, 0);
         out
     }
 
-    fn write_python(&self, out: &mut String) {
+    fn write(&self, out: &mut String, options: DumpOptions, depth: usize) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(true) => out.push_str("true"),
@@ -97,28 +141,82 @@ impl Json {
             }
             Json::Float(f) => out.push_str(&python_float(*f)),
             Json::String(s) => write_python_string(s, out),
+            // Python writes empty containers as `[]` and `{}` whatever the indent.
+            Json::Array(items) if items.is_empty() => out.push_str("[]"),
             Json::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    item.write_python(out);
+                    separator(out, options, depth + 1, i == 0);
+                    item.write(out, options, depth + 1);
                 }
+                closing(out, options, depth);
                 out.push(']');
             }
+            Json::Object(members) if members.is_empty() => out.push_str("{}"),
             Json::Object(members) => {
+                let mut members: Vec<&(String, Json)> = members.iter().collect();
+                if options.sort_keys {
+                    // Rust orders strings by UTF-8 bytes, which is Python's code point order.
+                    members.sort_by(|a, b| a.0.cmp(&b.0));
+                }
                 out.push('{');
-                for (i, (key, value)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
+                for (i, (key, value)) in members.into_iter().enumerate() {
+                    separator(out, options, depth + 1, i == 0);
                     write_python_string(key, out);
                     out.push_str(": ");
-                    value.write_python(out);
+                    value.write(out, options, depth + 1);
                 }
+                closing(out, options, depth);
                 out.push('}');
             }
+        }
+    }
+}
+
+/// What goes before an item: `", "` on one line, or `","`, a newline and the indent.
+fn separator(out: &mut String, options: DumpOptions, depth: usize, first: bool) {
+    match options.indent {
+        None if first => {}
+        None => out.push_str(", "),
+        Some(indent) => {
+            if !first {
+                out.push(',');
+            }
+            newline(out, indent * depth);
+        }
+    }
+}
+
+/// What goes before a closing bracket: nothing on one line, else a newline and the indent.
+fn closing(out: &mut String, options: DumpOptions, depth: usize) {
+    if let Some(indent) = options.indent {
+        newline(out, indent * depth);
+    }
+}
+
+fn newline(out: &mut String, spaces: usize) {
+    out.push('\n');
+    out.extend(std::iter::repeat_n(' ', spaces));
+}
+
+impl From<&Value> for Json {
+    /// serde_json's value (its object's key order is serde_json's map's).
+    fn from(value: &Value) -> Json {
+        match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Json::Int(i128::from(i)),
+                (None, Some(u)) => Json::Int(i128::from(u)),
+                (None, None) => Json::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Json::String(s.clone()),
+            Value::Array(items) => Json::Array(items.iter().map(Json::from).collect()),
+            Value::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Json::from(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -148,15 +246,21 @@ fn write_python_string(s: &str, out: &mut String) {
 }
 
 /// Python's `repr()` of a float, from Rust's shortest round-trip digits.
-pub(crate) fn python_float(value: f64) -> String {
+pub fn python_float(value: f64) -> String {
     if value.is_nan() {
         return "nan".into();
     }
     if value.is_infinite() {
         return if value > 0.0 { "inf" } else { "-inf" }.into();
     }
-    // `{:e}` gives the shortest digits: "1.5e300", "-1e-5", "0e0".
-    let scientific = format!("{value:e}");
+    // Python's repr: the fewest digits that read back as `value`, correctly rounded (ties to
+    // even). Rust's shortest `{:e}` can pick the other of two equally near digit strings
+    // (657949821467135.25 → `…135.3` where Python writes `…135.2`), so the digits come from
+    // correctly rounded formatting at growing precision instead: "1.5e300", "-1e-5", "0e0".
+    let scientific = (0..17)
+        .map(|precision| format!("{value:.precision$e}"))
+        .find(|text| text.parse::<f64>() == Ok(value))
+        .unwrap_or_else(|| format!("{value:e}"));
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let negative = mantissa.starts_with('-');
@@ -256,8 +360,19 @@ mod tests {
             serde_json::from_str(r#"{"z": [1, 2.5, 1e100, -0.0001], "a": {"é": "x\"\n😀"}, "z": null, "e": {}, "l": []}"#)
                 .unwrap();
         assert_eq!(
-            value.to_python(),
+            value.dumps(),
             r#"{"z": [1, 2.5, 1e+100, -0.0001], "a": {"\u00e9": "x\"\n\ud83d\ude00"}, "z": null, "e": {}, "l": []}"#
+        );
+    }
+
+    #[test]
+    fn session_files_are_indented_and_sorted() {
+        let value: Json =
+            serde_json::from_str(r#"{"b": [1, {"z": null, "a": "é\n"}], "a": {}, "c": []}"#)
+                .unwrap();
+        assert_eq!(
+            value.dumps_with(DumpOptions::HTTPIE_SESSION_FILE),
+            "{\n    \"a\": {},\n    \"b\": [\n        1,\n        {\n            \"a\": \"\\u00e9\\n\",\n            \"z\": null\n        }\n    ],\n    \"c\": []\n}"
         );
     }
 
@@ -271,5 +386,10 @@ mod tests {
         assert_eq!(python_float(123456.5), "123456.5");
         assert_eq!(python_float(-2.5e-7), "-2.5e-07");
         assert_eq!(python_float(1.5e300), "1.5e+300");
+        // Exactly halfway between two 16-digit strings: Python rounds to the even one.
+        assert_eq!(
+            python_float(657_949_821_467_135.0 + 0.25),
+            "657949821467135.2"
+        );
     }
 }
