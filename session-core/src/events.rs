@@ -34,6 +34,9 @@ pub enum EventKind {
     StoreError,
     /// A client presented an id that is malformed or unknown.
     SuspiciousId,
+    /// A stored session could not be decoded (damaged bytes, a format this build does not
+    /// read) and was removed; the client was given a fresh session in its place.
+    Discarded,
     /// A login was refused: wrong credentials.
     LoginFailed,
     /// A login attempt was refused unchecked: too many recent attempts for the principal or
@@ -45,7 +48,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Created,
         EventKind::Renewed,
         EventKind::Touched,
@@ -55,6 +58,7 @@ impl EventKind {
         EventKind::Conflict,
         EventKind::StoreError,
         EventKind::SuspiciousId,
+        EventKind::Discarded,
         EventKind::LoginFailed,
         EventKind::LoginThrottled,
         EventKind::LoginBusy,
@@ -72,6 +76,7 @@ impl EventKind {
             EventKind::Conflict => "conflict",
             EventKind::StoreError => "store_error",
             EventKind::SuspiciousId => "suspicious_id",
+            EventKind::Discarded => "discarded",
             EventKind::LoginFailed => "login_failed",
             EventKind::LoginThrottled => "login_throttled",
             EventKind::LoginBusy => "login_busy",

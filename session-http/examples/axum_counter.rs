@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use http::StatusCode;
 use session_core::{MemoryStore, SessionConfig, SessionManager};
 use session_http::server::{CookieConfig, Session, SessionLayer};
 
-async fn count(Extension(session): Extension<Session>) -> Result<String, StatusCode> {
+async fn count(session: Session) -> Result<String, StatusCode> {
     let visits: u64 = session
         .get("visits")
         .await
@@ -26,7 +26,7 @@ async fn count(Extension(session): Extension<Session>) -> Result<String, StatusC
     Ok(format!("You have been here {visits} time(s).\n"))
 }
 
-async fn logout(Extension(session): Extension<Session>) -> Result<&'static str, StatusCode> {
+async fn logout(session: Session) -> Result<&'static str, StatusCode> {
     session
         .invalidate()
         .await

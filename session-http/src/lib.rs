@@ -32,7 +32,7 @@
 //!
 //! | feature | module | brings in |
 //! |---|---|---|
-//! | `server` (default) | [`server`] | tower's `Layer`/`Service`, `http-body-util` |
+//! | `server` (default) | [`server`] | tower's `Layer`/`Service`, `http-body-util`, `axum-core` (the extractor traits) |
 //! | `serve` (default) | [`serve`] | hyper's server, `hyper-util`, tower |
 //! | `client` (default) | [`client`], [`transport`] | hyper's client, rustls (ring), webpki roots, `cookie`, `url`, `dirs` |
 //! | `hac` (default) | [`hac`] (needs `client`) | `md-5`, tokio-rustls for the emulator's HTTPS |

@@ -7,11 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use session_core::{PrincipalIndex, Record, SessionKey, SessionManager};
-use session_http::server::{CSRF_TOKEN_KEY, Session, SessionLayer};
+use session_http::server::{CSRF_TOKEN_KEY, RequireLogin, Session, SessionLayer};
 
 use crate::health::{ActiveSessions, Readiness};
 use crate::login::{self, GuardedLogin, LoginLimits};
@@ -89,11 +89,6 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
-
-    /// 401: not logged in.
-    pub fn unauthorized() -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "not logged in")
-    }
 }
 
 impl From<session_core::Error> for ApiError {
@@ -121,14 +116,6 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// The logged-in principal, or 401.
-pub async fn require_login(session: &Session) -> Result<String, ApiError> {
-    session
-        .principal()
-        .await?
-        .ok_or_else(ApiError::unauthorized)
 }
 
 /// The principal index of the store, or 501.
@@ -169,7 +156,7 @@ pub async fn log_in(
 
 async fn api_login(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     extensions: Extensions,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
@@ -204,12 +191,13 @@ pub async fn attributes(session: &Session) -> Result<serde_json::Map<String, Val
     Ok(map)
 }
 
-async fn api_session(Extension(session): Extension<Session>) -> Result<Json<Value>, ApiError> {
-    let principal = require_login(&session).await?;
-    let metadata = session
-        .metadata()
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+/// The session document; `principal` is null for an anonymous session, and a client without
+/// a stored session gets 404.
+async fn api_session(session: Session) -> Result<Json<Value>, ApiError> {
+    let Some(metadata) = session.metadata().await? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no session"));
+    };
+    let principal = session.principal().await?;
     Ok(Json(json!({
         "id_hash": metadata.key.to_hex(),
         "principal": principal,
@@ -245,11 +233,9 @@ pub async fn increment(session: &Session, name: &str) -> Result<u64, ApiError> {
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
-async fn api_counter(
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    require_login(&session).await?;
+/// Anyone may count: for a visitor without a session, the first increment creates one (and
+/// sets the cookie), which a later login keeps.
+async fn api_counter(session: Session, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let value = increment(&session, &name).await?;
     Ok(Json(json!({ "value": value })))
 }
@@ -265,38 +251,40 @@ pub fn session_entry(record: &Record, current: Option<SessionKey>) -> Value {
     })
 }
 
-/// The principal's sessions, most recently used first, and the current session's key.
+/// The logged-in principal's sessions, most recently used first, and the current session's
+/// key.
 pub async fn sessions_of(
     state: &AppState,
-    session: &Session,
+    login: &RequireLogin,
 ) -> Result<(Vec<Record>, Option<SessionKey>), ApiError> {
-    let principal = require_login(session).await?;
-    let current = session.metadata().await?.map(|m| m.key);
-    let mut records = principal_index(state)?.sessions_of(&principal).await?;
+    let current = login.session.metadata().await?.map(|m| m.key);
+    let mut records = principal_index(state)?
+        .sessions_of(&login.principal)
+        .await?;
     records.reverse();
     Ok((records, current))
 }
 
 async fn api_sessions(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
 ) -> Result<Json<Value>, ApiError> {
-    let (records, current) = sessions_of(&state, &session).await?;
+    let (records, current) = sessions_of(&state, &login).await?;
     Ok(Json(Value::Array(
         records.iter().map(|r| session_entry(r, current)).collect(),
     )))
 }
 
 /// Ends one of the principal's sessions by its id hash. Ending the current one logs out.
-pub async fn revoke(state: &AppState, session: &Session, id_hash: &str) -> Result<(), ApiError> {
-    let (records, current) = sessions_of(state, session).await?;
+pub async fn revoke(state: &AppState, login: &RequireLogin, id_hash: &str) -> Result<(), ApiError> {
+    let (records, current) = sessions_of(state, login).await?;
     let key = SessionKey::parse(id_hash)
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such session"))?;
     if !records.iter().any(|r| r.key == key) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such session"));
     }
     if Some(key) == current {
-        session.invalidate().await?;
+        login.session.invalidate().await?;
     } else {
         state.manager.store().delete(&key).await?;
     }
@@ -306,25 +294,26 @@ pub async fn revoke(state: &AppState, session: &Session, id_hash: &str) -> Resul
 
 async fn api_revoke(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
     Path(id_hash): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    revoke(&state, &session, &id_hash).await?;
+    revoke(&state, &login, &id_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn api_logout(Extension(session): Extension<Session>) -> Result<StatusCode, ApiError> {
-    require_login(&session).await?;
+/// Ends the session, logged in or anonymous (204 either way; a client without one has nothing
+/// to end).
+async fn api_logout(session: Session) -> Result<StatusCode, ApiError> {
     session.invalidate().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Ends every session of the logged-in principal, this one included; returns how many.
-pub async fn logout_everywhere(state: &AppState, session: &Session) -> Result<u64, ApiError> {
-    let principal = require_login(session).await?;
+pub async fn logout_everywhere(state: &AppState, login: &RequireLogin) -> Result<u64, ApiError> {
+    let RequireLogin { principal, session } = login;
     let current = session.metadata().await?.map(|m| m.key);
     let others = principal_index(state)?
-        .revoke_all(&principal, current.as_ref())
+        .revoke_all(principal, current.as_ref())
         .await?;
     session.invalidate().await?;
     tracing::info!(principal = %principal, ended = others + 1, "logged out everywhere");
@@ -333,9 +322,9 @@ pub async fn logout_everywhere(state: &AppState, session: &Session) -> Result<u6
 
 async fn api_logout_everywhere(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
 ) -> Result<Json<Value>, ApiError> {
-    let revoked = logout_everywhere(&state, &session).await?;
+    let revoked = logout_everywhere(&state, &login).await?;
     Ok(Json(json!({ "revoked": revoked })))
 }
 

@@ -1,7 +1,9 @@
 //! # session-server
 //!
 //! The reference web application of the sessions workspace: password login, a session page
-//! with a counter, "your sessions" with revoke and log-out-everywhere, and a JSON API — all on
+//! with a counter (for anonymous visitors too: their session begins with its first write,
+//! and a login keeps its data under a new id), "your sessions" with revoke and
+//! log-out-everywhere, and a JSON API — all on
 //! [`session_http::server::SessionLayer`] over any store `session_stores::open` knows
 //! (`memory:`, `file:DIR`, `sqlite:PATH`, `redis://…`, `encrypted:DIR`). By default the
 //! sessions live in a SQLite file in the user's data directory, so they survive restarts.
@@ -10,12 +12,12 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /api/login {"username","password"}` | 200 `{"principal"}` and a new session id in the cookie (in `x-session-id` instead, and no cookie, when the request carries `x-session-transport: header`); 401 `{"error"}`; 429 with `Retry-After` when throttled; 503 with `Retry-After` when too many logins are being checked |
-//! | `GET /api/session` | `{"id_hash","principal","created_at","expires_at","attributes"}`; 401 when not logged in |
-//! | `POST /api/counter/{name}` | increments the attribute `counter:{name}`, `{"value"}` |
-//! | `GET /api/sessions` | `[{"id_hash","created_at","last_access","expires_at","current"}]` of the logged-in user |
+//! | `POST /api/login {"username","password"}` | 200 `{"principal"}` and a new session id in the cookie (an anonymous session's data is kept under it; a different user's is cleared) (in `x-session-id` instead, and no cookie, when the request carries `x-session-transport: header`); 401 `{"error"}`; 429 with `Retry-After` when throttled; 503 with `Retry-After` when too many logins are being checked |
+//! | `GET /api/session` | `{"id_hash","principal","created_at","expires_at","attributes"}` (`principal` null for an anonymous session); 404 when there is no session |
+//! | `POST /api/counter/{name}` | increments the attribute `counter:{name}`, `{"value"}`; for anyone: a visitor without a session gets one (and the cookie) |
+//! | `GET /api/sessions` | `[{"id_hash","created_at","last_access","expires_at","current"}]` of the logged-in user; 401 when not logged in (as for the other routes of logged-in users; their pages answer browsers with a `303` to `/login`) |
 //! | `DELETE /api/sessions/{id_hash}` | revokes one (204) |
-//! | `POST /api/logout`, `POST /api/logout-everywhere` | this session (204) / all of the user's (`{"revoked"}`) |
+//! | `POST /api/logout`, `POST /api/logout-everywhere` | ends this session, logged in or anonymous (204) / all of the user's (`{"revoked"}`) |
 //! | `GET /login`, `POST /login` | the login form (with the form token of a pre-login session) and its post |
 //! | `GET /session`, `POST /counter/{name}`, `GET /sessions`, `POST /sessions/{id_hash}/revoke`, `POST /logout`, `POST /logout-everywhere` | the HTML pages; every form carries the session's form token |
 //! | `GET /healthz` | liveness: `ok`, never touches the store |
@@ -450,6 +452,7 @@ async fn build(config: &Config) -> Result<Built, StartError> {
         .cookie(cookie)
         .header(HeaderTransport::bearer())
         .cross_origin(cross_origin)
+        .login_path("/login")
         .on_store_failure(if config.continue_on_store_failure {
             StoreFailurePolicy::ContinueWithoutSession
         } else {

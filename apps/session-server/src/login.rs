@@ -112,9 +112,9 @@ pub fn client_address(extensions: &Extensions) -> Option<IpAddr> {
     extensions.get::<PeerAddr>().map(|peer| peer.0.ip())
 }
 
-/// Checks credentials and logs the session in with a new id (and a new form token).
-/// `Ok(None)` for wrong credentials; throttled and overloaded attempts are errors that carry
-/// `Retry-After`.
+/// Checks credentials and logs the session in with a new id (and a new form token), keeping
+/// the data of an anonymous session. `Ok(None)` for wrong credentials; throttled and
+/// overloaded attempts are errors that carry `Retry-After`.
 pub async fn log_in(
     login: &GuardedLogin,
     limits: &LoginLimits,
@@ -127,8 +127,14 @@ pub async fn log_in(
     let attempt = LoginAttempt::new(PasswordCredentials::new(username, password), client);
     match login.authenticate(&attempt).await {
         Ok(principal) => {
-            // A different user on this browser starts from a clean session.
-            if session.principal().await?.as_deref() != Some(principal.as_str()) {
+            // A different user on this browser starts from a clean session; an anonymous
+            // visitor keeps what it gathered (a counter, a cart) under the new id, as Spring's
+            // changeSessionId does: the id changes, so a planted id stops working.
+            if session
+                .principal()
+                .await?
+                .is_some_and(|current| current != principal)
+            {
                 session.clear().await?;
             }
             session.log_in(&principal).await?;

@@ -8,13 +8,13 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
-use session_core::Timestamp;
+use session_core::{SessionMetadata, Timestamp};
 use session_http::html_escape::escape;
-use session_http::server::Session;
+use session_http::server::{RequireLogin, Session};
 
 use crate::app::{self, ApiError, AppState};
 
@@ -58,7 +58,7 @@ fn csrf_field(token: &str) -> String {
 }
 
 /// `/`: the session page when logged in, else the login form.
-pub async fn index(Extension(session): Extension<Session>) -> Response {
+pub async fn index(session: Session) -> Response {
     match logged_in(&session).await {
         Ok(Some(_)) => Redirect::to("/session").into_response(),
         Ok(None) => Redirect::to("/login").into_response(),
@@ -81,7 +81,7 @@ fn login_body(error: Option<&str>, csrf: &str) -> String {
 }
 
 /// `GET /login`: the form, with the form token of the visitor's (pre-login) session.
-pub async fn login_form(Extension(session): Extension<Session>) -> Response {
+pub async fn login_form(session: Session) -> Response {
     match session.csrf_token().await {
         Ok(token) => page("Log in", &login_body(None, &token)).into_response(),
         Err(error) => error_page(error.into()),
@@ -91,7 +91,7 @@ pub async fn login_form(Extension(session): Extension<Session>) -> Response {
 /// `POST /login` (form): check the form token (login CSRF), log in, go to the session page.
 pub async fn login(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     extensions: Extensions,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -137,22 +137,42 @@ fn until(label: &str, at: Option<Timestamp>) -> String {
     }
 }
 
-/// `GET /session`: the session's facts, attributes and a counter button.
-pub async fn session_page(Extension(session): Extension<Session>) -> Response {
+/// The facts of a stored session: its hashed id, creation and ends.
+fn facts_table(metadata: &SessionMetadata) -> String {
+    let expiry = metadata.expiry;
+    let idle_end = expiry
+        .idle
+        .map(|idle| metadata.last_access.saturating_add(idle));
+    let absolute_end = expiry
+        .absolute
+        .map(|absolute| metadata.created_at.saturating_add(absolute));
+    format!(
+        "<table>\
+         <tr><th>Session (hashed id)</th><td><code id=\"id-hash\">{id_hash}</code></td></tr>\
+         <tr><th>Created</th><td>{created}</td></tr>\
+         {idle}{absolute}\
+         </table>",
+        id_hash = metadata.key.to_hex(),
+        created = metadata.created_at.to_rfc3339(),
+        idle = until("Idle expiry", idle_end),
+        absolute = until("Absolute expiry", absolute_end),
+    )
+}
+
+/// `GET /session`: the session's facts, attributes and a counter button, for logged-in users
+/// and anonymous visitors alike (whose session the counter's form token starts, and whose
+/// data a login keeps).
+pub async fn session_page(session: Session) -> Response {
     let result: Result<Response, ApiError> = async {
-        let Some(principal) = logged_in(&session).await? else {
-            return Ok(Redirect::to("/login").into_response());
-        };
-        let Some(metadata) = session.metadata().await? else {
-            return Ok(Redirect::to("/login").into_response());
-        };
+        let principal = logged_in(&session).await?;
         let csrf = session.csrf_token().await?;
+        // A visitor's first page: the session holding the form token is stored after it.
+        let facts = session
+            .metadata()
+            .await?
+            .map(|metadata| facts_table(&metadata))
+            .unwrap_or_default();
         let attributes = app::attributes(&session).await?;
-        let expiry = metadata.expiry;
-        let idle_end = expiry.idle.map(|idle| metadata.last_access.saturating_add(idle));
-        let absolute_end = expiry
-            .absolute
-            .map(|absolute| metadata.created_at.saturating_add(absolute));
         let mut rows = String::new();
         for (key, value) in &attributes {
             let _ = write!(
@@ -166,26 +186,33 @@ pub async fn session_page(Extension(session): Extension<Session>) -> Response {
             .get("counter:clicks")
             .map(|value| escape(&value.to_string()))
             .unwrap_or_else(|| "0".to_owned());
+        let csrf_field = csrf_field(&csrf);
+        let (greeting, account) = match &principal {
+            Some(principal) => (
+                format!(
+                    "<h1>Hello, <span id=\"principal\">{}</span></h1>",
+                    escape(principal)
+                ),
+                format!(
+                    "<p><a href=\"/sessions\" id=\"sessions-link\">Your sessions</a></p>\
+                     <form method=\"post\" action=\"/logout\">{csrf_field}<button type=\"submit\" id=\"logout\">Log out</button></form>"
+                ),
+            ),
+            None => (
+                "<h1>Hello, visitor</h1>\
+                 <p id=\"anonymous\">You are not logged in. \
+                 <a href=\"/login\" id=\"login-link\">Log in</a> and this session's data stays with you.</p>"
+                    .to_owned(),
+                String::new(),
+            ),
+        };
         let body = format!(
-            "<h1>Hello, <span id=\"principal\">{principal}</span></h1>\
-             <table>\
-             <tr><th>Session (hashed id)</th><td><code id=\"id-hash\">{id_hash}</code></td></tr>\
-             <tr><th>Created</th><td>{created}</td></tr>\
-             {idle}{absolute}\
-             </table>\
+            "{greeting}{facts}\
              <h2>Counter</h2>\
              <form method=\"post\" action=\"/counter/clicks\">{csrf_field}\
              <button type=\"submit\" id=\"counter\">Clicked <span id=\"counter-value\">{counter}</span> times</button></form>\
              <h2>Attributes</h2><table id=\"attributes\"><tr><th>Name</th><th>Value</th></tr>{rows}</table>\
-             <p><a href=\"/sessions\" id=\"sessions-link\">Your sessions</a></p>\
-             <form method=\"post\" action=\"/logout\">{csrf_field}<button type=\"submit\" id=\"logout\">Log out</button></form>\
-             {script}",
-            principal = escape(&principal),
-            id_hash = metadata.key.to_hex(),
-            created = metadata.created_at.to_rfc3339(),
-            idle = until("Idle expiry", idle_end),
-            absolute = until("Absolute expiry", absolute_end),
-            csrf_field = csrf_field(&csrf),
+             {account}{script}",
             script = countdown_script(),
         );
         Ok(page("Your session", &body).into_response())
@@ -194,14 +221,13 @@ pub async fn session_page(Extension(session): Extension<Session>) -> Response {
     result.unwrap_or_else(error_page)
 }
 
-/// `POST /counter/{name}` (form).
+/// `POST /counter/{name}` (form), for anyone holding the page's form token.
 pub async fn counter(
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<(), ApiError> = async {
-        app::require_login(&session).await?;
         check_csrf(&session, &form).await?;
         app::increment(&session, &name).await?;
         Ok(())
@@ -214,16 +240,10 @@ pub async fn counter(
 }
 
 /// `GET /sessions`: every session of the user, with revoke buttons.
-pub async fn sessions_page(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-) -> Response {
+pub async fn sessions_page(State(state): State<AppState>, login: RequireLogin) -> Response {
     let result: Result<Response, ApiError> = async {
-        if logged_in(&session).await?.is_none() {
-            return Ok(Redirect::to("/login").into_response());
-        }
-        let csrf = session.csrf_token().await?;
-        let (records, current) = app::sessions_of(&state, &session).await?;
+        let csrf = login.session.csrf_token().await?;
+        let (records, current) = app::sessions_of(&state, &login).await?;
         let mut rows = String::new();
         for record in &records {
             let hash = record.key.to_hex();
@@ -260,13 +280,13 @@ pub async fn sessions_page(
 /// `POST /sessions/{id_hash}/revoke` (form).
 pub async fn revoke(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
     Path(id_hash): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<(), ApiError> = async {
-        check_csrf(&session, &form).await?;
-        app::revoke(&state, &session, &id_hash).await
+        check_csrf(&login.session, &form).await?;
+        app::revoke(&state, &login, &id_hash).await
     }
     .await;
     match result {
@@ -276,10 +296,7 @@ pub async fn revoke(
 }
 
 /// `POST /logout` (form).
-pub async fn logout(
-    Extension(session): Extension<Session>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn logout(session: Session, Form(form): Form<HashMap<String, String>>) -> Response {
     let result: Result<(), ApiError> = async {
         if logged_in(&session).await?.is_some() {
             check_csrf(&session, &form).await?;
@@ -297,12 +314,12 @@ pub async fn logout(
 /// `POST /logout-everywhere` (form).
 pub async fn logout_everywhere(
     State(state): State<AppState>,
-    Extension(session): Extension<Session>,
+    login: RequireLogin,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let result: Result<u64, ApiError> = async {
-        check_csrf(&session, &form).await?;
-        app::logout_everywhere(&state, &session).await
+        check_csrf(&login.session, &form).await?;
+        app::logout_everywhere(&state, &login).await
     }
     .await;
     match result {

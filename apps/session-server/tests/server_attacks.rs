@@ -311,7 +311,7 @@ async fn the_login_form_needs_its_token() {
     let logged_in = reply.cookie_pair();
     assert_ne!(logged_in, pre_session, "the login cycled the id");
     assert!(reply.header("x-session-id").is_none());
-    assert_eq!(session_of(addr, &pre_session).await.status, 401);
+    assert_eq!(session_of(addr, &pre_session).await.status, 404);
     assert_eq!(
         session_of(addr, &logged_in).await.json()["principal"],
         "alice"
@@ -366,7 +366,9 @@ async fn two_session_cookies_give_no_session() {
         format!("{victim}; {attacker}"),
     ] {
         let reply = session_of(addr, &cookies).await;
-        assert_eq!(reply.status, 401, "{cookies}: {}", reply.body);
+        assert_eq!(reply.status, 404, "{cookies}: {}", reply.body);
+        // The counter counts in a fresh anonymous session, neither the victim's nor the
+        // attacker's.
         let reply = send(
             addr,
             "POST",
@@ -375,10 +377,23 @@ async fn two_session_cookies_give_no_session() {
             None,
         )
         .await;
-        assert_eq!(reply.status, 401);
+        assert_eq!(reply.json(), json!({"value": 1}));
+        let fresh = reply.cookie_pair();
+        assert!(fresh != victim && fresh != attacker, "{fresh}");
+        assert_eq!(
+            session_of(addr, &fresh).await.json()["principal"],
+            json!(null)
+        );
     }
-    assert_eq!(session_of(addr, &victim).await.json()["principal"], "alice");
-    assert_eq!(session_of(addr, &attacker).await.json()["principal"], "bob");
+    for (cookie, principal) in [(&victim, "alice"), (&attacker, "bob")] {
+        let doc = session_of(addr, cookie).await.json();
+        assert_eq!(doc["principal"], principal);
+        assert_eq!(
+            doc["attributes"],
+            json!({}),
+            "{principal}'s session untouched"
+        );
+    }
 }
 
 #[tokio::test]
@@ -409,7 +424,7 @@ async fn a_user_keeps_at_most_the_session_cap() {
         login(g.server.addr, "alice", "wonderland").await,
         login(g.server.addr, "alice", "wonderland").await,
     ];
-    assert_eq!(session_of(g.server.addr, &first).await.status, 401);
+    assert_eq!(session_of(g.server.addr, &first).await.status, 404);
     for cookie in &later {
         assert_eq!(session_of(g.server.addr, cookie).await.status, 200);
     }

@@ -1,6 +1,7 @@
 //! End to end in headless Chromium: log in, press the counter, restart the server on its
 //! SQLite store and still be logged in with the counter kept, then log out everywhere from a
-//! second browser profile and see the first one logged out. And a page of another origin on
+//! second browser profile and see the first one logged out. A visitor counts before logging
+//! in and keeps the counter through the login, under a new id, until logging out. And a page of another origin on
 //! the same host cannot change the counter, log the user out everywhere, or log the browser
 //! into another account.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,9 @@
 mod support;
 
 use fantoccini::{Client, Locator};
-use support::browser::{PATIENCE, browser, click, log_in, text, wait_for_path, wait_for_text};
+use support::browser::{
+    PATIENCE, browser, click, log_in, text, type_into, wait_for_path, wait_for_text,
+};
 use support::{ServerProcess, write_users_file};
 use test_support::browser::Chromedriver;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,13 +61,64 @@ async fn browser_login_counter_restart_and_logout_everywhere() {
     click(&second, "#logout-everywhere").await;
     wait_for_path(&second, "/login").await;
 
-    // The first browser is logged out too.
+    // The first browser is logged out too: the session page greets a visitor with a fresh
+    // counter.
     first.goto(&format!("{base}/session")).await.unwrap();
-    wait_for_path(&first, "/login").await;
-    text(&first, "#username").await;
+    wait_for_path(&first, "/session").await;
+    text(&first, "#anonymous").await;
+    assert_eq!(text(&first, "#counter-value").await, "0");
 
     first.close().await.unwrap();
     second.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_counts_anonymously_and_keeps_the_counter_through_login_until_logout() {
+    let Some(driver) = Chromedriver::start() else {
+        test_support::skip(
+            "browser_counts_anonymously_and_keeps_the_counter_through_login_until_logout",
+            "chromium and chromedriver (Debian packages chromium, chromium-driver)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
+    let server = ServerProcess::start("memory:", &users, &[]);
+    let base = format!("http://{}", server.addr);
+    let client = browser(&driver).await;
+
+    client.goto(&format!("{base}/session")).await.unwrap();
+    text(&client, "#anonymous").await;
+    for expected in ["1", "2"] {
+        click(&client, "#counter").await;
+        wait_for_text(&client, "#counter-value", expected).await;
+    }
+    let anonymous_hash = text(&client, "#id-hash").await;
+
+    click(&client, "#login-link").await;
+    wait_for_path(&client, "/login").await;
+    type_into(&client, "#username", "alice").await;
+    type_into(&client, "#password", "wonderland").await;
+    click(&client, "#login").await;
+    wait_for_path(&client, "/session").await;
+    assert_eq!(text(&client, "#principal").await, "alice");
+    assert_eq!(
+        text(&client, "#counter-value").await,
+        "2",
+        "the counter is kept"
+    );
+    assert_ne!(text(&client, "#id-hash").await, anonymous_hash, "a new id");
+
+    click(&client, "#logout").await;
+    wait_for_path(&client, "/login").await;
+    client.goto(&format!("{base}/session")).await.unwrap();
+    text(&client, "#anonymous").await;
+    assert_eq!(
+        text(&client, "#counter-value").await,
+        "0",
+        "the session ended"
+    );
+    client.close().await.unwrap();
 }
 
 /// Serves `page` for every request on a loopback port of its own: the attacker's site.

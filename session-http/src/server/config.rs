@@ -162,6 +162,23 @@ pub enum StoreFailurePolicy {
     ContinueWithoutSession,
 }
 
+/// What the layer does when the record stored under a client's id cannot be decoded: the
+/// store's load fails with [`session_core::Error::Codec`], or with a backend error whose
+/// source is a [`session_core::CodecError`] (damaged bytes, a format or codec this build
+/// does not read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnreadableRecordPolicy {
+    /// Treat it as no session (the default): the record is deleted from the store, a
+    /// [`Discarded`](session_core::EventKind::Discarded) event is raised, and the handler gets
+    /// a fresh session; the client's id is replaced when the handler writes, and expired
+    /// otherwise. One damaged record never locks its client out.
+    #[default]
+    Discard,
+    /// Treat it like any other store failure, under the [`StoreFailurePolicy`] (`503` by
+    /// default); the record stays in place for inspection.
+    StoreFailure,
+}
+
 /// What the layer does when a save is refused because another request changed the same
 /// attribute since this one loaded the session ([`session_core::Error::Conflict`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -184,6 +201,15 @@ pub enum ConfigError {
     Cookie {
         /// The cookie name.
         name: String,
+        /// Which rule.
+        reason: String,
+    },
+    /// The login path of [`RequireLogin`](super::RequireLogin)'s redirect is not a path on
+    /// this site.
+    #[error("login path {path:?}: {reason}")]
+    LoginPath {
+        /// The path as given.
+        path: String,
         /// Which rule.
         reason: String,
     },

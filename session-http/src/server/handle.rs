@@ -10,15 +10,16 @@ use session_core::{
     Error, EventKind, ExpiryPolicy, Result, SessionEvent, SessionId, SessionMetadata,
 };
 
-use super::config::StoreFailurePolicy;
+use super::config::{StoreFailurePolicy, UnreadableRecordPolicy};
 use super::id_transport::Presented;
 use super::layer::Shared;
 
 /// The session of one request, put into the request's extensions by the
 /// [`SessionLayer`](super::SessionLayer). Cheap to clone; clones share the session.
 ///
-/// With axum, take it as `Extension(session): Extension<Session>`; with plain hyper, from
-/// `request.extensions().get::<Session>()`.
+/// With axum, take it as a handler argument (`session: Session`, or
+/// [`RequireLogin`](super::RequireLogin) for handlers only a logged-in user may reach); with
+/// plain hyper, from `request.extensions().get::<Session>()`.
 ///
 /// Nothing is read from the store until a method needs the data, and the layer saves what
 /// changed after the handler returns. The methods mirror [`session_core::StoreSession`]; what they
@@ -233,8 +234,16 @@ impl Session {
         let manager = &self.inner.shared.manager;
         let mut live = Vec::new();
         for id in ids {
-            if manager.store().load(&id.key()).await?.is_some() {
-                live.push(id.clone());
+            match manager.store().load(&id.key()).await {
+                Ok(Some(_)) => live.push(id.clone()),
+                Ok(None) => {}
+                Err(error)
+                    if is_undecodable(&error)
+                        && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard =>
+                {
+                    self.discard_unreadable(id, &error).await;
+                }
+                Err(error) => return Err(error),
             }
         }
         if live.len() > 1 {
@@ -263,13 +272,31 @@ impl Session {
                 Ok(value)
             }
             Err(error) if is_store_failure(&error) => {
-                self.inner.store_failed.store(true, Ordering::Relaxed);
-                let continue_policy =
-                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
                 let loaded = match &core {
                     Some(core) => core.is_loaded().await,
                     None => false,
                 };
+                // A codec error before anything was loaded is the load's: the stored record
+                // does not decode.
+                if !loaded
+                    && is_undecodable(&error)
+                    && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard
+                    && let Presented::Id(id) = &self.inner.presented
+                {
+                    let fresh = self.discard_unreadable(id, &error).await;
+                    if let Ok(mut guard) = self.inner.core.lock() {
+                        *guard = Some(fresh.clone());
+                    }
+                    let result = op(fresh).await;
+                    // The store may fail the fresh session too; that is a failure as usual.
+                    if result.as_ref().is_err_and(is_store_failure) {
+                        self.inner.store_failed.store(true, Ordering::Relaxed);
+                    }
+                    return result;
+                }
+                self.inner.store_failed.store(true, Ordering::Relaxed);
+                let continue_policy =
+                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
                 if continue_policy && !loaded {
                     tracing::warn!(error = %error, "session store failed; continuing without a session");
                     self.inner.degraded.store(true, Ordering::Relaxed);
@@ -283,6 +310,37 @@ impl Session {
                 }
             }
             Err(error) => Err(error),
+        }
+    }
+
+    /// Removes the undecodable record under `id` and raises a `Discarded` event; returns the
+    /// session the request carries on with. Once the record is gone that is a handle on `id`
+    /// (which loads as new, so the client's id is expired unless the handler writes); if it
+    /// could not be deleted, a session that does not read it again.
+    async fn discard_unreadable(
+        &self,
+        id: &SessionId,
+        error: &Error,
+    ) -> session_core::StoreSession {
+        let manager = &self.inner.shared.manager;
+        let key = id.key();
+        tracing::warn!(session = %key.short(), %error, "stored session does not decode; discarding it");
+        // The fresh session is expected to be new; that is no sign of a guessed id.
+        self.inner.unknown_checked.store(true, Ordering::Relaxed);
+        manager.events().emit(
+            SessionEvent::new(
+                EventKind::Discarded,
+                Some(key),
+                manager.config().clock.now(),
+            )
+            .with_detail(error.to_string()),
+        );
+        match manager.store().delete(&key).await {
+            Ok(_) => manager.session(Some(id.clone())),
+            Err(delete_error) => {
+                tracing::warn!(session = %key.short(), error = %delete_error, "could not delete the undecodable session");
+                manager.session(None)
+            }
         }
     }
 
@@ -327,6 +385,27 @@ impl Session {
             // Raises the SuspiciousId event; no store is asked.
             let _ = self.inner.shared.manager.session_from_token(token);
         }
+    }
+}
+
+/// Whether `error` says a stored record does not decode: a codec error, or a backend error
+/// caused by one (a store that reports its decoding failures as backend errors with the
+/// [`CodecError`](session_core::CodecError) as their source). Damage a store detects in
+/// other ways (a failed authentication tag, say) is not this: it stays a store failure.
+fn is_undecodable(error: &Error) -> bool {
+    match error {
+        Error::Codec(_) => true,
+        Error::Backend { source, .. } => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+            while let Some(error) = cause {
+                if error.is::<session_core::CodecError>() {
+                    return true;
+                }
+                cause = error.source();
+            }
+            false
+        }
+        _ => false,
     }
 }
 

@@ -20,6 +20,7 @@ use tower_service::Service;
 
 use super::config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, StoreFailurePolicy,
+    UnreadableRecordPolicy,
 };
 use super::cross_origin::CrossOriginProtection;
 use super::handle::{Session, Used};
@@ -48,8 +49,11 @@ pub(crate) struct Shared {
     pub(crate) header: Option<HeaderTransport>,
     pub(crate) save_on_server_error: bool,
     pub(crate) store_failure: StoreFailurePolicy,
+    pub(crate) unreadable: UnreadableRecordPolicy,
     pub(crate) conflict: ConflictPolicy,
     pub(crate) cross_origin: CrossOriginProtection,
+    /// Where [`RequireLogin`](super::RequireLogin) sends HTML clients that are not logged in.
+    pub(crate) login_path: Option<HeaderValue>,
 }
 
 impl Shared {
@@ -68,8 +72,13 @@ impl Shared {
             header: builder.header,
             save_on_server_error: builder.save_on_server_error,
             store_failure: builder.store_failure,
+            unreadable: builder.unreadable,
             conflict: builder.conflict,
             cross_origin: builder.cross_origin,
+            // `build` checked the path; an unchecked layer has none.
+            login_path: builder
+                .login_path
+                .and_then(|path| HeaderValue::from_str(&path).ok()),
         }
     }
 
@@ -110,7 +119,7 @@ pub struct SessionLayer {
 impl SessionLayer {
     /// A layer with the default configuration: the id in a `session` cookie (`HttpOnly`,
     /// `Secure`, `SameSite=Lax`, `Path=/`), no header transport, no save on 5xx, fail closed
-    /// on store failure, 409 on conflicting writes.
+    /// on store failure, unreadable records discarded, 409 on conflicting writes.
     pub fn new(manager: SessionManager) -> Self {
         // The defaults pass every check of `build`.
         Self::builder(manager).into_layer()
@@ -124,8 +133,10 @@ impl SessionLayer {
             header: None,
             save_on_server_error: false,
             store_failure: StoreFailurePolicy::default(),
+            unreadable: UnreadableRecordPolicy::default(),
             conflict: ConflictPolicy::default(),
             cross_origin: CrossOriginProtection::default(),
+            login_path: None,
         }
     }
 
@@ -144,8 +155,10 @@ pub struct SessionLayerBuilder {
     header: Option<HeaderTransport>,
     save_on_server_error: bool,
     store_failure: StoreFailurePolicy,
+    unreadable: UnreadableRecordPolicy,
     conflict: ConflictPolicy,
     cross_origin: CrossOriginProtection,
+    login_path: Option<String>,
 }
 
 impl SessionLayerBuilder {
@@ -184,6 +197,13 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// What to do with a stored record that cannot be decoded (default: discard it and start
+    /// a fresh session; see [`UnreadableRecordPolicy`]).
+    pub fn on_unreadable_record(mut self, policy: UnreadableRecordPolicy) -> Self {
+        self.unreadable = policy;
+        self
+    }
+
     /// What to do when a save conflicts with a concurrent one.
     pub fn on_conflict(mut self, policy: ConflictPolicy) -> Self {
         self.conflict = policy;
@@ -197,11 +217,22 @@ impl SessionLayerBuilder {
         self
     }
 
+    /// The login page that [`RequireLogin`](super::RequireLogin) sends HTML clients to when
+    /// nobody is logged in (`303 See Other`): a path on this site, such as `/login`. Without
+    /// one (the default), HTML clients get the `401` that API clients get.
+    pub fn login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = Some(path.into());
+        self
+    }
+
     /// The layer, once the configuration is checked (cookie prefixes and attributes, at
-    /// least one transport).
+    /// least one transport, a login path on this site).
     pub fn build(self) -> Result<SessionLayer, ConfigError> {
         if self.cookie.is_none() && self.header.is_none() {
             return Err(ConfigError::NoTransport);
+        }
+        if let Some(path) = &self.login_path {
+            check_login_path(path)?;
         }
         if let Some(cookie) = &self.cookie {
             cookie.validate()?;
@@ -474,6 +505,22 @@ async fn finish<B>(
         }
     }
     response
+}
+
+/// A login path must stay on this site: `/` and not `//` or `/\` (which browsers read as
+/// another host), printable ASCII for the `Location` header.
+fn check_login_path(path: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::LoginPath {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !path.starts_with('/') || path.starts_with("//") || path.starts_with("/\\") {
+        return Err(bad("it must be a path on this site, starting with one '/'"));
+    }
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("it must be printable ASCII without spaces"));
+    }
+    Ok(())
 }
 
 /// Whether the request asks for its new id in a header rather than a cookie.

@@ -30,6 +30,12 @@
 //!   session and the client's stale cookie is expired when the handler uses the session;
 //!   malformed and unknown ids raise a [`SuspiciousId`](session_core::EventKind::SuspiciousId)
 //!   event.
+//! - **Unreadable records are not errors either.** When the record under a client's id does
+//!   not decode ([`Error::Codec`](session_core::Error::Codec) on load, or a backend error
+//!   caused by a [`CodecError`](session_core::CodecError)), the layer deletes it,
+//!   raises a [`Discarded`](session_core::EventKind::Discarded) event and gives the handler a
+//!   fresh session, so one damaged record does not lock its client out;
+//!   [`UnreadableRecordPolicy::StoreFailure`] keeps the record and fails as below instead.
 //! - **Failures.** Nothing is saved after a 5xx response unless
 //!   [`save_on_server_error`](SessionLayerBuilder::save_on_server_error) says so. When the store
 //!   fails, [`StoreFailurePolicy::FailClosed`] (the default) answers `503` with a plain body
@@ -145,21 +151,28 @@
 //! # }).unwrap();
 //! ```
 //!
-//! With axum, add the layer with `Router::layer` and take the handle with
-//! `Extension(session): Extension<Session>`; see `examples/axum_counter.rs`.
+//! With axum, add the layer with `Router::layer` and take the handle as a handler argument,
+//! `session: Session` (a route outside the layer answers `500`, [`MissingSessionLayer`]);
+//! see `examples/axum_counter.rs`. A handler that takes [`RequireLogin`] runs only when
+//! someone is logged in: others get a `303` to the login page
+//! ([`SessionLayerBuilder::login_path`]) when they read HTML, and `401` otherwise.
 
 mod config;
 mod cross_origin;
 mod csrf;
+mod extract;
 mod handle;
 mod id_transport;
 mod layer;
+mod require_login;
 
 pub use config::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, StoreFailurePolicy,
+    UnreadableRecordPolicy,
 };
 pub use cross_origin::{CrossOriginProtection, CrossOriginRefusal, RequestScheme};
 pub use csrf::CSRF_TOKEN_KEY;
+pub use extract::MissingSessionLayer;
 pub use handle::Session;
 pub use id_transport::{
     cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
@@ -168,3 +181,4 @@ pub use layer::{
     ResponseFuture, SESSION_TRANSPORT_HEADER, SessionBody, SessionLayer, SessionLayerBuilder,
     SessionService,
 };
+pub use require_login::{LoginRequired, RequireLogin};
