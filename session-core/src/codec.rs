@@ -61,6 +61,10 @@ pub enum CodecError {
     /// The envelope names a codec this crate does not have.
     #[error("session record names unknown codec {0}")]
     UnknownCodec(u8),
+    /// A store's own stored form of a record is damaged (a field missing or malformed, a
+    /// record filed under another key).
+    #[error("the stored form is damaged: {0}")]
+    Damaged(String),
 }
 
 /// A codec for attribute values and records.

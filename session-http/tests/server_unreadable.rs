@@ -14,8 +14,8 @@ use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use session_core::{
     ChangeSet, Clock, Error, EventKind, Page, PageRequest, Record, Result, SessionConfig,
-    SessionId, SessionKey, SessionManager, SessionStore, SystemClock, Timestamp, decode_record,
-    encode_record,
+    SessionId, SessionKey, SessionManager, SessionStore, SystemClock, Timestamp, TouchOutcome,
+    decode_record, encode_record,
 };
 use session_http::server::{Session, SessionLayer, UnreadableRecordPolicy};
 use tower::ServiceExt;
@@ -100,13 +100,15 @@ impl SessionStore for EncodedStore {
         self.put(&record)?;
         Ok(record.version)
     }
-    async fn touch(&self, key: &SessionKey) -> Result<Option<Option<Timestamp>>> {
+    async fn touch(&self, key: &SessionKey) -> Result<TouchOutcome> {
         let Some(mut record) = self.live(key)? else {
-            return Ok(None);
+            return Ok(TouchOutcome::Missing);
         };
         record.last_access = Self::now();
         self.put(&record)?;
-        Ok(Some(record.expires_at()))
+        Ok(TouchOutcome::Touched {
+            expires_at: record.expires_at(),
+        })
     }
     async fn delete(&self, key: &SessionKey) -> Result<bool> {
         let removed = self.bytes.lock().unwrap().remove(key).is_some();
@@ -154,12 +156,21 @@ fn app_reporting(policy: UnreadableRecordPolicy, reports: Reports) -> App {
 fn app_with(policy: UnreadableRecordPolicy, store: EncodedStore) -> App {
     let store = Arc::new(store);
     let manager = SessionManager::new(store.clone(), SessionConfig::default());
+    let router = router(policy, &manager);
+    App {
+        store,
+        manager,
+        router,
+    }
+}
+
+/// A router whose handlers read and write attributes, behind the layer over `manager`.
+fn router(policy: UnreadableRecordPolicy, manager: &SessionManager) -> Router {
     let layer = SessionLayer::builder(manager.clone())
         .on_unreadable_record(policy)
         .build()
         .unwrap();
-    let router =
-        Router::new()
+    Router::new()
             .route(
                 "/get/{key}",
                 get(
@@ -183,12 +194,7 @@ fn app_with(policy: UnreadableRecordPolicy, store: EncodedStore) -> App {
                     },
                 ),
             )
-            .layer(layer);
-    App {
-        store,
-        manager,
-        router,
-    }
+            .layer(layer)
 }
 
 /// A client id whose stored record is garbage.
@@ -315,4 +321,38 @@ async fn a_store_that_fails_after_the_discard_fails_the_request() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(cookies.is_empty(), "{cookies:?}");
     assert_eq!(app.manager.events().count(EventKind::Discarded), 1);
+}
+
+/// The project's own stores report a damaged record with its codec error as the cause, so the
+/// layer discards it there too (here: a file store whose file was overwritten).
+#[tokio::test]
+async fn a_damaged_file_store_record_is_discarded_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        session_stores::FileStore::open(dir.path(), session_core::StoreConfig::default()).unwrap(),
+    );
+    let manager = SessionManager::new(store.clone(), SessionConfig::default());
+    let router = router(UnreadableRecordPolicy::default(), &manager);
+    let app = App {
+        store: Arc::new(EncodedStore::default()),
+        manager,
+        router,
+    };
+    let session = app.manager.session(None);
+    session.insert("k", "v").await.unwrap();
+    session.save().await.unwrap();
+    let id = session.id().await.unwrap().unwrap();
+    std::fs::write(store.path_of(&id.key()), b"\x00\xffnot a session record").unwrap();
+
+    let (status, cookies, body) = send(&app, "GET", "/get/k", &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, "", "the damaged session's data is gone");
+    assert!(
+        !store.path_of(&id.key()).exists(),
+        "the damaged file was not removed"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("session=;")),
+        "the client's id was not expired: {cookies:?}"
+    );
 }

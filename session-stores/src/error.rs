@@ -48,13 +48,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A stored record could not be read (not a session record, or damaged).
+    /// A stored record could not be read (not a session record, or damaged). The reason is
+    /// the error's source, so the session layer can tell an undecodable record (which it
+    /// discards) from a failing store.
     #[error("stored record {location} is unreadable: {reason}")]
     Corrupt {
         /// Where the record is (a file path, a Redis key, a row).
         location: String,
         /// What is wrong.
-        reason: String,
+        #[source]
+        reason: session_core::CodecError,
     },
     /// SQLite failed.
     #[cfg(feature = "sqlite")]

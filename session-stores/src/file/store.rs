@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    ChangeSet, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex, PrincipalLimit,
-    Record, Result as CoreResult, RoomDecision, SessionEvent, SessionKey, SessionStore,
-    StoreConfig, Timestamp, TouchOutcome, decode_record, encode_record,
+    ChangeSet, CodecError, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex,
+    PrincipalLimit, Record, Result as CoreResult, RoomDecision, SessionEvent, SessionKey,
+    SessionStore, StoreConfig, Timestamp, TouchOutcome, decode_record, encode_record,
 };
 
 use super::directory::{Directory, DirectoryLock};
@@ -169,14 +169,17 @@ impl<S: Sealer> Inner<S> {
     fn unseal_record(&self, key: &SessionKey, sealed: &[u8]) -> Result<Record> {
         let location = self.dir.path_of(key).display().to_string();
         let plain = self.sealer.unseal(sealed, &location)?;
-        let record = decode_record(&plain).map_err(|e| Error::Corrupt {
+        let record = decode_record(&plain).map_err(|reason| Error::Corrupt {
             location: location.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
         if record.key != *key {
             return Err(Error::Corrupt {
                 location,
-                reason: format!("holds the record of another key ({})", record.key.short()),
+                reason: CodecError::Damaged(format!(
+                    "holds the record of another key ({})",
+                    record.key.short()
+                )),
             });
         }
         Ok(record)
@@ -196,9 +199,9 @@ impl<S: Sealer> Inner<S> {
 
     fn write_record(&self, record: &Record) -> Result<()> {
         let location = || self.dir.path_of(&record.key).display().to_string();
-        let plain = encode_record(record).map_err(|e| Error::Corrupt {
+        let plain = encode_record(record).map_err(|reason| Error::Corrupt {
             location: location(),
-            reason: format!("cannot encode: {e}"),
+            reason,
         })?;
         let sealed = self.sealer.seal(&plain)?;
         self.dir.write(&record.key, &sealed)

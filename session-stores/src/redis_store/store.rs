@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use redis::{Script, cmd};
 use session_core::{
-    ChangeSet, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex, Record,
-    Result as CoreResult, SessionEvent, SessionKey, SessionStore, StoreConfig, Timestamp,
+    ChangeSet, CodecError, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex,
+    Record, Result as CoreResult, SessionEvent, SessionKey, SessionStore, StoreConfig, Timestamp,
     TouchOutcome,
 };
 
@@ -161,7 +161,7 @@ impl Inner {
             .map_err(|reason| {
                 core(operation)(Error::Corrupt {
                     location: format!("Redis key {}", self.keys.session(key)),
-                    reason,
+                    reason: CodecError::Damaged(reason),
                 })
             })
     }

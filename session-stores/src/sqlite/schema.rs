@@ -112,9 +112,9 @@ fn split_records(conn: &Connection) -> Result<()> {
             let last_access: i64 = row.get(1)?;
             let expires_at: Option<i64> = row.get(2)?;
             let bytes: Vec<u8> = row.get(3)?;
-            let record = decode_record(&bytes).map_err(|e| Error::Corrupt {
+            let record = decode_record(&bytes).map_err(|reason| Error::Corrupt {
                 location: format!("sqlite row {} (migrating to schema 3)", hex::encode(&key)),
-                reason: e.to_string(),
+                reason,
             })?;
             let millis = |d: Option<std::time::Duration>| {
                 d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use session_core::{
-    ChangeSet, Codec, Error as CoreError, EventKind, ExpiryPolicy, Page, PageRequest,
+    ChangeSet, Codec, CodecError, Error as CoreError, EventKind, ExpiryPolicy, Page, PageRequest,
     PrincipalIndex, PrincipalLimit, Record, Result as CoreResult, RoomDecision, SessionEvent,
     SessionKey, SessionStore, StoreConfig, Timestamp, TouchOutcome,
 };
@@ -197,7 +197,7 @@ impl Shared {
 fn corrupt(key: &SessionKey, reason: impl Into<String>) -> Error {
     Error::Corrupt {
         location: format!("sqlite row {}", key.short()),
-        reason: reason.into(),
+        reason: CodecError::Damaged(reason.into()),
     }
 }
 
@@ -280,7 +280,7 @@ fn records_where(
         let key = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
         let key: [u8; 32] = key.try_into().map_err(|_| Error::Corrupt {
             location: "sqlite sessions table".into(),
-            reason: "a key that is not 32 bytes".into(),
+            reason: CodecError::Damaged("a key that is not 32 bytes".into()),
         })?;
         records.push(record_from_row(SessionKey::from_bytes(key), row, 1)??);
     }
