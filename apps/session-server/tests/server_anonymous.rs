@@ -8,19 +8,14 @@ mod support;
 use std::net::SocketAddr;
 
 use serde_json::json;
-use support::{ServerProcess, login, send, send_body, session_of, write_users_file};
+use support::{Fixture, login, send, send_body, session_of};
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    server: ServerProcess,
-}
-
+/// The server on a SQLite store in its private directory.
 fn start(extra: &[&str]) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let users = write_users_file(dir.path(), &[("alice", "wonderland"), ("bob", "builder")]);
-    let store = format!("sqlite:{}", dir.path().join("sessions.db").display());
-    let server = ServerProcess::start(&store, &users, extra);
-    Fixture { _dir: dir, server }
+    Fixture::start(
+        |dir| format!("sqlite:{}", dir.join("sessions.db").display()),
+        extra,
+    )
 }
 
 /// Counts `counter:{name}` once with `cookie`; returns the value.

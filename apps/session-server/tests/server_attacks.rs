@@ -11,23 +11,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{ServerProcess, login, send, send_body, session_of, write_users_file};
+use support::{Fixture, ServerProcess, login, send, send_body, session_of};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long the tests wait for something the server must do by itself (close a connection).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    server: ServerProcess,
-}
-
+/// The server on the memory store.
 fn start(extra: &[&str]) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let users = write_users_file(dir.path(), &[("alice", "wonderland"), ("bob", "builder")]);
-    let server = ServerProcess::start("memory:", &users, extra);
-    Fixture { _dir: dir, server }
+    Fixture::start(|_| "memory:".to_owned(), extra)
 }
 
 /// Reads until the server closes the connection; false if it is still open at the deadline.

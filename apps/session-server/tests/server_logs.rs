@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use session_core::SessionId;
 use support::{ServerProcess, login, send, start_announced, write_users_file};
+use test_support::startup::Announced;
 
 /// The server's output lines until one contains every one of `wanted` (or a minute passes,
 /// then the test fails showing what was read); returns every line read.
@@ -31,8 +32,9 @@ fn read_until(output: &Receiver<String>, wanted: &[&str]) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn each_request_logs_method_route_status_latency_and_a_hashed_session() {
+/// The server on the memory store with alice's account, logging at INFO; the directory holds
+/// the users file and must outlive the server.
+fn start_logging_at_info() -> (tempfile::TempDir, Announced) {
     let dir = tempfile::tempdir().unwrap();
     let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
     let announced = start_announced(
@@ -40,6 +42,12 @@ async fn each_request_logs_method_route_status_latency_and_a_hashed_session() {
             .arg(&users)
             .env("RUST_LOG", "info"),
     );
+    (dir, announced)
+}
+
+#[tokio::test]
+async fn each_request_logs_method_route_status_latency_and_a_hashed_session() {
+    let (_dir, announced) = start_logging_at_info();
     let addr = announced.addr;
     let cookie = login(addr, "alice", "wonderland").await;
     let raw_id = cookie.trim_start_matches("session=").to_owned();
@@ -92,13 +100,7 @@ async fn each_request_logs_method_route_status_latency_and_a_hashed_session() {
 
 #[tokio::test]
 async fn probes_are_logged_only_at_debug() {
-    let dir = tempfile::tempdir().unwrap();
-    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
-    let announced = start_announced(
-        ServerProcess::command(&["--store", "memory:", "--users"])
-            .arg(&users)
-            .env("RUST_LOG", "info"),
-    );
+    let (_dir, announced) = start_logging_at_info();
     let addr = announced.addr;
     assert_eq!(send(addr, "GET", "/healthz", &[], None).await.status, 200);
     // The session page answers anonymous visitors too.

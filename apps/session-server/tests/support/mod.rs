@@ -17,6 +17,24 @@ use test_support::ChildGuard;
 use test_support::startup::{Announced, spawn_announced};
 use tokio::net::TcpStream;
 
+/// A server with the accounts alice/wonderland and bob/builder, its files in a private
+/// directory that lives as long as the fixture.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub server: ServerProcess,
+}
+
+impl Fixture {
+    /// Starts the server on the store `store` names, given the private directory (for a store
+    /// that keeps its files there), with the `extra` flags.
+    pub fn start(store: impl FnOnce(&Path) -> String, extra: &[&str]) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let users = write_users_file(dir.path(), &[("alice", "wonderland"), ("bob", "builder")]);
+        let server = ServerProcess::start(&store(dir.path()), &users, extra);
+        Fixture { _dir: dir, server }
+    }
+}
+
 /// A users file with cheap Argon2id hashes (tests log in often; the server verifies with the
 /// parameters in the hash).
 pub fn write_users_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
