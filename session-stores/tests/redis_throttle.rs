@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    AttemptState, AuthError, Authenticator, Backoff, Clock, LoginAttempt, MockClock,
-    PasswordCredentials, ThrottleState, ThrottledAuthenticator, Timestamp, principal_key,
+    AuthError, Authenticator, Backoff, Clock, LoginAttempt, MockClock, PasswordCredentials,
+    ThrottleState, ThrottledAuthenticator, principal_key,
 };
 use session_stores::RedisThrottleState;
 use test_support::redis::RedisServer;
@@ -124,30 +124,10 @@ async fn compare_and_swap_expires_its_keys_and_ignores_foreign_values() {
     let state = RedisThrottleState::connect_with_prefix(&redis.url(), "test:")
         .await
         .unwrap();
-    let at = |millis| AttemptState {
-        failures: 2,
-        last: Timestamp::from_millis(millis),
-    };
-    let hour = Duration::from_secs(3600);
-    assert!(
-        state
-            .compare_and_swap("k", None, at(1), hour)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !state
-            .compare_and_swap("k", None, at(2), hour)
-            .await
-            .unwrap()
-    );
-    assert!(
-        state
-            .compare_and_swap("k", Some(at(1)), at(2), hour)
-            .await
-            .unwrap()
-    );
-    assert_eq!(state.load("k").await.unwrap(), Some(at(2)));
+    session_core::testkit::throttle_state::compare_and_swap_replaces_only_what_was_expected(
+        &state, "k",
+    )
+    .await;
     let ttl = test_support::redis::redis_command(redis.port(), "PTTL test:k").unwrap();
     let ttl: i64 = ttl.trim_start_matches(':').parse().unwrap();
     assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");

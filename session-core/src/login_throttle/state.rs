@@ -216,35 +216,14 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "testkit")]
     #[tokio::test]
     async fn compare_and_swap_only_replaces_what_was_expected() {
         let state = MemoryThrottleState::new();
-        let hour = Duration::from_secs(3600);
-        assert!(
-            state
-                .compare_and_swap("k", None, at(1), hour)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !state
-                .compare_and_swap("k", None, at(2), hour)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !state
-                .compare_and_swap("k", Some(at(5)), at(2), hour)
-                .await
-                .unwrap()
-        );
-        assert!(
-            state
-                .compare_and_swap("k", Some(at(1)), at(2), hour)
-                .await
-                .unwrap()
-        );
-        assert_eq!(state.load("k").await.unwrap(), Some(at(2)));
+        crate::testkit::throttle_state::compare_and_swap_replaces_only_what_was_expected(
+            &state, "k",
+        )
+        .await;
         state.clear("k").await.unwrap();
         assert_eq!(state.load("k").await.unwrap(), None);
     }

@@ -24,6 +24,7 @@ pub mod cases;
 mod fixture;
 pub mod golden;
 mod instrumented;
+pub mod throttle_state;
 
 pub use fixture::Fixture;
 pub use instrumented::{InstrumentedStore, Instruments, OperationCounts};
