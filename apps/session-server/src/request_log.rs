@@ -40,7 +40,10 @@ async fn log_request(State(cookie): State<String>, request: Request, next: Next)
         route = %route,
         session = tracing::field::Empty,
     );
-    if let Some(hash) = presented_session(request.headers(), &cookie) {
+    // The cookie parse and the digest are paid only when the span is logged at all.
+    if !span.is_disabled()
+        && let Some(hash) = presented_session(request.headers(), &cookie)
+    {
         span.record("session", tracing::field::display(&hash));
     }
     let started = Instant::now();

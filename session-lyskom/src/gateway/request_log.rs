@@ -60,7 +60,10 @@ impl RequestLog {
             route = %route(uri.path()),
             connection = tracing::field::Empty,
         );
-        if let Some(hash) = connection_hash(uri, headers) {
+        // The digest is paid only when the span is logged at all.
+        if !span.is_disabled()
+            && let Some(hash) = connection_hash(uri, headers)
+        {
             span.record("connection", tracing::field::display(&hash));
         }
         RequestLog {
