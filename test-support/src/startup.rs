@@ -205,6 +205,27 @@ pub fn on_fresh_ports<T>(
     )))
 }
 
+/// A server's output lines (as in [`Announced::output`]) until one contains every one of
+/// `wanted`; returns every line read. Fails the test, showing what was read, when no such
+/// line comes within a minute.
+pub fn read_until(output: &mpsc::Receiver<String>, wanted: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match output.recv_timeout(left) {
+            Ok(line) => {
+                let found = wanted.iter().all(|w| line.contains(w));
+                lines.push(line);
+                if found {
+                    return lines;
+                }
+            }
+            Err(_) => panic!("no line with {wanted:?} in:\n{}", lines.join("\n")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,32 +6,10 @@
 
 mod common;
 
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
-
 use common::{Http, lyskomd, open, start_gateway_logging};
 use serde_json::json;
 use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON};
-
-/// The gateway's lines until one contains every one of `wanted` (or a minute passes, then
-/// the test fails showing what was read); returns every line read.
-fn read_until(output: &Receiver<String>, wanted: &[&str]) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match output.recv_timeout(left) {
-            Ok(line) => {
-                let found = wanted.iter().all(|w| line.contains(w));
-                lines.push(line);
-                if found {
-                    return lines;
-                }
-            }
-            Err(_) => panic!("no line with {wanted:?} in:\n{}", lines.join("\n")),
-        }
-    }
-}
+use test_support::startup::read_until;
 
 /// The value of `field=` in a log line.
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {

@@ -5,32 +5,9 @@
 
 mod support;
 
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
-
 use session_core::SessionId;
 use support::{ServerProcess, login, send, start_announced, write_users_file};
-use test_support::startup::Announced;
-
-/// The server's output lines until one contains every one of `wanted` (or a minute passes,
-/// then the test fails showing what was read); returns every line read.
-fn read_until(output: &Receiver<String>, wanted: &[&str]) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match output.recv_timeout(left) {
-            Ok(line) => {
-                let found = wanted.iter().all(|w| line.contains(w));
-                lines.push(line);
-                if found {
-                    return lines;
-                }
-            }
-            Err(_) => panic!("no line with {wanted:?} in:\n{}", lines.join("\n")),
-        }
-    }
-}
+use test_support::startup::{Announced, read_until};
 
 /// The server on the memory store with alice's account, logging at INFO; the directory holds
 /// the users file and must outlive the server.
