@@ -627,3 +627,136 @@ fn an_anonymous_session_with_a_valid_token_is_sent_to_the_login_page() {
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(reply.location.as_deref(), Some("/hac/login"));
 }
+
+/// The HAC client as a `session_core::Session`: what generic tools see.
+mod as_a_session {
+    use super::*;
+    use session_core::Session;
+
+    #[tokio::test]
+    async fn a_login_goes_through_the_one_flow_and_files_the_session() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("nimda"));
+        assert_eq!(client.identity().await.unwrap(), None);
+        assert_eq!(client.principal().await.unwrap(), None);
+
+        client.login().await.unwrap();
+        // The flow recorded the principal and saved: nothing left to write, the cache holds
+        // the session, and the identity is the cache key's digest, not the JSESSIONID.
+        assert_eq!(client.principal().await.unwrap().as_deref(), Some("admin"));
+        assert!(!client.is_modified().await);
+        let cached = f.cached().await.expect("the login filed the session");
+        let identity = client.identity().await.unwrap().unwrap();
+        assert_eq!(identity, f.key().digest());
+        assert_ne!(identity, cached.session_id);
+        let times = client.times().await.unwrap();
+        assert!(times.created_at.is_some());
+        assert_eq!(times.expires_at, None, "HAC decides when its session ends");
+        assert_eq!(client.extend(Duration::from_secs(60)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn attributes_are_tracked_and_never_reach_the_shared_cache_file() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("nimda"));
+        client.login().await.unwrap();
+        client.insert("job", &"nightly-import").await.unwrap();
+        assert_eq!(
+            client.changes().await.set.into_iter().collect::<Vec<_>>(),
+            ["job"]
+        );
+        assert_eq!(
+            client.get::<String>("job").await.unwrap().as_deref(),
+            Some("nightly-import")
+        );
+        assert!(matches!(
+            client.get::<u64>("job").await,
+            Err(HacError::Attribute { .. })
+        ));
+        client.save().await.unwrap();
+        assert!(!client.is_modified().await);
+        // hac-client-core reads the cache file: it keeps its own fields only.
+        let dir = f.cache.dir().to_path_buf();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            assert!(!text.contains("nightly-import"), "{text}");
+        }
+        assert!(client.remove("job").await.unwrap());
+        assert!(!client.remove("job").await.unwrap());
+        assert_eq!(
+            client
+                .changes()
+                .await
+                .removed
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["job"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_session_is_taken_up_with_its_principal_and_nothing_to_save() {
+        let f = Fixture::start(|_| {}).await;
+        f.client(Some("nimda")).login().await.unwrap();
+        let reuser = f.client(None);
+        assert_eq!(reuser.login().await.unwrap(), LoginOutcome::ReusedCached);
+        assert_eq!(reuser.principal().await.unwrap().as_deref(), Some("admin"));
+        assert!(!reuser.is_modified().await);
+        assert_eq!(f.logins(), 1);
+    }
+
+    #[tokio::test]
+    async fn touch_finds_out_that_the_server_dropped_the_session() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("nimda"));
+        client.login().await.unwrap();
+        client.touch().await.unwrap();
+        assert_eq!(client.principal().await.unwrap().as_deref(), Some("admin"));
+
+        f.hac.emulator().drop_all_sessions();
+        client.touch().await.unwrap();
+        assert_eq!(client.principal().await.unwrap(), None);
+        // The next operation logs in again.
+        assert_eq!(client.login().await.unwrap(), LoginOutcome::LoggedIn);
+        assert_eq!(f.logins(), 2);
+    }
+
+    #[tokio::test]
+    async fn cycling_the_id_outside_a_login_means_a_new_login_next_time() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("nimda"));
+        client.login().await.unwrap();
+        let before = f.cached().await.unwrap().session_id;
+        client.cycle_id().await.unwrap();
+        assert!(client.changes().await.renewed);
+        assert_eq!(client.login().await.unwrap(), LoginOutcome::LoggedIn);
+        assert_ne!(f.cached().await.unwrap().session_id, before);
+    }
+
+    #[tokio::test]
+    async fn invalidate_logs_out_at_the_server_and_empties_the_cache() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("nimda"));
+        client.login().await.unwrap();
+        assert_eq!(f.hac.emulator().live_sessions(), 1);
+        client.invalidate().await.unwrap();
+        assert_eq!(f.hac.emulator().stats().count("POST", "/hac/logout"), 1);
+        assert_eq!(f.hac.emulator().live_sessions(), 0);
+        assert!(f.cached().await.is_none());
+        assert_eq!(client.identity().await.unwrap(), None);
+        assert_eq!(client.principal().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_refused_password_leaves_the_session_as_it_was() {
+        let f = Fixture::start(|_| {}).await;
+        let client = f.client(Some("wrong"));
+        assert!(matches!(
+            client.login().await,
+            Err(HacError::InvalidCredentials { .. })
+        ));
+        assert_eq!(client.principal().await.unwrap(), None);
+        assert!(!client.is_modified().await);
+        assert!(f.cached().await.is_none());
+    }
+}

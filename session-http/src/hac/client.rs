@@ -2,15 +2,16 @@
 //! the Groovy, FlexibleSearch and Impex consoles, over `http://` or `https://` (the shared
 //! [`HttpTransport`]; hac-client-core's `ignore_ssl` is [`crate::transport::Verify::Off`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
-use session_core::{AuthError, Authenticator, PasswordCredentials};
+use session_core::{AuthError, Authenticator, Changes, LoginError, PasswordCredentials};
 use url::Url;
 
 use super::cache::{CacheKey, CachedSession, SessionCache, now_seconds};
@@ -41,18 +42,30 @@ pub enum LoginOutcome {
     LoggedIn,
 }
 
-struct Answer {
+pub(super) struct Answer {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
 }
 
+/// What a client knows of its session. Kept behind a short-lived lock, never held across a
+/// request; the client's operation lock is what serializes requests.
 #[derive(Default)]
-struct State {
-    jar: CookieJar,
-    csrf: Option<String>,
-    ready: bool,
-    created_at: Option<f64>,
+pub(super) struct State {
+    pub(super) jar: CookieJar,
+    pub(super) csrf: Option<String>,
+    pub(super) ready: bool,
+    pub(super) created_at: Option<f64>,
+    pub(super) last_used_at: Option<f64>,
+    /// Who is logged in, as [`session_core::Session::principal`] reports it.
+    pub(super) principal: Option<String>,
+    /// Attributes a program keeps with the session (see [`super::session`]).
+    pub(super) attributes: BTreeMap<String, serde_json::Value>,
+    /// What changed since the session was last filed.
+    pub(super) changes: Changes,
+    /// Set by a form login, consumed by the next `cycle_id`: HAC has just given the session a
+    /// new `JSESSIONID`, so the login flow's id cycle has nothing left to do.
+    pub(super) renewed_by_login: bool,
 }
 
 /// A client for one HAC user on one server and environment.
@@ -69,7 +82,9 @@ pub struct HacClient {
     password: Option<PasswordSource>,
     cache: Option<Arc<dyn SessionCache>>,
     timeout: Duration,
-    state: tokio::sync::Mutex<State>,
+    /// Serializes operations and logins: one request sequence at a time per client.
+    operations: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
 }
 
 impl fmt::Debug for HacClient {
@@ -115,7 +130,8 @@ impl HacClient {
             password: None,
             cache: None,
             timeout: Duration::from_secs(30),
-            state: tokio::sync::Mutex::new(State::default()),
+            operations: tokio::sync::Mutex::new(()),
+            state: Mutex::new(State::default()),
         })
     }
 
@@ -158,26 +174,36 @@ impl HacClient {
     /// Makes sure there is a session: the one this client has, else a cached one that the
     /// server still accepts, else a fresh login.
     pub async fn login(&self) -> Result<LoginOutcome, HacError> {
-        let mut state = self.state.lock().await;
-        self.ensure(&mut state).await
+        let _operation = self.operations.lock().await;
+        self.ensure().await
     }
 
     /// Logs in afresh, whatever the cache holds, and files the new session.
     pub async fn login_fresh(&self) -> Result<(), HacError> {
-        let mut state = self.state.lock().await;
-        self.fresh_login(&mut state).await
+        let _operation = self.operations.lock().await;
+        self.log_in_afresh().await
     }
 
     /// The session this client holds, in the cache's form.
     pub async fn session(&self) -> Option<CachedSession> {
-        let state = self.state.lock().await;
-        self.snapshot(&state)
+        self.snapshot(&self.state())
     }
 
-    /// Drops the session from the cache and from this client (nothing is sent to the server).
+    /// Drops the session from the cache and from this client (nothing is sent to the server;
+    /// [`session_core::Session::invalidate`] logs out at the server too).
     pub async fn forget(&self) -> Result<bool, HacError> {
-        let mut state = self.state.lock().await;
-        *state = State::default();
+        let _operation = self.operations.lock().await;
+        self.forget_locally().await
+    }
+
+    /// Drops the session from this client and the cache; the caller holds the operation lock.
+    pub(super) async fn forget_locally(&self) -> Result<bool, HacError> {
+        *self.state() = State::default();
+        self.drop_from_cache().await
+    }
+
+    /// Removes this client's entry from the cache; says whether there was one.
+    pub(super) async fn drop_from_cache(&self) -> Result<bool, HacError> {
         match &self.cache {
             Some(cache) => cache.remove(&self.key).await,
             None => Ok(false),
@@ -243,14 +269,14 @@ impl HacClient {
         ImpexResult::from_html(&String::from_utf8_lossy(&body))
     }
 
-    fn url(&self, path: &str) -> Result<Url, HacError> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, HacError> {
         self.base.join(path).map_err(|e| HacError::InvalidUrl {
             url: format!("{}{path}", self.key.base_url),
             reason: e.to_string(),
         })
     }
 
-    fn cookie_value(&self, state: &State, name: &str) -> Option<String> {
+    pub(super) fn cookie_value(&self, state: &State, name: &str) -> Option<String> {
         let url = self.url("/hac/").ok()?;
         state
             .jar
@@ -260,10 +286,20 @@ impl HacClient {
             .map(|c| c.value.clone())
     }
 
-    fn snapshot(&self, state: &State) -> Option<CachedSession> {
+    /// The client's session state, locked for a moment (never across a request).
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Holds off other operations of this client (requests, logins) while the guard lives.
+    pub(super) async fn operation_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.operations.lock().await
+    }
+
+    pub(super) fn snapshot(&self, state: &State) -> Option<CachedSession> {
         let session_id = self.cookie_value(state, SESSION_COOKIE)?;
         let csrf_token = state.csrf.clone()?;
-        let now = now_seconds();
+        let now = state.last_used_at.unwrap_or_else(now_seconds);
         Some(CachedSession {
             session_id,
             csrf_token,
@@ -279,36 +315,82 @@ impl HacClient {
         })
     }
 
-    async fn save(&self, state: &State) -> Result<(), HacError> {
-        if let (Some(cache), Some(session)) = (&self.cache, self.snapshot(state)) {
+    /// Files the session in the cache (when there is a cache and a session), used now.
+    pub(super) async fn file_in_cache(&self) -> Result<(), HacError> {
+        let snapshot = {
+            let mut state = self.state();
+            state.last_used_at = Some(now_seconds());
+            self.snapshot(&state)
+        };
+        if let (Some(cache), Some(session)) = (&self.cache, snapshot) {
             cache.save(&session).await?;
         }
         Ok(())
     }
 
-    async fn ensure(&self, state: &mut State) -> Result<LoginOutcome, HacError> {
-        if state.ready {
+    /// Makes sure there is a session; the caller holds the operation lock.
+    async fn ensure(&self) -> Result<LoginOutcome, HacError> {
+        if self.state().ready {
             return Ok(LoginOutcome::AlreadyLoggedIn);
         }
         if let Some(cache) = &self.cache
             && let Some(cached) = cache.load(&self.key).await?
         {
-            self.adopt(state, &cached);
-            if self.validate(state).await? {
-                state.ready = true;
-                self.save(state).await?;
+            self.adopt(&cached);
+            if self.validate().await? {
+                {
+                    let mut state = self.state();
+                    state.ready = true;
+                    state.principal = Some(self.key.username.clone());
+                }
+                self.file_in_cache().await?;
                 return Ok(LoginOutcome::ReusedCached);
             }
             tracing::debug!(key = %self.key.digest(), "cached HAC session is no longer valid");
             cache.remove(&self.key).await?;
         }
-        self.fresh_login(state).await?;
+        self.log_in_afresh().await?;
         Ok(LoginOutcome::LoggedIn)
     }
 
+    /// Logs in with the password through session-core's one login flow (the form login,
+    /// the id cycle, the principal, filing the session); the caller holds the operation lock.
+    async fn log_in_afresh(&self) -> Result<(), HacError> {
+        let password = self
+            .password
+            .as_ref()
+            .and_then(|source| source())
+            .ok_or(HacError::PasswordRequired)?;
+        let credentials = PasswordCredentials::new(self.key.username.clone(), password);
+        match session_core::log_in(self, &FormLogin { client: self }, &credentials).await {
+            Ok(_) => Ok(()),
+            Err(LoginError::Session(e)) => Err(e),
+            Err(LoginError::Auth(AuthError::InvalidCredentials)) => {
+                Err(HacError::InvalidCredentials {
+                    base_url: self.key.base_url.clone(),
+                    username: self.key.username.clone(),
+                })
+            }
+            Err(LoginError::Auth(AuthError::Unavailable(source))) => {
+                match source.downcast::<HacError>() {
+                    Ok(hac) => Err(*hac),
+                    Err(other) => Err(HacError::InvalidResponse {
+                        operation: "login",
+                        detail: other.to_string(),
+                    }),
+                }
+            }
+            Err(LoginError::Auth(other)) => Err(HacError::InvalidResponse {
+                operation: "login",
+                detail: other.to_string(),
+            }),
+        }
+    }
+
     /// Puts a cached session's cookies into the jar, as the server set them.
-    fn adopt(&self, state: &mut State, cached: &CachedSession) {
+    fn adopt(&self, cached: &CachedSession) {
         let host = crate::client::cookie_jar::request_host(&self.base).unwrap_or_default();
+        let mut state = self.state();
         state.jar.clear();
         let mut session = StoredCookie::new(SESSION_COOKIE, &cached.session_id, &host, "/hac");
         session.http_only = true;
@@ -320,13 +402,14 @@ impl HacClient {
         }
         state.csrf = Some(cached.csrf_token.clone());
         state.created_at = Some(cached.created_at);
+        state.last_used_at = Some(cached.last_used_at);
     }
 
     /// Whether the server still accepts the session in the jar: `GET /hac/` answers the console,
     /// not a redirect to the login page. A fresh token on the page replaces the cached one.
-    async fn validate(&self, state: &mut State) -> Result<bool, HacError> {
+    pub(super) async fn validate(&self) -> Result<bool, HacError> {
         let url = self.url("/hac/")?;
-        let answer = self.send(state, Method::GET, &url, &[], None).await?;
+        let answer = self.send(Method::GET, &url, &[], None).await?;
         if answer.status != StatusCode::OK {
             return Ok(false);
         }
@@ -335,24 +418,24 @@ impl HacClient {
             return Ok(false);
         }
         if let Some(token) = csrf_token(&page) {
-            state.csrf = Some(token);
+            self.state().csrf = Some(token);
         }
         Ok(true)
     }
 
-    async fn fresh_login(&self, state: &mut State) -> Result<(), HacError> {
-        state.ready = false;
-        state.csrf = None;
-        state.created_at = None;
-        state.jar.remove_where(|c| c.name == SESSION_COOKIE);
-        let password = self
-            .password
-            .as_ref()
-            .and_then(|source| source())
-            .ok_or(HacError::PasswordRequired)?;
+    /// HAC's form login with `password`: on success the jar holds the new `JSESSIONID` and the
+    /// state its token; the caller holds the operation lock.
+    async fn form_login(&self, password: &str) -> Result<(), HacError> {
+        {
+            let mut state = self.state();
+            state.ready = false;
+            state.csrf = None;
+            state.created_at = None;
+            state.jar.remove_where(|c| c.name == SESSION_COOKIE);
+        }
 
         // 1. The login page, through the redirect from /hac/: a session and its token.
-        let (page_url, answer) = self.get_following(state, self.url("/hac/")?).await?;
+        let (page_url, answer) = self.get_following(self.url("/hac/")?).await?;
         if answer.status != StatusCode::OK {
             return Err(HacError::UnexpectedStatus {
                 operation: "the login page",
@@ -368,14 +451,11 @@ impl HacClient {
         // 2. The form, without following its redirect.
         let form = form_body(&[
             ("j_username", self.key.username.as_str()),
-            ("j_password", password.as_str()),
+            ("j_password", password),
             ("_csrf", token.as_str()),
         ]);
-        drop(password);
         let check = self.url("/hac/j_spring_security_check")?;
-        let answer = self
-            .send(state, Method::POST, &check, &[], Some(form))
-            .await?;
+        let answer = self.send(Method::POST, &check, &[], Some(form)).await?;
 
         // 3. The target: the login page again means the credentials were refused.
         let page = if answer.status.is_redirection() {
@@ -390,7 +470,7 @@ impl HacClient {
                     operation: "login",
                     detail: format!("bad redirect {location:?}: {e}"),
                 })?;
-            self.get_following(state, target).await?.1.body
+            self.get_following(target).await?.1.body
         } else if answer.status == StatusCode::OK {
             answer.body
         } else {
@@ -406,8 +486,9 @@ impl HacClient {
                 username: self.key.username.clone(),
             });
         }
+        let mut state = self.state();
         state.csrf = Some(csrf_token(&page).unwrap_or(token));
-        if self.cookie_value(state, SESSION_COOKIE).is_none() {
+        if self.cookie_value(&state, SESSION_COOKIE).is_none() {
             return Err(HacError::InvalidResponse {
                 operation: "login",
                 detail: "the server set no JSESSIONID cookie".to_string(),
@@ -415,7 +496,8 @@ impl HacClient {
         }
         state.created_at = Some(now_seconds());
         state.ready = true;
-        self.save(state).await
+        state.renewed_by_login = true;
+        Ok(())
     }
 
     async fn operate(
@@ -428,8 +510,8 @@ impl HacClient {
         // The login page where JSON or the Impex page was expected means the session is gone.
         let url = self.url(path)?;
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut state = self.state.lock().await;
-        self.ensure(&mut state).await?;
+        let _operation = self.operations.lock().await;
+        self.ensure().await?;
         let mut last = String::new();
         for attempt in 0..2 {
             if attempt == 1 {
@@ -437,22 +519,16 @@ impl HacClient {
                 if let Some(cache) = &self.cache {
                     cache.remove(&self.key).await?;
                 }
-                self.fresh_login(&mut state).await?;
+                self.log_in_afresh().await?;
             }
-            let token = state.csrf.clone().unwrap_or_default();
+            let token = self.state().csrf.clone().unwrap_or_default();
             let mut headers = vec![("x-csrf-token", token)];
             if expects_json {
                 headers.push(("x-requested-with", "XMLHttpRequest".to_string()));
                 headers.push(("accept", "application/json".to_string()));
             }
             let answer = self
-                .send(
-                    &mut state,
-                    Method::POST,
-                    &url,
-                    &headers,
-                    Some(form_body(&form)),
-                )
+                .send(Method::POST, &url, &headers, Some(form_body(&form)))
                 .await?;
             let status = answer.status;
             if matches!(status.as_u16(), 401 | 403 | 405) {
@@ -476,23 +552,19 @@ impl HacClient {
                 last = "the login page".to_string();
                 continue;
             }
-            self.save(&state).await?;
+            self.file_in_cache().await?;
             return Ok(answer.body);
         }
-        state.ready = false;
+        self.state().ready = false;
         Err(HacError::SessionRejected {
             operation,
             answer: last,
         })
     }
 
-    async fn get_following(
-        &self,
-        state: &mut State,
-        mut url: Url,
-    ) -> Result<(Url, Answer), HacError> {
+    async fn get_following(&self, mut url: Url) -> Result<(Url, Answer), HacError> {
         for _ in 0..MAX_REDIRECTS {
-            let answer = self.send(state, Method::GET, &url, &[], None).await?;
+            let answer = self.send(Method::GET, &url, &[], None).await?;
             if !answer.status.is_redirection() {
                 return Ok((url, answer));
             }
@@ -514,16 +586,17 @@ impl HacClient {
         })
     }
 
-    async fn send(
+    /// Sends one request with the jar's cookies and keeps the cookies the answer sets.
+    pub(super) async fn send(
         &self,
-        state: &mut State,
         method: Method,
         url: &Url,
         headers: &[(&'static str, String)],
         form: Option<String>,
     ) -> Result<Answer, HacError> {
         let mut builder = Request::builder().method(method).uri(url.as_str());
-        if let Some(cookies) = state.jar.cookie_header(url) {
+        let cookies = self.state().jar.cookie_header(url);
+        if let Some(cookies) = cookies {
             builder = builder.header(header::COOKIE, cookies);
         }
         for (name, value) in headers {
@@ -568,15 +641,44 @@ impl HacClient {
             headers: parts.headers,
             body,
         };
-        state.jar.store_response_headers(url, &answer.headers);
+        self.state()
+            .jar
+            .store_response_headers(url, &answer.headers);
         Ok(answer)
     }
 }
 
-fn form_body(fields: &[(&str, &str)]) -> String {
+pub(super) fn form_body(fields: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish()
+}
+
+/// The form login of one client as an [`Authenticator`]: the protocol step of
+/// [`session_core::log_in`], which then cycles the id, records the principal and files the
+/// session. The credentials' user name must be the client's.
+struct FormLogin<'a> {
+    client: &'a HacClient,
+}
+
+#[async_trait]
+impl Authenticator for FormLogin<'_> {
+    type Credentials = PasswordCredentials;
+    type Identity = String;
+
+    async fn authenticate(&self, credentials: &PasswordCredentials) -> Result<String, AuthError> {
+        if credentials.username != self.client.key.username {
+            return Err(AuthError::Malformed(format!(
+                "this client logs in as {:?}, not {:?}",
+                self.client.key.username, credentials.username
+            )));
+        }
+        match self.client.form_login(&credentials.password).await {
+            Ok(()) => Ok(credentials.username.clone()),
+            Err(HacError::InvalidCredentials { .. }) => Err(AuthError::InvalidCredentials),
+            Err(other) => Err(AuthError::Unavailable(Box::new(other))),
+        }
+    }
 }
 
 /// HAC form login as an [`Authenticator`]: user name and password in, a session (filed in the

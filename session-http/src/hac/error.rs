@@ -102,4 +102,13 @@ pub enum HacError {
     /// The session store backing the cache failed.
     #[error("session cache store: {0}")]
     Store(#[source] session_core::Error),
+    /// A session attribute could not be encoded or decoded as the type asked for.
+    #[error("session attribute {key:?}: {source}")]
+    Attribute {
+        /// The attribute's name.
+        key: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
 }

@@ -35,8 +35,12 @@
 //!
 //! The operations return typed results: [`GroovyResult`], [`FlexSearchResult`] (a query HAC
 //! cannot run is a 200 with an exception object, kept as [`FlexSearchError`]) and
-//! [`ImpexResult`] (read from the HTML page HAC answers with). [`HacAuthenticator`] is the login
-//! as a [`session_core::Authenticator`].
+//! [`ImpexResult`] (read from the HTML page HAC answers with).
+//!
+//! A [`HacClient`] is a [`session_core::Session`]: its logins go through session-core's one
+//! login flow ([`session_core::log_in`]) with the form login as the protocol's
+//! authenticator, and [`session_core::Session::invalidate`] logs out at the server.
+//! [`HacAuthenticator`] is the login as a standalone [`session_core::Authenticator`].
 //!
 //! ## Example
 //!
@@ -73,6 +77,7 @@ pub mod emulator;
 mod error;
 mod html;
 mod results;
+mod session;
 mod store_cache;
 
 pub use cache::{CacheKey, CachedSession, FileSessionCache, SessionCache};
