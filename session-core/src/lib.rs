@@ -110,7 +110,7 @@ pub use expiry::{ExpiryPolicy, TouchPolicy};
 pub use hooked_store::{HookedStore, StoreHook, StoreOperation};
 pub use id::{ID_BYTES, ID_TEXT_LEN, IdError, KEY_TEXT_LEN, SessionId, SessionKey};
 pub use limits::{LimitError, Limits};
-pub use local::{LocalLogin, LocalSession};
+pub use local::{DEFAULT_LOGIN_TTL, LocalLogin, LocalSession};
 pub use login_throttle::{
     AttemptState, Backoff, ClaimsPrincipal, ConcurrencyLimited, Decision, LoginAttempt,
     MemoryThrottleState, ThrottleState, ThrottledAuthenticator, address_key, principal_key,

@@ -5,7 +5,9 @@
 //! gateway connection and a local program's login are different things with one shape: an
 //! identity, perhaps a logged-in principal, a lifetime, typed attributes, dirty tracking, and a
 //! way to save or end it. Tools written against the trait work on any session that implements
-//! it; in this release that is the server-side [`StoreSession`](crate::StoreSession).
+//! it: the server-side [`StoreSession`](crate::StoreSession), a local program's
+//! [`LocalSession`](crate::LocalSession), and in the protocol crates `session-http`'s HTTPie
+//! client session and HAC client and `session-lyskom`'s gateway connection.
 
 use std::collections::BTreeSet;
 use std::error::Error as StdError;
@@ -66,8 +68,9 @@ impl Changes {
 /// record the change; [`save`](Session::save) writes it, and writes nothing when
 /// [`changes`](Session::changes) is empty.
 ///
-/// Implemented by [`StoreSession`](crate::StoreSession), the server-side session handle that
-/// `session-http`'s per-request session wraps.
+/// Implemented here by [`StoreSession`](crate::StoreSession), the server-side session handle
+/// that `session-http`'s per-request session wraps, and by [`LocalSession`](crate::LocalSession);
+/// the protocol crates implement it for their client sessions and connections.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

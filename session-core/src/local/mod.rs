@@ -1,5 +1,7 @@
 //! One login session for a local program (a CLI, a desktop tool), kept in any store.
 
+mod as_session;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +22,21 @@ use crate::store::SessionStore;
 
 const DATA_KEY: &str = "data";
 
+/// How long a login made through the generic [`Session`](crate::Session) flow lasts unless
+/// [`LocalSession::with_login_ttl`] says otherwise.
+pub const DEFAULT_LOGIN_TTL: Duration = Duration::from_secs(8 * 3600);
+
 /// The program's single login session: who is logged in, with what data, until when.
 ///
 /// The record lives in a store under a key derived from the program's name, so it survives a
 /// restart whenever the store does (use the encrypted file store for credentials on disk).
 /// Expiry is absolute: a login lasts `ttl` unless [`extend`](LocalSession::extend)ed.
+///
+/// It is also a [`Session`](crate::Session), so the generic login flow
+/// ([`log_in`](crate::log_in)) and tools written against the trait work on it. The trait's
+/// methods work on a draft loaded at first use and written by [`Session::save`](crate::Session::save)
+/// (a login made that way lasts [`DEFAULT_LOGIN_TTL`] or [`with_login_ttl`](LocalSession::with_login_ttl));
+/// the inherent methods below write at once and reset the draft.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -52,8 +64,11 @@ pub struct LocalSession {
     key: SessionKey,
     clock: SharedClock,
     codec: Codec,
+    login_ttl: Duration,
     /// Serializes login, extend and logout against each other; reads never wait on it.
     writer: Mutex<()>,
+    /// What the [`Session`](crate::Session) methods changed and not yet saved.
+    draft: Mutex<as_session::Draft>,
 }
 
 /// The current login.
@@ -93,8 +108,16 @@ impl LocalSession {
             key: SessionKey::derive("local-session", &[app]),
             clock,
             codec: Codec::Json,
+            login_ttl: DEFAULT_LOGIN_TTL,
             writer: Mutex::new(()),
+            draft: Mutex::new(as_session::Draft::default()),
         }
+    }
+
+    /// How long a login saved through the [`Session`](crate::Session) methods lasts.
+    pub fn with_login_ttl(mut self, ttl: Duration) -> Self {
+        self.login_ttl = ttl;
+        self
     }
 
     /// The key the login is stored under (derived from the program's name).
@@ -110,6 +133,7 @@ impl LocalSession {
         ttl: Duration,
     ) -> Result<LocalLogin> {
         let _writer = self.writer.lock().await;
+        self.forget_draft().await;
         let now = self.clock.now();
         let mut changes = ChangeSet::default();
         changes.upsert(DATA_KEY.to_owned(), self.codec.encode_value(data)?);
@@ -136,6 +160,7 @@ impl LocalSession {
     /// that is sooner); returns the new end. [`Error::Gone`] when nobody is logged in.
     pub async fn extend(&self, by: Duration) -> Result<Timestamp> {
         let _writer = self.writer.lock().await;
+        self.forget_draft().await;
         let record = self
             .store
             .load(&self.key)
@@ -157,6 +182,7 @@ impl LocalSession {
     /// Ends the current login; returns whether there was one.
     pub async fn logout(&self) -> Result<bool> {
         let _writer = self.writer.lock().await;
+        self.forget_draft().await;
         self.store.delete(&self.key).await
     }
 
