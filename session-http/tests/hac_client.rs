@@ -138,6 +138,72 @@ async fn login_and_the_three_operations() {
 }
 
 #[tokio::test]
+async fn the_core_types_of_a_fresh_system_are_there_to_query_and_import() {
+    let f = Fixture::start(|_| {}).await;
+    let client = f.client(Some("nimda"));
+    let query = |q: &str| FlexSearchQuery::new(q);
+    let currencies = client
+        .flexible_search(&query(
+            "SELECT {isocode}, {symbol} FROM {Currency} ORDER BY {isocode}",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(currencies.headers, ["p_isocode", "p_symbol"]);
+    assert_eq!(currencies.rows, [["EUR", "€"], ["USD", "$"]]);
+    for (type_code, at_least) in [
+        ("Language", 2),
+        ("Country", 3),
+        ("Unit", 2),
+        ("Catalog", 1),
+        ("CatalogVersion", 2),
+        ("Employee", 1),
+        ("UserGroup", 3),
+    ] {
+        let found = client
+            .flexible_search(&query(&format!("SELECT {{pk}} FROM {{{type_code}}}")))
+            .await
+            .unwrap();
+        assert!(found.exception.is_none(), "{type_code}: {found:?}");
+        assert!(found.rows.len() >= at_least, "{type_code}: {found:?}");
+    }
+
+    // A product in the staged catalog version, by the usual Impex pattern.
+    let imported = client
+        .import_impex(
+            "INSERT_UPDATE Product;code[unique=true];name[lang=en];unit(code);catalogVersion(catalog(id),version)[unique=true]\n\
+             ;shoe-1;\"Shoe; red\";pieces;Default:Staged\n",
+        )
+        .await
+        .unwrap();
+    assert!(imported.success, "{imported:?}");
+    let staged = client
+        .flexible_search(&query(
+            "SELECT {v.pk} FROM {CatalogVersion AS v} WHERE {v.version} = 'Staged'",
+        ))
+        .await
+        .unwrap();
+    let products = client
+        .flexible_search(&query(&format!(
+            "SELECT {{code}}, {{name}} FROM {{Product}} WHERE {{catalogVersion}} = {}",
+            staged.rows[0][0]
+        )))
+        .await
+        .unwrap();
+    assert_eq!(products.rows, [["shoe-1", "Shoe; red"]]);
+    let unresolved = client
+        .import_impex(
+            "INSERT_UPDATE Product;code[unique=true];catalogVersion(catalog(id),version)[unique=true]\n;shoe-2;Nowhere:Online\n",
+        )
+        .await
+        .unwrap();
+    assert!(!unresolved.success);
+    assert!(
+        unresolved.errors[0].contains("cannot resolve value 'Nowhere:Online'"),
+        "{unresolved:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_invalid_credentials_and_caches_nothing() {
     let f = Fixture::start(|_| {}).await;
     let error = f.client(Some("wrong")).login().await.unwrap_err();

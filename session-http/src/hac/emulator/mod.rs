@@ -17,7 +17,9 @@
 //!   carries another node's route does not reach this node's sessions.
 //! - Repeated cookie names in a request are tolerated (the first live session wins).
 //!
-//! The consoles answer deterministically; see `console.rs` for what they understand.
+//! The consoles answer deterministically over the core types of a fresh SAP Commerce
+//! (principals, languages, currencies, countries, units, catalogs and catalog versions,
+//! products); see `items.rs`, `flexsearch.rs` and `impex.rs` for what they understand.
 //!
 //! [`HacEmulator::bind`] serves plain HTTP; [`HacEmulator::bind_tls`] serves HTTPS with a
 //! rustls server configuration (a real HAC listens on `https://…:9002`).
@@ -31,6 +33,9 @@
 //! ```
 
 mod console;
+mod flexsearch;
+mod impex;
+mod items;
 mod pages;
 
 use std::collections::HashMap;
