@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
-use session_http::hac::emulator::{EmulatorConfig, HacEmulator, RunningEmulator};
+use test_support::hac::{HacWorld, assert_ok};
+
+use session_http::hac::emulator::EmulatorConfig;
 use session_http::hac::{
     CacheKey, FileSessionCache, FlexSearchQuery, HacClient, LoginOutcome, SessionCache,
 };
@@ -32,9 +34,15 @@ fn peer(test: &str, program: &str) -> Option<PathBuf> {
     test_support::python_peer(program)
 }
 
-struct World {
-    hac: RunningEmulator,
-    home: tempfile::TempDir,
+/// The shared HAC world, with hac-client-core's cache and Python runs as methods.
+struct World(HacWorld);
+
+impl std::ops::Deref for World {
+    type Target = HacWorld;
+
+    fn deref(&self) -> &HacWorld {
+        &self.0
+    }
 }
 
 impl World {
@@ -43,52 +51,17 @@ impl World {
             route: route.map(str::to_string),
             ..EmulatorConfig::default()
         };
-        let hac = HacEmulator::new(config)
-            .bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        World {
-            hac,
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// hac-client-core's cache directory under this world's HOME.
-    fn cache_dir(&self) -> PathBuf {
-        self.home.path().join(".cache").join("hac-client")
+        World(HacWorld::start(config).await)
     }
 
     fn cache(&self) -> Arc<FileSessionCache> {
         Arc::new(FileSessionCache::new(self.cache_dir()))
     }
 
-    fn logins(&self) -> usize {
-        self.hac.emulator().stats().logins
-    }
-
+    /// Runs `program args…` in the world, which must succeed.
     async fn run(&self, program: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .env("HOME", self.home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("HAC_PASSWORD")
-            .env(
-                "HAC_CLIENT_CONFIG_PATH",
-                self.home.path().join("config.toml"),
-            )
-            .stdin(std::process::Stdio::null());
-        for (name, value) in extra_env {
-            command.env(name, value);
-        }
-        let output = command.output().await.unwrap();
-        assert!(
-            output.status.success(),
-            "{} {args:?} failed:\nstdout: {}\nstderr: {}",
-            program.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = self.0.run(program, args, extra_env, None).await;
+        assert_ok(&output);
         output
     }
 
@@ -281,16 +254,8 @@ async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
     ) else {
         return;
     };
+    // The world's configuration names the emulator as environment "local", endpoint "hac".
     let world = World::start(None).await;
-    std::fs::write(
-        world.home.path().join("config.toml"),
-        format!(
-            "default_environment = \"local\"\n\n[environments.local]\ndefault_endpoint = \"hac\"\n\n\
-             [environments.local.endpoints.hac]\nurl = \"{}\"\n",
-            world.hac.base_url()
-        ),
-    )
-    .unwrap();
     world
         .run(
             &hac,

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use session_http::hac::emulator::{EmulatorConfig, HacEmulator, RunningEmulator};
-use tokio::io::AsyncWriteExt;
+use session_http::hac::emulator::EmulatorConfig;
+use test_support::hac::{ADMIN, HacWorld, assert_ok, stderr, stdout};
 
 fn sessionctl(test: &str) -> Option<PathBuf> {
     let binary = test_support::workspace_binary("sessionctl");
@@ -28,32 +28,20 @@ fn hac_cli(test: &str) -> Option<PathBuf> {
     found
 }
 
-struct World {
-    hac: RunningEmulator,
-    home: tempfile::TempDir,
+/// The shared HAC world, with `sessionctl hac --store` as a method.
+struct World(HacWorld);
+
+impl std::ops::Deref for World {
+    type Target = HacWorld;
+
+    fn deref(&self) -> &HacWorld {
+        &self.0
+    }
 }
 
 impl World {
     async fn start() -> World {
-        let hac = HacEmulator::new(EmulatorConfig::default())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
-                "default_environment = \"local\"\n\n[environments.local]\ndefault_endpoint = \"hac\"\n\n\
-                 [environments.local.endpoints.hac]\nurl = \"{}\"\n",
-                hac.base_url()
-            ),
-        )
-        .unwrap();
-        World { hac, home }
-    }
-
-    fn logins(&self) -> usize {
-        self.hac.emulator().stats().logins
+        World(HacWorld::start(EmulatorConfig::default()).await)
     }
 
     /// `sessionctl hac --url <emulator> --user admin --store <store> <rest…>`.
@@ -65,61 +53,10 @@ impl World {
         env: &[(&str, &str)],
     ) -> Output {
         let url = self.hac.base_url();
-        let mut args = vec!["hac", "--url", &url, "--user", "admin", "--store", store];
+        let mut args = vec!["hac", "--url", &url, "--user", ADMIN.0, "--store", store];
         args.extend_from_slice(rest);
         self.run(sessionctl, &args, env, None).await
     }
-
-    async fn run(
-        &self,
-        program: &Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-        stdin: Option<&str>,
-    ) -> Output {
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .env("HOME", self.home.path())
-            .env(
-                "HAC_CLIENT_CONFIG_PATH",
-                self.home.path().join("config.toml"),
-            )
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("HAC_PASSWORD")
-            .env_remove("HAC_USERNAME")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        child.wait_with_output().await.unwrap()
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

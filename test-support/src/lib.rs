@@ -14,6 +14,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 pub mod browser;
+#[cfg(feature = "hac")]
+pub mod hac;
 pub mod lyskomd;
 pub mod redis;
 pub mod startup;

@@ -3,71 +3,35 @@
 //! cache both tools share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
-use session_http::hac::emulator::{EmulatorConfig, HacEmulator, RunningEmulator};
+use session_http::hac::emulator::EmulatorConfig;
+use test_support::hac::{ADMIN, HacWorld, assert_ok, stderr, stdout};
 
 const SESSIONCTL: &str = env!("CARGO_BIN_EXE_sessionctl");
 
-/// An emulator, and a private HOME whose config.toml names it as environment `local`.
-struct World {
-    hac: RunningEmulator,
-    home: tempfile::TempDir,
+/// The shared HAC world, with `sessionctl hac` as a method.
+struct World(HacWorld);
+
+impl std::ops::Deref for World {
+    type Target = HacWorld;
+
+    fn deref(&self) -> &HacWorld {
+        &self.0
+    }
 }
 
 impl World {
     async fn start() -> World {
-        let hac = HacEmulator::new(EmulatorConfig::default())
-            .bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            format!(
-                "default_environment = \"local\"\n\n[environments.local]\ndefault_endpoint = \"hac\"\n\n\
-                 [environments.local.endpoints.hac]\nurl = \"{}\"\n",
-                hac.base_url()
-            ),
-        )
-        .unwrap();
-        World { hac, home }
+        World(HacWorld::start(EmulatorConfig::default()).await)
     }
 
-    fn logins(&self) -> usize {
-        self.hac.emulator().stats().logins
-    }
-
-    /// hac-client-core's cache directory under the private HOME.
-    fn cache_dir(&self) -> PathBuf {
-        self.home.path().join(".cache").join("hac-client")
-    }
-
-    fn cache_files(&self) -> Vec<PathBuf> {
-        match std::fs::read_dir(self.cache_dir()) {
-            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// `program args…` with the private HOME and the admin password in the environment.
+    /// `program args…` with the admin password in the environment.
     async fn run(&self, program: &Path, args: &[&str]) -> Output {
-        tokio::process::Command::new(program)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env(
-                "HAC_CLIENT_CONFIG_PATH",
-                self.home.path().join("config.toml"),
-            )
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("HAC_USERNAME")
-            .env("HAC_PASSWORD", "nimda")
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap()
+        let password = [("HAC_PASSWORD", ADMIN.1)];
+        self.0.run(program, args, &password, None).await
     }
 
     /// `sessionctl [--json] hac --url <emulator> [--user admin] rest…`.
@@ -79,29 +43,11 @@ impl World {
         }
         args.extend(["hac", "--url", url.as_str()]);
         if user {
-            args.extend(["--user", "admin"]);
+            args.extend(["--user", ADMIN.0]);
         }
         args.extend_from_slice(rest);
         self.run(Path::new(SESSIONCTL), &args).await
     }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
 }
 
 #[track_caller]
