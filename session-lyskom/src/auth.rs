@@ -8,6 +8,7 @@ use session_core::{AuthError, Authenticator};
 use crate::client::{Client, ConnectOptions};
 use crate::error::Error;
 use crate::protocol::error_code;
+use crate::protocol::numbers::PersNo;
 
 /// Who logs in: a person number or a name (looked up like httpkom does: the name must match
 /// exactly one person), and the password. `Debug` never shows the password.
@@ -23,7 +24,7 @@ pub struct LyskomCredentials {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PersonRef {
     /// By person number.
-    Number(u32),
+    Number(PersNo),
     /// By (a unique prefix of) the name.
     Name(String),
 }
@@ -43,7 +44,7 @@ pub struct LyskomLogin {
     /// The connection, logged in.
     pub client: Client,
     /// The person logged in as.
-    pub pers_no: u32,
+    pub pers_no: PersNo,
     /// The person's name.
     pub pers_name: String,
 }
@@ -52,7 +53,7 @@ pub struct LyskomLogin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NameLookup {
     /// Exactly one person: its number.
-    Found(u32),
+    Found(PersNo),
     /// Nobody matched.
     NotFound,
     /// Several persons matched.
@@ -64,7 +65,8 @@ pub async fn lookup_person(client: &Client, name: &str) -> Result<NameLookup, Er
     let matches = client.lookup_z_name(name, true, false).await?;
     Ok(match matches.as_slice() {
         [] => NameLookup::NotFound,
-        [one] => NameLookup::Found(one.conf_no),
+        // The lookup asked for persons only: each conference found is a letterbox.
+        [one] => NameLookup::Found(one.conf_no.to_pers_no()),
         _ => NameLookup::Ambiguous,
     })
 }

@@ -22,10 +22,11 @@
 //! use session_lyskom::protocol::encode::{encode_request, Arg};
 //! use session_lyskom::protocol::token::{parse_message, Message};
 //! use session_lyskom::protocol::reader::decode_all;
+//! use session_lyskom::protocol::numbers::{ConfNo, PersNo};
 //! use session_lyskom::protocol::types::ConfZInfo;
 //!
 //! // login [62] as person 5 with password "gazonk", visibly.
-//! let request = encode_request(1, 62, &[Arg::Int(5), Arg::text("gazonk"), Arg::Bool(false)]);
+//! let request = encode_request(1, 62, &[PersNo(5).into(), Arg::text("gazonk"), Arg::Bool(false)]);
 //! assert_eq!(request, b"1 62 5 6Hgazonk 0\n");
 //!
 //! // The server's reply to a lookup-z-name: one conference named "Grön" (in ISO 8859-1, as LysKOM names are).
@@ -36,7 +37,7 @@
 //! assert_eq!((ref_no, used), (2, reply.len()));
 //! let found: Vec<ConfZInfo> = decode_all(&body)?;
 //! assert_eq!(found[0].name, "Grön");
-//! assert_eq!(found[0].conf_no, 6);
+//! assert_eq!(found[0].conf_no, ConfNo(6));
 //!
 //! // A failed call: error 4 (InvalidPassword) with status 0.
 //! let Some((Message::Error { code, .. }, _)) = parse_message(b"%1 4 0\n")? else {

@@ -380,17 +380,18 @@ fn a_connection_dropped_by_lyskomd_answers_403_at_once() {
         .unwrap();
     runtime.block_on(async {
         use session_lyskom::client::{Client, ConnectOptions};
+        use session_lyskom::protocol::numbers::{PersNo, SessionNo};
         let options = ConnectOptions {
             connect_timeout: Duration::from_secs(20),
             ..ConnectOptions::default()
         };
         let admin = Client::connect(&kom.addr_string(), &options).await.unwrap();
         admin
-            .login(ADMIN_PERSON, ADMIN_PASSWORD, false)
+            .login(PersNo(ADMIN_PERSON), ADMIN_PASSWORD, false)
             .await
             .unwrap();
         admin.enable(255).await.unwrap();
-        admin.disconnect(victim_session).await.unwrap();
+        admin.disconnect(SessionNo(victim_session)).await.unwrap();
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

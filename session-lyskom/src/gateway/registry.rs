@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use session_http::serve::{AddressCounter, AddressPermit, CapReached};
 
 use crate::client::Client;
+use crate::protocol::numbers::{PersNo, SessionNo};
 
 /// One gateway connection: a LysKOM connection owned by whoever knows its id.
 #[derive(Debug)]
@@ -20,7 +21,7 @@ pub struct Connection {
     /// The LysKOM connection.
     pub client: Client,
     /// The LysKOM session number.
-    pub session_no: u32,
+    pub session_no: SessionNo,
     /// The client software's name, as given when the connection was opened.
     pub client_name: String,
     /// The client software's version.
@@ -35,7 +36,7 @@ pub struct Connection {
 
 #[derive(Debug)]
 struct ConnectionState {
-    pers_no: u32,
+    pers_no: Option<PersNo>,
     last_used: Instant,
 }
 
@@ -45,7 +46,7 @@ impl Connection {
         id: String,
         server_id: String,
         client: Client,
-        session_no: u32,
+        session_no: SessionNo,
         (client_name, client_version): (String, String),
         slot: AddressPermit,
     ) -> Self {
@@ -57,7 +58,7 @@ impl Connection {
             client_name,
             client_version,
             state: Mutex::new(ConnectionState {
-                pers_no: 0,
+                pers_no: None,
                 last_used: Instant::now(),
             }),
             websockets: AtomicUsize::new(0),
@@ -69,13 +70,13 @@ impl Connection {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The person logged in, 0 if none.
-    pub fn pers_no(&self) -> u32 {
+    /// The person logged in, if anyone.
+    pub fn pers_no(&self) -> Option<PersNo> {
         self.state().pers_no
     }
 
-    /// Records a login (or a logout with 0).
-    pub fn set_pers_no(&self, pers_no: u32) {
+    /// Records a login (or a logout with `None`).
+    pub fn set_pers_no(&self, pers_no: Option<PersNo>) {
         self.state().pers_no = pers_no;
     }
 
@@ -88,7 +89,7 @@ impl Connection {
     /// someone is logged in, `unauthenticated` (never longer than `idle`) when nobody is.
     fn is_idle(&self, now: Instant, idle: Duration, unauthenticated: Duration) -> bool {
         let state = self.state();
-        let limit = if state.pers_no == 0 {
+        let limit = if state.pers_no.is_none() {
             unauthenticated.min(idle)
         } else {
             idle

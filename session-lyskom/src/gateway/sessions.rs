@@ -15,6 +15,7 @@ use crate::auth::{NameLookup, lookup_person};
 use crate::client::Client;
 use crate::error::Error;
 use crate::protocol::error_code;
+use crate::protocol::numbers::{ConfNo, PersNo, SessionNo};
 
 /// POST /sessions/: a new connection.
 pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
@@ -109,11 +110,9 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
 pub(super) async fn who_am_i(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.session()?;
     let session_no = c.client.who_am_i().await?;
-    let pers_no = c.pers_no();
-    let person = if pers_no == 0 {
-        Value::Null
-    } else {
-        Namer::new(&c.client).person(pers_no).await?
+    let person = match c.pers_no() {
+        None => Value::Null,
+        Some(pers_no) => Namer::new(&c.client).person(pers_no).await?,
     };
     Ok(json_response(
         StatusCode::OK,
@@ -163,9 +162,11 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
                 "Only one of \"pers_no\" and \"pers_name\" is allowed",
             ));
         }
-        (Some(n), None) => Ok(
-            as_number(n).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "Invalid \"pers_no\"."))?
-        ),
+        (Some(n), None) => {
+            Ok(PersNo(as_number(n).ok_or_else(|| {
+                fail(StatusCode::BAD_REQUEST, "Invalid \"pers_no\".")
+            })?))
+        }
         (None, Some(name)) => Err(match name {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -213,7 +214,7 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             StatusCode::UNAUTHORIZED,
         )
     })?;
-    c.set_pers_no(pers_no);
+    c.set_pers_no(Some(pers_no));
     let name = c.client.get_uconf_stat(pers_no).await?.name;
     Ok(json_response(StatusCode::CREATED, &person(pers_no, &name)))
 }
@@ -222,7 +223,7 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
 pub(super) async fn logout(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.login()?;
     c.client.logout().await?;
-    c.set_pers_no(0);
+    c.set_pers_no(None);
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -237,14 +238,14 @@ pub(super) async fn working_conference(ctx: &Ctx<'_>) -> Outcome {
             as_number(v).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "Invalid \"conf_no\"."))?
         }
     };
-    c.client.change_conference(conf_no).await?;
+    c.client.change_conference(ConfNo(conf_no)).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// DELETE /sessions/<n>: disconnects a session (0 or its own number: this connection).
-pub(super) async fn delete(ctx: &Ctx<'_>, session_no: u32) -> Outcome {
+pub(super) async fn delete(ctx: &Ctx<'_>, session_no: SessionNo) -> Outcome {
     let c = ctx.session()?;
-    let own = session_no == 0 || session_no == c.session_no;
+    let own = session_no.is_zero() || session_no == c.session_no;
     match c.client.disconnect(session_no).await {
         Ok(()) => {}
         Err(e) if own && e.is_connection_lost() => {}
