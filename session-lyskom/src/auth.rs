@@ -7,6 +7,7 @@ use session_core::{AuthError, Authenticator};
 
 use crate::client::{Client, ConnectOptions};
 use crate::error::Error;
+use crate::lookup::lookup_name;
 use crate::protocol::error_code;
 use crate::protocol::numbers::PersNo;
 
@@ -60,9 +61,10 @@ pub enum NameLookup {
     Ambiguous,
 }
 
-/// Looks up `name` among persons the way pylyskom does for a login by name.
+/// Looks up `name` among persons the way pylyskom does for a login by name (`#<number>`
+/// names included, see [`crate::lookup`]).
 pub async fn lookup_person(client: &Client, name: &str) -> Result<NameLookup, Error> {
-    let matches = client.lookup_z_name(name, true, false).await?;
+    let matches = lookup_name(client, name, true, false).await?;
     Ok(match matches.as_slice() {
         [] => NameLookup::NotFound,
         // The lookup asked for persons only: each conference found is a letterbox.

@@ -55,6 +55,7 @@ pub mod error;
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;
+pub mod lookup;
 pub mod protocol;
 
 pub use error::Error;

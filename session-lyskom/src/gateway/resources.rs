@@ -14,6 +14,7 @@ use super::json::{
 use super::response::{Fail, Outcome, empty, fail, json};
 use crate::client::Client;
 use crate::error::Error;
+use crate::lookup::lookup_name;
 use crate::protocol::error_code::{
     self, NO_SUCH_TEXT, NOT_MEMBER, UNDEFINED_CONFERENCE, UNDEFINED_PERSON,
 };
@@ -78,7 +79,8 @@ pub(super) async fn server_info(ctx: &Ctx<'_>) -> Outcome {
     }))
 }
 
-/// GET /conferences/?name=…: name lookup.
+/// GET /conferences/?name=…: name lookup (`#<number>` names are that conference, as in
+/// pylyskom).
 pub(super) async fn conferences_lookup(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.session()?;
     let Some(name) = ctx.arg("name") else {
@@ -86,7 +88,7 @@ pub(super) async fn conferences_lookup(ctx: &Ctx<'_>) -> Outcome {
     };
     let want_pers = ctx.bool_arg("want-pers", true)?;
     let want_confs = ctx.bool_arg("want-confs", true)?;
-    let found = c.client.lookup_z_name(name, want_pers, want_confs).await?;
+    let found = lookup_name(&c.client, name, want_pers, want_confs).await?;
     let list: Vec<Value> = found
         .iter()
         .map(|z| json!({"conf_no": z.conf_no, "name": z.name}))
