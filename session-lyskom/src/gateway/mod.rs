@@ -66,7 +66,7 @@ use tracing::Instrument;
 
 use crate::client::ConnectOptions;
 use http_metrics::HttpMetrics;
-pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
+pub use registry::{Connection, Lifetime, MetricsSnapshot, Registry, new_connection_id};
 use request_log::RequestLog;
 pub use response::Resp;
 use response::{Fail, Outcome, empty};
@@ -161,10 +161,7 @@ struct State {
 
 impl State {
     fn reap(&self) -> usize {
-        self.registry.reap(
-            self.config.idle_timeout,
-            self.config.unauthenticated_idle_timeout,
-        )
+        self.registry.reap()
     }
 }
 
@@ -187,7 +184,12 @@ impl Gateway {
     /// A gateway for `config`. Call [`Gateway::spawn_reaper`] (or [`Gateway::serve`], which
     /// does) inside a tokio runtime to close idle connections.
     pub fn new(config: GatewayConfig) -> Self {
-        let registry = Registry::new(config.max_connections, config.max_connections_per_address);
+        let lifetime = Lifetime::new(config.idle_timeout, config.unauthenticated_idle_timeout);
+        let registry = Registry::new(
+            config.max_connections,
+            config.max_connections_per_address,
+            lifetime,
+        );
         Gateway {
             state: Arc::new(State {
                 config,
@@ -494,7 +496,7 @@ impl Ctx<'_> {
             return Err(forbidden());
         }
         if connection.client.is_closed() {
-            self.state.registry.remove_lost(&id);
+            self.state.registry.remove_closed(&connection);
             return Err(forbidden());
         }
         connection.touch();

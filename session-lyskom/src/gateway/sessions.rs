@@ -5,13 +5,14 @@ use std::sync::atomic::Ordering;
 
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
+use session_core::{AuthError, LoginError, Session, log_in};
 use session_http::serve::CapReached;
 
 use super::json::{Namer, person};
 use super::registry::{Connection, new_connection_id};
 use super::response::{self, Fail, Outcome, empty, fail, json as json_response};
 use super::{CONNECTION_HEADER, Ctx};
-use crate::auth::{NameLookup, lookup_person};
+use crate::auth::{LyskomAuthenticator, LyskomCredentials, NameLookup, PersonRef, lookup_person};
 use crate::client::Client;
 use crate::error::Error;
 use crate::protocol::error_code;
@@ -95,6 +96,7 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
         session_no,
         (name, version),
         slot,
+        registry.lifetime().clone(),
     )));
     let mut r = json_response(
         StatusCode::CREATED,
@@ -196,15 +198,22 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             }
         },
     };
+    // The one login flow: the authenticator logs in on this connection, the connection
+    // (a session_core::Session) records the person as its principal.
+    let authenticator = LyskomAuthenticator::on_connection(c.client.clone());
+    let credentials = LyskomCredentials {
+        person: PersonRef::Number(pers_no),
+        password: passwd,
+    };
+    let logged_in = log_in(c.as_ref(), &authenticator, &credentials).await;
     let metrics = &ctx.state.registry.metrics;
-    let logged_in = c.client.login(pers_no, &passwd, false).await;
     let counter = match logged_in {
-        Ok(()) => &metrics.logins,
+        Ok(_) => &metrics.logins,
         Err(_) => &metrics.login_failures,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    logged_in.map_err(|e| {
-        Fail::Kom(e).with_status(
+    let login = logged_in.map_err(|e| {
+        login_failure(e, &authenticator).with_status(
             &[
                 error_code::INVALID_PASSWORD,
                 error_code::UNDEFINED_PERSON,
@@ -214,16 +223,40 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             StatusCode::UNAUTHORIZED,
         )
     })?;
-    c.set_pers_no(Some(pers_no));
-    let name = c.client.get_uconf_stat(pers_no).await?.name;
-    Ok(json_response(StatusCode::CREATED, &person(pers_no, &name)))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &person(login.pers_no, &login.pers_name),
+    ))
+}
+
+/// Why a login failed, as the LysKOM error httpkom reports: the server's refusal, or the
+/// error that stopped the login on the way.
+fn login_failure(e: LoginError<Error>, authenticator: &LyskomAuthenticator) -> Fail {
+    let unexplained = |e: &dyn std::fmt::Display| {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("The login failed: {e}"),
+        )
+    };
+    match e {
+        LoginError::Session(e) => Fail::Kom(e),
+        LoginError::Auth(AuthError::Unavailable(source)) => match source.downcast::<Error>() {
+            Ok(e) => Fail::Kom(*e),
+            Err(other) => unexplained(&other),
+        },
+        LoginError::Auth(refused) => match authenticator.take_refusal() {
+            Some(e) => Fail::Kom(e),
+            None => unexplained(&refused),
+        },
+    }
 }
 
 /// POST /sessions/current/logout.
 pub(super) async fn logout(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.login()?;
     c.client.logout().await?;
-    c.set_pers_no(None);
+    c.set_principal(None).await?;
+    c.save().await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
