@@ -669,8 +669,9 @@ impl Ctx<'_> {
     }
 }
 
-/// A path segment as a number: ASCII digits only, like [`ConfNo`](crate::protocol::numbers::ConfNo)'s and the other numbers'
-/// `FromStr`, for the local numbers and counts that have no type of their own too.
+/// A path segment as a number: ASCII digits only, the rule of the `FromStr` of
+/// [`ConfNo`](crate::protocol::numbers::ConfNo) and the other LysKOM numbers, applied to local
+/// numbers too, which have no type of their own.
 fn number<T: std::str::FromStr>(segment: &str) -> Option<T> {
     if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
         return None;

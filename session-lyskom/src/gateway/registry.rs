@@ -6,7 +6,6 @@
 //! memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,7 +23,7 @@ use crate::error::Error;
 use crate::protocol::numbers::{PersNo, SessionNo};
 
 /// How long gateway connections may sit unused, and the clock that tells.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Lifetime {
     /// A connection with someone logged in ends after this long unused.
     pub idle: Duration,
@@ -52,15 +51,6 @@ impl Lifetime {
         } else {
             self.unauthenticated.min(self.idle)
         }
-    }
-}
-
-impl fmt::Debug for Lifetime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lifetime")
-            .field("idle", &self.idle)
-            .field("unauthenticated", &self.unauthenticated)
-            .finish_non_exhaustive()
     }
 }
 

@@ -194,7 +194,7 @@ mod tests {
         }
 
         #[test]
-        fn strings_that_are_not_digits_never_parse(s in "\\PC*") {
+        fn only_strings_of_digits_parse(s in "\\PC*") {
             let digits_only = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
             prop_assert_eq!(s.parse::<TextNo>().is_ok(), digits_only && s.parse::<u32>().is_ok());
         }
