@@ -8,11 +8,16 @@
 //!   newline that ends a message is never confused with one inside a string. The typed
 //!   decoders in [`protocol::types`] read those tokens once the reference number has told
 //!   which call a reply answers. [`protocol::encode::encode_request`] builds requests.
+//!   Conferences, persons, texts and sessions are named by types of their own
+//!   ([`protocol::numbers`]), so one cannot be passed for another.
 //! - [`client`]: an async client over a tokio TCP stream. Many calls may be outstanding at
 //!   once; each waits for the reply with its reference number, asynchronous messages come out
-//!   of a channel, and a lost connection fails every waiting call at once.
+//!   of a channel, and a lost connection fails every waiting call at once. On top of it,
+//!   [`lookup`] looks names up as pylyskom does (`#<number>` included) and [`auth`] logs in
+//!   through session-core's `Authenticator`.
 //! - `gateway` (feature `gateway`): a hyper 1 service speaking httpkom 0.32's HTTP API, so httpkom's clients
-//!   (jskom among them) work unchanged; secret connection ids map to live connections.
+//!   (jskom among them) work unchanged; secret connection ids map to live connections, each
+//!   a `session_core::Session`.
 //!
 //! # Example
 //!
