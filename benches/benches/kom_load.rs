@@ -266,6 +266,7 @@ async fn run(addr: SocketAddr, workload: Workload, concurrency: usize, secs: u64
 /// server itself allows, the ceiling for any gateway.
 async fn raw_churn(kom: SocketAddr, concurrency: usize, secs: u64) -> Outcome {
     use session_lyskom::client::{Client, ConnectOptions};
+    use session_lyskom::protocol::numbers::{PersNo, SessionNo};
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -279,9 +280,9 @@ async fn raw_churn(kom: SocketAddr, concurrency: usize, secs: u64) -> Outcome {
                     let c = Client::connect(&kom.to_string(), &options).await?;
                     c.set_client_version("bench", "1").await?;
                     c.who_am_i().await?;
-                    c.login(ADMIN_PERSON, ADMIN_PASSWORD, false).await?;
-                    c.get_uconf_stat(ADMIN_PERSON).await?;
-                    c.disconnect(0).await?;
+                    c.login(PersNo(ADMIN_PERSON), ADMIN_PASSWORD, false).await?;
+                    c.get_uconf_stat(PersNo(ADMIN_PERSON)).await?;
+                    c.disconnect(SessionNo(0)).await?;
                     Ok::<_, session_lyskom::Error>(())
                 }
                 .await

@@ -1,13 +1,16 @@
 //! Logging in to LysKOM through session-core's [`Authenticator`] trait.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
-use session_core::{AuthError, Authenticator};
+use session_core::{AuthError, Authenticator, Principal};
 
 use crate::client::{Client, ConnectOptions};
 use crate::error::Error;
+use crate::lookup::lookup_name;
 use crate::protocol::error_code;
+use crate::protocol::numbers::PersNo;
 
 /// Who logs in: a person number or a name (looked up like httpkom does: the name must match
 /// exactly one person), and the password. `Debug` never shows the password.
@@ -23,7 +26,7 @@ pub struct LyskomCredentials {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PersonRef {
     /// By person number.
-    Number(u32),
+    Number(PersNo),
     /// By (a unique prefix of) the name.
     Name(String),
 }
@@ -43,7 +46,7 @@ pub struct LyskomLogin {
     /// The connection, logged in.
     pub client: Client,
     /// The person logged in as.
-    pub pers_no: u32,
+    pub pers_no: PersNo,
     /// The person's name.
     pub pers_name: String,
 }
@@ -52,42 +55,119 @@ pub struct LyskomLogin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NameLookup {
     /// Exactly one person: its number.
-    Found(u32),
+    Found(PersNo),
     /// Nobody matched.
     NotFound,
     /// Several persons matched.
     Ambiguous,
 }
 
-/// Looks up `name` among persons the way pylyskom does for a login by name.
+/// Looks up `name` among persons the way pylyskom does for a login by name (`#<number>`
+/// names included, see [`crate::lookup`]).
 pub async fn lookup_person(client: &Client, name: &str) -> Result<NameLookup, Error> {
-    let matches = client.lookup_z_name(name, true, false).await?;
+    let matches = lookup_name(client, name, true, false).await?;
     Ok(match matches.as_slice() {
         [] => NameLookup::NotFound,
-        [one] => NameLookup::Found(one.conf_no),
+        // The lookup asked for persons only: each conference found is a letterbox.
+        [one] => NameLookup::Found(one.conf_no.to_pers_no()),
         _ => NameLookup::Ambiguous,
     })
 }
 
-/// Opens a connection to one LysKOM server per login.
-#[derive(Clone, Debug)]
+/// Logs in to LysKOM: on a new connection to one server per login, or on a connection that
+/// is already open (the gateway's, whose connection outlives a failed login).
+///
+/// After a refused login, [`take_refusal`](Self::take_refusal) has the server's own error,
+/// for callers that pass it on (httpkom's error bodies carry its code and status).
+#[derive(Debug)]
 pub struct LyskomAuthenticator {
-    addr: String,
-    options: ConnectOptions,
+    target: Target,
+    refusal: Mutex<Option<Error>>,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Connect {
+        addr: String,
+        options: ConnectOptions,
+    },
+    Connection(Client),
+}
+
+impl Clone for LyskomAuthenticator {
+    /// The same target; the clone has no refusal of its own yet.
+    fn clone(&self) -> Self {
+        LyskomAuthenticator {
+            target: self.target.clone(),
+            refusal: Mutex::new(None),
+        }
+    }
 }
 
 impl LyskomAuthenticator {
-    /// Logs in against the server at `addr` (`host:port`).
+    /// Logs in against the server at `addr` (`host:port`), on a new connection per login.
     pub fn new(addr: impl Into<String>, options: ConnectOptions) -> Self {
-        LyskomAuthenticator {
+        LyskomAuthenticator::with_target(Target::Connect {
             addr: addr.into(),
             options,
+        })
+    }
+
+    /// Logs in on `client`, a connection already open. The connection stays open whatever
+    /// the outcome, and a failed login leaves nobody logged in on it.
+    pub fn on_connection(client: Client) -> Self {
+        LyskomAuthenticator::with_target(Target::Connection(client))
+    }
+
+    fn with_target(target: Target) -> Self {
+        LyskomAuthenticator {
+            target,
+            refusal: Mutex::new(None),
         }
+    }
+
+    /// The Protocol A error (or the argument LysKOM could not take) that made the last
+    /// authentication fail as [`AuthError::InvalidCredentials`], [`AuthError::Denied`] or
+    /// [`AuthError::Malformed`]; `None` when the server said nothing (a name that matched
+    /// nobody). Errors reported as [`AuthError::Unavailable`] carry the [`Error`] as their
+    /// source instead.
+    pub fn take_refusal(&self) -> Option<Error> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The refusal `e` means, remembered for [`take_refusal`](Self::take_refusal); errors
+    /// that are no refusal are [`AuthError::Unavailable`].
+    fn refused(&self, e: Error) -> AuthError {
+        let auth = match &e {
+            Error::Server { code, .. }
+                if *code == error_code::INVALID_PASSWORD
+                    || *code == error_code::UNDEFINED_PERSON =>
+            {
+                AuthError::InvalidCredentials
+            }
+            Error::Server { code, .. } if *code == error_code::LOGIN_DISALLOWED => {
+                AuthError::Denied("the server disallows logins now".into())
+            }
+            Error::InvalidArgument(m) => AuthError::Malformed(m.clone()),
+            _ => return unavailable(e),
+        };
+        *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+        auth
     }
 }
 
 fn unavailable(e: Error) -> AuthError {
     AuthError::Unavailable(Box::new(e))
+}
+
+impl Principal for LyskomLogin {
+    /// The person number: what the gateway's connection records as its principal.
+    fn principal_name(&self) -> String {
+        self.pers_no.to_string()
+    }
 }
 
 #[async_trait]
@@ -99,9 +179,12 @@ impl Authenticator for LyskomAuthenticator {
         &self,
         credentials: &LyskomCredentials,
     ) -> Result<LyskomLogin, AuthError> {
-        let client = Client::connect(&self.addr, &self.options)
-            .await
-            .map_err(unavailable)?;
+        let client = match &self.target {
+            Target::Connect { addr, options } => {
+                Client::connect(addr, options).await.map_err(unavailable)?
+            }
+            Target::Connection(client) => client.clone(),
+        };
         let pers_no = match &credentials.person {
             PersonRef::Number(n) => *n,
             PersonRef::Name(name) => match lookup_person(&client, name).await {
@@ -109,28 +192,25 @@ impl Authenticator for LyskomAuthenticator {
                 Ok(NameLookup::NotFound | NameLookup::Ambiguous) => {
                     return Err(AuthError::InvalidCredentials);
                 }
-                Err(Error::InvalidArgument(m)) => return Err(AuthError::Malformed(m)),
+                Err(e @ Error::InvalidArgument(_)) => return Err(self.refused(e)),
                 Err(e) => return Err(unavailable(e)),
             },
         };
-        match client.login(pers_no, &credentials.password, false).await {
-            Ok(()) => {}
-            Err(Error::Server { code, .. })
-                if code == error_code::INVALID_PASSWORD || code == error_code::UNDEFINED_PERSON =>
-            {
-                return Err(AuthError::InvalidCredentials);
-            }
-            Err(Error::Server { code, .. }) if code == error_code::LOGIN_DISALLOWED => {
-                return Err(AuthError::Denied("the server disallows logins now".into()));
-            }
-            Err(Error::InvalidArgument(m)) => return Err(AuthError::Malformed(m)),
-            Err(e) => return Err(unavailable(e)),
-        }
-        let pers_name = client
-            .get_uconf_stat(pers_no)
+        client
+            .login(pers_no, &credentials.password, false)
             .await
-            .map_err(unavailable)?
-            .name;
+            .map_err(|e| self.refused(e))?;
+        let pers_name = match client.get_uconf_stat(pers_no).await {
+            Ok(conf) => conf.name,
+            Err(e) => {
+                // Logged in but not answered: log out again, so that a failed login leaves
+                // nobody logged in on a connection that stays open.
+                if let Target::Connection(_) = self.target {
+                    let _ = client.logout().await;
+                }
+                return Err(unavailable(e));
+            }
+        };
         Ok(LyskomLogin {
             client,
             pers_no,

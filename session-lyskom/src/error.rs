@@ -38,6 +38,15 @@ pub enum Error {
     /// No reply arrived within the configured time.
     #[error("the LysKOM server did not answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// A gateway connection's attribute could not be stored as JSON or read back as the type
+    /// asked for.
+    #[error("session attribute {key:?}: {reason}")]
+    Attribute {
+        /// The attribute.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl Error {

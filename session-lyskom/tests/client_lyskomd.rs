@@ -7,8 +7,12 @@ use std::time::Duration;
 use session_lyskom::Error;
 use session_lyskom::client::{Client, ConnectOptions};
 use session_lyskom::protocol::error_code;
+use session_lyskom::protocol::numbers::{PersNo, SessionNo, TextNo};
 use session_lyskom::protocol::types::{ConfType, MembershipType, MiscInfo};
-use test_support::lyskomd::{ADMIN_PASSWORD, ADMIN_PERSON, Lyskomd};
+use test_support::lyskomd::{ADMIN_PASSWORD, Lyskomd};
+
+/// The built-in administrator.
+const ADMIN_PERSON: PersNo = PersNo(test_support::lyskomd::ADMIN_PERSON);
 
 fn server(test: &str) -> Option<Lyskomd> {
     let server = Lyskomd::start();
@@ -37,7 +41,7 @@ async fn session_lifecycle_and_login_by_number() {
     let client = connect(&server).await;
     client.set_client_version("tests", "1").await.unwrap();
     let session = client.who_am_i().await.unwrap();
-    assert!(session > 0);
+    assert!(!session.is_zero());
     let err = client.get_marks().await.unwrap_err();
     assert_eq!(err.server_code(), Some(error_code::LOGIN_FIRST));
 
@@ -55,7 +59,7 @@ async fn session_lifecycle_and_login_by_number() {
         client.get_marks().await.unwrap_err().server_code(),
         Some(error_code::LOGIN_FIRST)
     );
-    client.disconnect(0).await.unwrap();
+    client.disconnect(SessionNo(0)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), client.closed())
         .await
         .unwrap();
@@ -77,7 +81,7 @@ async fn login_by_name_and_bad_password() {
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].conf_no, pers_no);
+    assert_eq!(found[0].conf_no, pers_no.into());
     assert_eq!(found[0].name, "Test Person Åsa");
 
     let err = client.login(pers_no, "wrong", false).await.unwrap_err();
@@ -95,7 +99,7 @@ async fn login_by_name_and_bad_password() {
     client.login(pers_no, "hemligt", false).await.unwrap();
     let person = client.get_person_stat(pers_no).await.unwrap();
     assert!(person.sessions >= 1);
-    let err = client.login(999_999, "x", false).await.unwrap_err();
+    let err = client.login(PersNo(999_999), "x", false).await.unwrap_err();
     assert_eq!(err.server_code(), Some(error_code::UNDEFINED_PERSON));
 }
 
@@ -186,7 +190,7 @@ async fn texts_with_utf8_bodies_memberships_and_unread() {
     );
     assert_eq!(
         client
-            .get_text_stat(99_999)
+            .get_text_stat(TextNo(99_999))
             .await
             .unwrap_err()
             .server_code(),

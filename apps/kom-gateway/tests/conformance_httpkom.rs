@@ -122,6 +122,8 @@ fn script() -> Vec<Step> {
         step("POST", "/kom/persons/")
             .body(json!({"name": "Conformance Person", "passwd": "pw"}))
             .capture("pers", "pers_no"),
+        // `#<number>` names are that conference or person, before a login too.
+        step("GET", "/kom/conferences/?name=%23{pers}"),
         step("POST", "/kom/sessions/current/login")
             .body(json!({"pers_no": "{pers}", "passwd": "wrong"})),
         step("POST", "/kom/sessions/current/login").body(json!({"pers_no": "{pers}"})),
@@ -132,6 +134,12 @@ fn script() -> Vec<Step> {
         step("POST", "/kom/sessions/current/login").body(json!({"passwd": "pw"})),
         step("POST", "/kom/sessions/current/login")
             .body(json!({"pers_name": "Nobody Here At All", "passwd": "pw"})),
+        step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_name": "#{pers}", "passwd": "wrong"})),
+        step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_name": "#999999", "passwd": "pw"})),
+        step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_name": "#Conformance Person", "passwd": "pw"})),
         step("GET", "/kom/texts/marks/"),
         step("POST", "/kom/sessions/current/logout"),
         step("POST", "/kom/sessions/current/login")
@@ -151,6 +159,17 @@ fn script() -> Vec<Step> {
         step("GET", "/kom/conferences/999999"),
         step("GET", "/kom/conferences/?name=Conformance"),
         step("GET", "/kom/conferences/?name=Conformance&want-pers=false"),
+        step("GET", "/kom/conferences/?name=%23{conf}"),
+        step("GET", "/kom/conferences/?name=%23{conf}&want-confs=false"),
+        step("GET", "/kom/conferences/?name=%23{pers}"),
+        step("GET", "/kom/conferences/?name=%23{pers}&want-pers=false"),
+        step("GET", "/kom/conferences/?name=%23%20%2B{conf}%0A"),
+        step("GET", "/kom/conferences/?name=%23999999"),
+        step("GET", "/kom/conferences/?name=%230"),
+        step("GET", "/kom/conferences/?name=%23"),
+        step("GET", "/kom/conferences/?name=%23Conformance"),
+        step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_name": "#{conf}", "passwd": "pw"})),
         step("PUT", "/kom/persons/{pers}/memberships/{conf}").body(json!({"priority": 150})),
         step("GET", "/kom/persons/{pers}/memberships/{conf}"),
         step("POST", "/kom/texts/")
@@ -234,6 +253,8 @@ fn script() -> Vec<Step> {
         step("POST", "/kom/sessions/current/logout"),
         step("POST", "/kom/sessions/current/logout"),
         step("POST", "/kom/sessions/current/login")
+            .body(json!({"pers_name": "#{pers}", "passwd": "pw2"})),
+        step("POST", "/kom/sessions/current/login")
             .body(json!({"pers_no": "{pers}", "passwd": "pw2"})),
         step("DELETE", "/kom/sessions/0"),
         step("GET", "/kom/sessions/current/who-am-i"),
@@ -250,7 +271,7 @@ fn script() -> Vec<Step> {
     ]
 }
 
-/// Replaces `"{name}"` placeholders (whole strings, or inside paths) with captured values.
+/// Replaces `{name}` placeholders (in paths and WebSocket requests) with captured values.
 fn fill(text: &str, vars: &HashMap<&str, Value>) -> String {
     let mut out = text.to_string();
     for (k, v) in vars {
@@ -263,12 +284,15 @@ fn fill(text: &str, vars: &HashMap<&str, Value>) -> String {
     out
 }
 
+/// Fills a JSON body: a string that is one `"{name}"` placeholder becomes the captured value
+/// (a number stays a number), placeholders inside longer strings become their text.
 fn fill_value(v: &Value, vars: &HashMap<&str, Value>) -> Value {
     match v {
         Value::String(s) if s.starts_with('{') && s.ends_with('}') => vars
             .get(&s[1..s.len() - 1])
             .cloned()
             .unwrap_or_else(|| v.clone()),
+        Value::String(s) => Value::String(fill(s, vars)),
         Value::Array(a) => Value::Array(a.iter().map(|x| fill_value(x, vars)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()

@@ -122,6 +122,85 @@ fn session_lifecycle() {
     assert_eq!(conn.get("/kom/sessions/current/who-am-i").status, 403);
 }
 
+/// A name of the form `#<number>` is that conference or person, as pylyskom (and so
+/// httpkom) reads it, in the name lookup and in a login by name.
+#[test]
+fn hash_names_are_conference_and_person_numbers() {
+    let Some(kom) = lyskomd("hash_names_are_conference_and_person_numbers") else {
+        return;
+    };
+    let gw = start_gateway(&[("kom", kom.port())], "");
+    let (conn, _) = open(&Http::new(gw.addr), "kom");
+    let r = conn.post(
+        "/kom/persons/",
+        &json!({"name": "Hash Tester", "passwd": "hemligt"}),
+    );
+    assert_eq!(r.status, 201);
+    let pers_no = r.json()["pers_no"].as_u64().unwrap();
+    let lookup = |query: &str| {
+        let r = conn.get(&format!("/kom/conferences/?name={query}"));
+        assert_eq!(
+            r.status,
+            200,
+            "{query}: {:?}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()["conferences"].clone()
+    };
+    let me = json!([{"conf_no": pers_no, "name": "Hash Tester"}]);
+
+    // A login by the name `#<pers_no>`; a `#` name of a conference that is not a person
+    // finds nobody.
+    let r = conn.post(
+        "/kom/sessions/current/login",
+        &json!({"pers_name": format!("#{pers_no}"), "passwd": "hemligt"}),
+    );
+    assert_eq!(r.status, 201, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.json(),
+        json!({"pers_no": pers_no, "pers_name": "Hash Tester"})
+    );
+    let r = conn.post("/kom/conferences/", &json!({"name": "Hash Conference"}));
+    let conf_no = r.json()["conf_no"].as_u64().unwrap();
+    let r = conn.post(
+        "/kom/sessions/current/login",
+        &json!({"pers_name": format!("#{conf_no}"), "passwd": "hemligt"}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error_msg"],
+        format!("recipient not found: #{conf_no}")
+    );
+
+    let conf = json!([{"conf_no": conf_no, "name": "Hash Conference"}]);
+    assert_eq!(lookup(&format!("%23{conf_no}")), conf);
+    assert_eq!(lookup(&format!("%23{pers_no}")), me);
+    assert_eq!(lookup(&format!("%23{pers_no}&want-confs=false")), me);
+    assert_eq!(lookup(&format!("%23{conf_no}&want-pers=false")), conf);
+    // Python's int(): white space around, a sign, underscores between digits.
+    assert_eq!(lookup(&format!("%23%20%2B{conf_no}%20")), conf);
+    let spaced: String = conf_no.to_string().chars().flat_map(|c| [c, '_']).collect();
+    assert_eq!(
+        lookup(&format!("%23{}", spaced.trim_end_matches('_'))),
+        conf
+    );
+    // Of the other kind, nonexistent, or not a number: nothing, and never a name lookup.
+    for nothing in [
+        format!("%23{conf_no}&want-confs=false"),
+        format!("%23{pers_no}&want-pers=false"),
+        "%23999999".to_string(),
+        "%230".to_string(),
+        "%23-5".to_string(),
+        "%23".to_string(),
+        "%23Hash".to_string(),
+        "%234294967296".to_string(),
+    ] {
+        assert_eq!(lookup(&nothing), json!([]), "{nothing}");
+    }
+    // Without the `#`, the same text is a name.
+    assert_eq!(lookup("Hash%20C"), conf);
+}
+
 #[test]
 fn login_by_name_bad_password_and_error_bodies() {
     let Some(kom) = lyskomd("login_by_name_bad_password_and_error_bodies") else {
@@ -380,17 +459,18 @@ fn a_connection_dropped_by_lyskomd_answers_403_at_once() {
         .unwrap();
     runtime.block_on(async {
         use session_lyskom::client::{Client, ConnectOptions};
+        use session_lyskom::protocol::numbers::{PersNo, SessionNo};
         let options = ConnectOptions {
             connect_timeout: Duration::from_secs(20),
             ..ConnectOptions::default()
         };
         let admin = Client::connect(&kom.addr_string(), &options).await.unwrap();
         admin
-            .login(ADMIN_PERSON, ADMIN_PASSWORD, false)
+            .login(PersNo(ADMIN_PERSON), ADMIN_PASSWORD, false)
             .await
             .unwrap();
         admin.enable(255).await.unwrap();
-        admin.disconnect(victim_session).await.unwrap();
+        admin.disconnect(SessionNo(victim_session)).await.unwrap();
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

@@ -12,6 +12,7 @@ use common::start_gateway;
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use session_lyskom::client::{Client, ConnectOptions};
+use session_lyskom::protocol::numbers::SessionNo;
 use session_lyskom::protocol::types::{ConfType, MembershipType, MiscInfo};
 use test_support::browser::Chromedriver;
 use test_support::lyskomd::Lyskomd;
@@ -49,7 +50,7 @@ async fn seed(kom: &Lyskomd) {
     // A fresh login leaves these texts unread for the person (they wrote them, but the
     // server only marks texts read when the author's client says so).
     client.set_unread(conf, 2).await.unwrap();
-    client.disconnect(0).await.ok();
+    client.disconnect(SessionNo(0)).await.ok();
 }
 
 fn start_jskom(gateway_port: u16, dir: &std::path::Path) -> Option<(ChildGuard, u16)> {

@@ -5,6 +5,7 @@ use super::Client;
 use crate::error::Error;
 use crate::protocol::call;
 use crate::protocol::encode::Arg;
+use crate::protocol::numbers::{ConfNo, PersNo, SessionNo, TextNo};
 use crate::protocol::token::Token;
 use crate::protocol::types::{
     ConfType, ConfZInfo, Conference, Mark, Membership, MembershipType, MiscInfo, Person,
@@ -13,14 +14,15 @@ use crate::protocol::types::{
 
 impl Client {
     /// login (call 62): logs in as `person` (visibly unless `invisible`).
-    pub async fn login(&self, person: u32, password: &str, invisible: bool) -> Result<(), Error> {
+    pub async fn login(
+        &self,
+        person: PersNo,
+        password: &str,
+        invisible: bool,
+    ) -> Result<(), Error> {
         self.call(
             call::LOGIN,
-            &[
-                Arg::Int(person),
-                Arg::latin1(password)?,
-                Arg::Bool(invisible),
-            ],
+            &[person.into(), Arg::latin1(password)?, Arg::Bool(invisible)],
         )
         .await
     }
@@ -31,7 +33,7 @@ impl Client {
     }
 
     /// who-am-i (call 56): this connection's session number.
-    pub async fn who_am_i(&self) -> Result<u32, Error> {
+    pub async fn who_am_i(&self) -> Result<SessionNo, Error> {
         self.call(call::WHO_AM_I, &[]).await
     }
 
@@ -41,8 +43,8 @@ impl Client {
     }
 
     /// disconnect (call 55): ends session `session_no` (0 = this one).
-    pub async fn disconnect(&self, session_no: u32) -> Result<(), Error> {
-        self.call(call::DISCONNECT, &[Arg::Int(session_no)]).await
+    pub async fn disconnect(&self, session_no: SessionNo) -> Result<(), Error> {
+        self.call(call::DISCONNECT, &[session_no.into()]).await
     }
 
     /// get-time (call 35): the server's clock.
@@ -71,8 +73,8 @@ impl Client {
     }
 
     /// change-conference (call 2): sets the working conference.
-    pub async fn change_conference(&self, conf_no: u32) -> Result<(), Error> {
-        self.call(call::CHANGE_CONFERENCE, &[Arg::Int(conf_no)])
+    pub async fn change_conference(&self, conf_no: impl Into<ConfNo>) -> Result<(), Error> {
+        self.call(call::CHANGE_CONFERENCE, &[conf_no.into().into()])
             .await
     }
 
@@ -95,7 +97,7 @@ impl Client {
     }
 
     /// create-person (call 89): a new person with `name` and `password`; its number.
-    pub async fn create_person(&self, name: &str, password: &str) -> Result<u32, Error> {
+    pub async fn create_person(&self, name: &str, password: &str) -> Result<PersNo, Error> {
         self.call(
             call::CREATE_PERSON,
             &[
@@ -109,7 +111,7 @@ impl Client {
     }
 
     /// create-conf (call 88): a new conference of `conf_type`; its number.
-    pub async fn create_conf(&self, name: &str, conf_type: ConfType) -> Result<u32, Error> {
+    pub async fn create_conf(&self, name: &str, conf_type: ConfType) -> Result<ConfNo, Error> {
         self.call(
             call::CREATE_CONF,
             &[
@@ -121,19 +123,21 @@ impl Client {
         .await
     }
 
-    /// get-uconf-stat (call 78).
-    pub async fn get_uconf_stat(&self, conf_no: u32) -> Result<UConference, Error> {
-        self.call(call::GET_UCONF_STAT, &[Arg::Int(conf_no)]).await
+    /// get-uconf-stat (call 78) of a conference (or a person's letterbox).
+    pub async fn get_uconf_stat(&self, conf_no: impl Into<ConfNo>) -> Result<UConference, Error> {
+        self.call(call::GET_UCONF_STAT, &[conf_no.into().into()])
+            .await
     }
 
-    /// get-conf-stat (call 91).
-    pub async fn get_conf_stat(&self, conf_no: u32) -> Result<Conference, Error> {
-        self.call(call::GET_CONF_STAT, &[Arg::Int(conf_no)]).await
+    /// get-conf-stat (call 91) of a conference (or a person's letterbox).
+    pub async fn get_conf_stat(&self, conf_no: impl Into<ConfNo>) -> Result<Conference, Error> {
+        self.call(call::GET_CONF_STAT, &[conf_no.into().into()])
+            .await
     }
 
     /// get-person-stat (call 49).
-    pub async fn get_person_stat(&self, pers_no: u32) -> Result<Person, Error> {
-        self.call(call::GET_PERSON_STAT, &[Arg::Int(pers_no)]).await
+    pub async fn get_person_stat(&self, pers_no: PersNo) -> Result<Person, Error> {
+        self.call(call::GET_PERSON_STAT, &[pers_no.into()]).await
     }
 
     /// get-info (call 94): facts about the server.
@@ -148,7 +152,7 @@ impl Client {
         text: &[u8],
         misc_info: &[MiscInfo],
         aux_items: &[(u32, Vec<u8>)],
-    ) -> Result<u32, Error> {
+    ) -> Result<TextNo, Error> {
         let misc = misc_info.iter().map(MiscInfo::to_arg).collect();
         let aux = aux_items
             .iter()
@@ -169,11 +173,11 @@ impl Client {
     }
 
     /// get-text (call 25): the bytes of a text (subject line and body).
-    pub async fn get_text(&self, text_no: u32) -> Result<Vec<u8>, Error> {
+    pub async fn get_text(&self, text_no: TextNo) -> Result<Vec<u8>, Error> {
         let tokens = self
             .call_raw(
                 call::GET_TEXT,
-                &[Arg::Int(text_no), Arg::Int(0), Arg::Int(i32::MAX as u32)],
+                &[text_no.into(), Arg::Int(0), Arg::Int(i32::MAX as u32)],
             )
             .await?;
         match tokens.as_slice() {
@@ -183,20 +187,20 @@ impl Client {
     }
 
     /// get-text-stat (call 90).
-    pub async fn get_text_stat(&self, text_no: u32) -> Result<TextStat, Error> {
-        self.call(call::GET_TEXT_STAT, &[Arg::Int(text_no)]).await
+    pub async fn get_text_stat(&self, text_no: TextNo) -> Result<TextStat, Error> {
+        self.call(call::GET_TEXT_STAT, &[text_no.into()]).await
     }
 
     /// local-to-global (call 103): global numbers of up to `count` texts from `first_local_no`.
     pub async fn local_to_global(
         &self,
-        conf_no: u32,
+        conf_no: ConfNo,
         first_local_no: u32,
         count: u32,
     ) -> Result<TextMapping, Error> {
         self.call(
             call::LOCAL_TO_GLOBAL,
-            &[Arg::Int(conf_no), Arg::Int(first_local_no), Arg::Int(count)],
+            &[conf_no.into(), Arg::Int(first_local_no), Arg::Int(count)],
         )
         .await
     }
@@ -205,13 +209,13 @@ impl Client {
     /// `local_ceiling` (0 = the newest texts).
     pub async fn local_to_global_reverse(
         &self,
-        conf_no: u32,
+        conf_no: ConfNo,
         local_ceiling: u32,
         count: u32,
     ) -> Result<TextMapping, Error> {
         self.call(
             call::LOCAL_TO_GLOBAL_REVERSE,
-            &[Arg::Int(conf_no), Arg::Int(local_ceiling), Arg::Int(count)],
+            &[conf_no.into(), Arg::Int(local_ceiling), Arg::Int(count)],
         )
         .await
     }
@@ -219,7 +223,7 @@ impl Client {
     /// get-membership (call 108): up to `count` memberships of `pers_no` from position `first`.
     pub async fn get_membership(
         &self,
-        pers_no: u32,
+        pers_no: PersNo,
         first: u32,
         count: u32,
         want_read_ranges: bool,
@@ -227,7 +231,7 @@ impl Client {
         self.call(
             call::GET_MEMBERSHIP,
             &[
-                Arg::Int(pers_no),
+                pers_no.into(),
                 Arg::Int(first),
                 Arg::Int(count),
                 Arg::Bool(want_read_ranges),
@@ -238,46 +242,42 @@ impl Client {
     }
 
     /// query-read-texts (call 107): one membership with its read ranges.
-    pub async fn query_read_texts(&self, pers_no: u32, conf_no: u32) -> Result<Membership, Error> {
+    pub async fn query_read_texts(
+        &self,
+        pers_no: PersNo,
+        conf_no: ConfNo,
+    ) -> Result<Membership, Error> {
         self.call(
             call::QUERY_READ_TEXTS,
-            &[
-                Arg::Int(pers_no),
-                Arg::Int(conf_no),
-                Arg::Bool(true),
-                Arg::Int(0),
-            ],
+            &[pers_no.into(), conf_no.into(), Arg::Bool(true), Arg::Int(0)],
         )
         .await
     }
 
     /// mark-as-read (call 27): marks local texts of a conference as read.
-    pub async fn mark_as_read(&self, conf_no: u32, local_nos: &[u32]) -> Result<(), Error> {
+    pub async fn mark_as_read(&self, conf_no: ConfNo, local_nos: &[u32]) -> Result<(), Error> {
         let list = local_nos.iter().map(|n| Arg::Int(*n)).collect();
-        self.call(call::MARK_AS_READ, &[Arg::Int(conf_no), Arg::Array(list)])
+        self.call(call::MARK_AS_READ, &[conf_no.into(), Arg::Array(list)])
             .await
     }
 
     /// mark-as-unread (call 109).
-    pub async fn mark_as_unread(&self, conf_no: u32, local_no: u32) -> Result<(), Error> {
-        self.call(
-            call::MARK_AS_UNREAD,
-            &[Arg::Int(conf_no), Arg::Int(local_no)],
-        )
-        .await
+    pub async fn mark_as_unread(&self, conf_no: ConfNo, local_no: u32) -> Result<(), Error> {
+        self.call(call::MARK_AS_UNREAD, &[conf_no.into(), Arg::Int(local_no)])
+            .await
     }
 
     /// set-unread (call 40): leaves the last `count` texts of a conference unread.
-    pub async fn set_unread(&self, conf_no: u32, count: u32) -> Result<(), Error> {
-        self.call(call::SET_UNREAD, &[Arg::Int(conf_no), Arg::Int(count)])
+    pub async fn set_unread(&self, conf_no: ConfNo, count: u32) -> Result<(), Error> {
+        self.call(call::SET_UNREAD, &[conf_no.into(), Arg::Int(count)])
             .await
     }
 
     /// add-member (call 100).
     pub async fn add_member(
         &self,
-        conf_no: u32,
-        pers_no: u32,
+        conf_no: ConfNo,
+        pers_no: PersNo,
         priority: u32,
         position: u32,
         membership_type: MembershipType,
@@ -285,8 +285,8 @@ impl Client {
         self.call(
             call::ADD_MEMBER,
             &[
-                Arg::Int(conf_no),
-                Arg::Int(pers_no),
+                conf_no.into(),
+                pers_no.into(),
                 Arg::Int(priority),
                 Arg::Int(position),
                 Arg::Bits(membership_type.to_bits()),
@@ -296,20 +296,20 @@ impl Client {
     }
 
     /// sub-member (call 15).
-    pub async fn sub_member(&self, conf_no: u32, pers_no: u32) -> Result<(), Error> {
-        self.call(call::SUB_MEMBER, &[Arg::Int(conf_no), Arg::Int(pers_no)])
+    pub async fn sub_member(&self, conf_no: ConfNo, pers_no: PersNo) -> Result<(), Error> {
+        self.call(call::SUB_MEMBER, &[conf_no.into(), pers_no.into()])
             .await
     }
 
     /// mark-text (call 72).
-    pub async fn mark_text(&self, text_no: u32, mark_type: u32) -> Result<(), Error> {
-        self.call(call::MARK_TEXT, &[Arg::Int(text_no), Arg::Int(mark_type)])
+    pub async fn mark_text(&self, text_no: TextNo, mark_type: u32) -> Result<(), Error> {
+        self.call(call::MARK_TEXT, &[text_no.into(), Arg::Int(mark_type)])
             .await
     }
 
     /// unmark-text (call 73).
-    pub async fn unmark_text(&self, text_no: u32) -> Result<(), Error> {
-        self.call(call::UNMARK_TEXT, &[Arg::Int(text_no)]).await
+    pub async fn unmark_text(&self, text_no: TextNo) -> Result<(), Error> {
+        self.call(call::UNMARK_TEXT, &[text_no.into()]).await
     }
 
     /// get-marks (call 23).
@@ -318,25 +318,28 @@ impl Client {
     }
 
     /// get-unread-confs (call 52): conferences where `pers_no` may have unread texts.
-    pub async fn get_unread_confs(&self, pers_no: u32) -> Result<Vec<u32>, Error> {
-        self.call(call::GET_UNREAD_CONFS, &[Arg::Int(pers_no)])
-            .await
+    pub async fn get_unread_confs(&self, pers_no: PersNo) -> Result<Vec<ConfNo>, Error> {
+        self.call(call::GET_UNREAD_CONFS, &[pers_no.into()]).await
     }
 
     /// set-passwd (call 8).
-    pub async fn set_passwd(&self, pers_no: u32, old: &str, new: &str) -> Result<(), Error> {
+    pub async fn set_passwd(&self, pers_no: PersNo, old: &str, new: &str) -> Result<(), Error> {
         self.call(
             call::SET_PASSWD,
-            &[Arg::Int(pers_no), Arg::latin1(old)?, Arg::latin1(new)?],
+            &[pers_no.into(), Arg::latin1(old)?, Arg::latin1(new)?],
         )
         .await
     }
 
     /// set-presentation (call 16).
-    pub async fn set_presentation(&self, conf_no: u32, text_no: u32) -> Result<(), Error> {
+    pub async fn set_presentation(
+        &self,
+        conf_no: impl Into<ConfNo>,
+        text_no: TextNo,
+    ) -> Result<(), Error> {
         self.call(
             call::SET_PRESENTATION,
-            &[Arg::Int(conf_no), Arg::Int(text_no)],
+            &[conf_no.into().into(), text_no.into()],
         )
         .await
     }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::client::Client;
 use crate::error::Error;
 use crate::protocol::error_code;
+use crate::protocol::numbers::{ConfNo, PersNo, TextNo};
 use crate::protocol::types::{
     AuxItem, ConfType, Conference, Membership, MembershipType, MiscInfo, TextStat, Time,
     UConference,
@@ -33,7 +34,7 @@ pub(crate) const AUX_CREATING_SOFTWARE: u32 = 15;
 /// Looks up (and remembers, for one request) names of persons and conferences.
 pub(crate) struct Namer<'a> {
     client: &'a Client,
-    names: HashMap<u32, Option<String>>,
+    names: HashMap<ConfNo, Option<String>>,
 }
 
 impl<'a> Namer<'a> {
@@ -50,7 +51,7 @@ impl<'a> Namer<'a> {
         self.client
     }
 
-    async fn name(&mut self, conf_no: u32) -> Result<Option<String>, Error> {
+    async fn name(&mut self, conf_no: ConfNo) -> Result<Option<String>, Error> {
         if let Some(n) = self.names.get(&conf_no) {
             return Ok(n.clone());
         }
@@ -65,11 +66,11 @@ impl<'a> Namer<'a> {
 
     /// `{"pers_no", "pers_name"}`, with pylyskom's stand-in names for the anonymous person
     /// and persons that do not exist.
-    pub(crate) async fn person(&mut self, pers_no: u32) -> Result<Value, Error> {
-        let name = if pers_no == 0 {
+    pub(crate) async fn person(&mut self, pers_no: PersNo) -> Result<Value, Error> {
+        let name = if pers_no.is_zero() {
             "Anonymous person".to_string()
         } else {
-            self.name(pers_no)
+            self.name(pers_no.into())
                 .await?
                 .unwrap_or_else(|| format!("Person {pers_no} (does not exist)."))
         };
@@ -77,8 +78,8 @@ impl<'a> Namer<'a> {
     }
 
     /// `{"conf_no", "name"}`, or null for conference 0.
-    pub(crate) async fn conference(&mut self, conf_no: u32) -> Result<Value, Error> {
-        if conf_no == 0 {
+    pub(crate) async fn conference(&mut self, conf_no: ConfNo) -> Result<Value, Error> {
+        if conf_no.is_zero() {
             return Ok(Value::Null);
         }
         let name = self
@@ -90,7 +91,7 @@ impl<'a> Namer<'a> {
 }
 
 /// `{"pers_no", "pers_name"}`.
-pub(crate) fn person(pers_no: u32, name: &str) -> Value {
+pub(crate) fn person(pers_no: PersNo, name: &str) -> Value {
     json!({"pers_no": pers_no, "pers_name": name})
 }
 
@@ -124,7 +125,7 @@ pub(crate) fn membership_type(t: &MembershipType) -> Value {
 }
 
 /// A conference in short form.
-pub(crate) fn uconference(conf_no: u32, u: &UConference) -> Value {
+pub(crate) fn uconference(conf_no: ConfNo, u: &UConference) -> Value {
     json!({
         "conf_no": conf_no,
         "name": u.name,
@@ -163,7 +164,7 @@ async fn aux_items(namer: &mut Namer<'_>, items: &[AuxItem]) -> Result<Value, Er
 /// A conference in full.
 pub(crate) async fn conference(
     namer: &mut Namer<'_>,
-    conf_no: u32,
+    conf_no: ConfNo,
     c: &Conference,
 ) -> Result<Value, Error> {
     Ok(json!({
@@ -191,11 +192,11 @@ pub(crate) async fn conference(
 /// A membership, with the conference in short form.
 pub(crate) async fn membership(
     namer: &mut Namer<'_>,
-    pers_no: u32,
+    pers_no: PersNo,
     m: &Membership,
 ) -> Result<Value, Error> {
     let uconf = namer.client().get_uconf_stat(m.conference).await?;
-    let added_by = if m.added_by == 0 {
+    let added_by = if m.added_by.is_zero() {
         Value::Null
     } else {
         namer.person(m.added_by).await?
@@ -288,7 +289,7 @@ pub(crate) fn stored_content_type(stat: &TextStat) -> String {
 /// was fetched (as in a conference's text list).
 pub(crate) async fn text(
     namer: &mut Namer<'_>,
-    text_no: u32,
+    text_no: TextNo,
     stat: &TextStat,
     text: Option<&[u8]>,
 ) -> Result<Value, Error> {
@@ -331,7 +332,7 @@ pub(crate) async fn text(
     Ok(Value::Object(d))
 }
 
-async fn text_author(namer: &mut Namer<'_>, text_no: u32) -> Result<Value, Error> {
+async fn text_author(namer: &mut Namer<'_>, text_no: TextNo) -> Result<Value, Error> {
     match namer.client().get_text_stat(text_no).await {
         Ok(stat) => namer.person(stat.author).await,
         Err(Error::Server { code, .. })
@@ -349,10 +350,10 @@ async fn misc_lists(
 ) -> Result<(Vec<Value>, Vec<Value>, Vec<Value>), Error> {
     struct Recipient {
         kind: &'static str,
-        conf_no: u32,
+        conf_no: ConfNo,
         loc_no: Option<u32>,
         rec_time: Option<Time>,
-        sent_by: Option<u32>,
+        sent_by: Option<PersNo>,
         sent_at: Option<Time>,
     }
     let mut recipients: Vec<Recipient> = Vec::new();

@@ -66,7 +66,7 @@ use tracing::Instrument;
 
 use crate::client::ConnectOptions;
 use http_metrics::HttpMetrics;
-pub use registry::{Connection, MetricsSnapshot, Registry, new_connection_id};
+pub use registry::{Connection, Lifetime, MetricsSnapshot, Registry, new_connection_id};
 use request_log::RequestLog;
 pub use response::Resp;
 use response::{Fail, Outcome, empty};
@@ -161,10 +161,7 @@ struct State {
 
 impl State {
     fn reap(&self) -> usize {
-        self.registry.reap(
-            self.config.idle_timeout,
-            self.config.unauthenticated_idle_timeout,
-        )
+        self.registry.reap()
     }
 }
 
@@ -187,7 +184,12 @@ impl Gateway {
     /// A gateway for `config`. Call [`Gateway::spawn_reaper`] (or [`Gateway::serve`], which
     /// does) inside a tokio runtime to close idle connections.
     pub fn new(config: GatewayConfig) -> Self {
-        let registry = Registry::new(config.max_connections, config.max_connections_per_address);
+        let lifetime = Lifetime::new(config.idle_timeout, config.unauthenticated_idle_timeout);
+        let registry = Registry::new(
+            config.max_connections,
+            config.max_connections_per_address,
+            lifetime,
+        );
         Gateway {
             state: Arc::new(State {
                 config,
@@ -494,7 +496,7 @@ impl Ctx<'_> {
             return Err(forbidden());
         }
         if connection.client.is_closed() {
-            self.state.registry.remove_lost(&id);
+            self.state.registry.remove_closed(&connection);
             return Err(forbidden());
         }
         connection.touch();
@@ -504,7 +506,7 @@ impl Ctx<'_> {
     /// The request's connection, which must be logged in (401 otherwise).
     fn login(&self) -> Result<Arc<Connection>, Fail> {
         let connection = self.session()?;
-        if connection.pers_no() == 0 {
+        if connection.pers_no().is_none() {
             return Err(Fail::respond(empty(StatusCode::UNAUTHORIZED)));
         }
         Ok(connection)
@@ -577,11 +579,8 @@ impl Ctx<'_> {
         let post = *m == Method::POST;
         let put = *m == Method::PUT;
         let delete = *m == Method::DELETE;
-        let num = |x: &str| -> Option<u32> {
-            (!x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| x.parse().ok())
-                .flatten()
-        };
+        // A path segment that is a number (digits only, as httpkom's routes take them).
+        let ok = |x: &str| number::<u32>(x).is_some();
         let not_allowed = || Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
         match s.as_slice() {
             ["server", "info"] if get => resources::server_info(self).await,
@@ -593,58 +592,60 @@ impl Ctx<'_> {
             ["sessions", "current", "working-conference"] if post => {
                 sessions::working_conference(self).await
             }
-            ["sessions", n] if delete && num(n).is_some() => {
-                sessions::delete(self, num(n).unwrap_or(0)).await
+            ["sessions", n] if delete && ok(n) => {
+                sessions::delete(self, number(n).unwrap_or_default()).await
             }
             ["conferences", ""] if get => resources::conferences_lookup(self).await,
             ["conferences", ""] if post => resources::conferences_create(self).await,
-            ["conferences", c] if get && num(c).is_some() => {
-                resources::conferences_get(self, num(c).unwrap_or(0)).await
+            ["conferences", c] if get && ok(c) => {
+                resources::conferences_get(self, number(c).unwrap_or_default()).await
             }
-            ["conferences", c, "texts", ""] if get && num(c).is_some() => {
-                resources::conferences_texts(self, num(c).unwrap_or(0)).await
+            ["conferences", c, "texts", ""] if get && ok(c) => {
+                resources::conferences_texts(self, number(c).unwrap_or_default()).await
             }
-            ["conferences", c, "texts", l, "read-marking"]
-                if put && num(c).is_some() && num(l).is_some() =>
-            {
-                resources::conference_read_marking(self, num(c).unwrap_or(0), num(l).unwrap_or(0))
-                    .await
+            ["conferences", c, "texts", l, "read-marking"] if put && ok(c) && ok(l) => {
+                resources::conference_read_marking(
+                    self,
+                    number(c).unwrap_or_default(),
+                    number(l).unwrap_or_default(),
+                )
+                .await
             }
             ["texts", ""] if post => resources::texts_create(self).await,
             ["texts", "marks", ""] if get => resources::texts_marks(self).await,
-            ["texts", t] if get && num(t).is_some() => {
-                resources::texts_get(self, num(t).unwrap_or(0)).await
+            ["texts", t] if get && ok(t) => {
+                resources::texts_get(self, number(t).unwrap_or_default()).await
             }
-            ["texts", t, "body"] if get && num(t).is_some() => {
-                resources::texts_body(self, num(t).unwrap_or(0)).await
+            ["texts", t, "body"] if get && ok(t) => {
+                resources::texts_body(self, number(t).unwrap_or_default()).await
             }
-            ["texts", t, "mark"] if (put || delete) && num(t).is_some() => {
-                resources::texts_mark(self, num(t).unwrap_or(0), put).await
+            ["texts", t, "mark"] if (put || delete) && ok(t) => {
+                resources::texts_mark(self, number(t).unwrap_or_default(), put).await
             }
-            ["texts", t, "read-marking"] if (put || delete) && num(t).is_some() => {
-                resources::texts_read_marking(self, num(t).unwrap_or(0), put).await
+            ["texts", t, "read-marking"] if (put || delete) && ok(t) => {
+                resources::texts_read_marking(self, number(t).unwrap_or_default(), put).await
             }
             ["persons", ""] if post => resources::persons_create(self).await,
-            ["persons", p, "set-passwd"] if post && num(p).is_some() => {
-                resources::persons_set_passwd(self, num(p).unwrap_or(0)).await
+            ["persons", p, "set-passwd"] if post && ok(p) => {
+                resources::persons_set_passwd(self, number(p).unwrap_or_default()).await
             }
-            ["persons", p, "user-area", block] if get && num(p).is_some() && !block.is_empty() => {
-                user_area::get_block(self, num(p).unwrap_or(0), block).await
+            ["persons", p, "user-area", block] if get && ok(p) && !block.is_empty() => {
+                user_area::get_block(self, number(p).unwrap_or_default(), block).await
             }
-            ["persons", p, "set-presentation"] if post && num(p).is_some() => {
-                resources::persons_set_presentation(self, num(p).unwrap_or(0)).await
+            ["persons", p, "set-presentation"] if post && ok(p) => {
+                resources::persons_set_presentation(self, number(p).unwrap_or_default()).await
             }
-            ["persons", "current", "memberships", c, "unread"] if post && num(c).is_some() => {
-                resources::memberships_set_unread(self, num(c).unwrap_or(0)).await
+            ["persons", "current", "memberships", c, "unread"] if post && ok(c) => {
+                resources::memberships_set_unread(self, number(c).unwrap_or_default()).await
             }
-            ["persons", p, "memberships", ""] if get && num(p).is_some() => {
-                resources::memberships_list(self, num(p).unwrap_or(0)).await
+            ["persons", p, "memberships", ""] if get && ok(p) => {
+                resources::memberships_list(self, number(p).unwrap_or_default()).await
             }
-            ["persons", p, "memberships", "unread", ""] if get && num(p).is_some() => {
-                resources::memberships_unreads(self, num(p).unwrap_or(0)).await
+            ["persons", p, "memberships", "unread", ""] if get && ok(p) => {
+                resources::memberships_unreads(self, number(p).unwrap_or_default()).await
             }
-            ["persons", p, "memberships", c] if num(p).is_some() && num(c).is_some() => {
-                let (p, c) = (num(p).unwrap_or(0), num(c).unwrap_or(0));
+            ["persons", p, "memberships", c] if ok(p) && ok(c) => {
+                let (p, c) = (number(p).unwrap_or_default(), number(c).unwrap_or_default());
                 if get {
                     resources::memberships_get(self, p, c).await
                 } else if put {
@@ -655,14 +656,27 @@ impl Ctx<'_> {
                     not_allowed()
                 }
             }
-            ["persons", p, "memberships", c, "unread"]
-                if get && num(p).is_some() && num(c).is_some() =>
-            {
-                resources::memberships_unread(self, num(p).unwrap_or(0), num(c).unwrap_or(0)).await
+            ["persons", p, "memberships", c, "unread"] if get && ok(p) && ok(c) => {
+                resources::memberships_unread(
+                    self,
+                    number(p).unwrap_or_default(),
+                    number(c).unwrap_or_default(),
+                )
+                .await
             }
             _ => Ok(empty(StatusCode::NOT_FOUND)),
         }
     }
+}
+
+/// A path segment as a number: ASCII digits only, the rule of the `FromStr` of
+/// [`ConfNo`](crate::protocol::numbers::ConfNo) and the other LysKOM numbers, applied to local
+/// numbers too, which have no type of their own.
+fn number<T: std::str::FromStr>(segment: &str) -> Option<T> {
+    if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    segment.parse().ok()
 }
 
 #[cfg(test)]

@@ -14,9 +14,11 @@ use super::json::{
 use super::response::{Fail, Outcome, empty, fail, json};
 use crate::client::Client;
 use crate::error::Error;
+use crate::lookup::lookup_name;
 use crate::protocol::error_code::{
     self, NO_SUCH_TEXT, NOT_MEMBER, UNDEFINED_CONFERENCE, UNDEFINED_PERSON,
 };
+use crate::protocol::numbers::{ConfNo, PersNo, TextNo};
 use crate::protocol::types::{ConfType, Membership, MembershipType, MiscInfo};
 
 fn ok_json(value: &Value) -> Outcome {
@@ -77,7 +79,8 @@ pub(super) async fn server_info(ctx: &Ctx<'_>) -> Outcome {
     }))
 }
 
-/// GET /conferences/?name=…: name lookup.
+/// GET /conferences/?name=…: name lookup (`#<number>` names are that conference, as in
+/// pylyskom).
 pub(super) async fn conferences_lookup(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.session()?;
     let Some(name) = ctx.arg("name") else {
@@ -85,7 +88,7 @@ pub(super) async fn conferences_lookup(ctx: &Ctx<'_>) -> Outcome {
     };
     let want_pers = ctx.bool_arg("want-pers", true)?;
     let want_confs = ctx.bool_arg("want-confs", true)?;
-    let found = c.client.lookup_z_name(name, want_pers, want_confs).await?;
+    let found = lookup_name(&c.client, name, want_pers, want_confs).await?;
     let list: Vec<Value> = found
         .iter()
         .map(|z| json!({"conf_no": z.conf_no, "name": z.name}))
@@ -106,7 +109,7 @@ pub(super) async fn conferences_create(ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// GET /conferences/<n>[?micro=false].
-pub(super) async fn conferences_get(ctx: &Ctx<'_>, conf_no: u32) -> Outcome {
+pub(super) async fn conferences_get(ctx: &Ctx<'_>, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     let micro = ctx.bool_arg("micro", true)?;
     let not_found = |e| kom(e, &[UNDEFINED_CONFERENCE], StatusCode::NOT_FOUND);
@@ -121,13 +124,13 @@ pub(super) async fn conferences_get(ctx: &Ctx<'_>, conf_no: u32) -> Outcome {
 }
 
 /// GET /conferences/<n>/texts/?no-of-texts=N: the last texts, oldest first.
-pub(super) async fn conferences_texts(ctx: &Ctx<'_>, conf_no: u32) -> Outcome {
+pub(super) async fn conferences_texts(ctx: &Ctx<'_>, conf_no: ConfNo) -> Outcome {
     let c = ctx.session()?;
     let count = ctx.int_arg("no-of-texts", 10)?;
     let mapping = c.client.local_to_global_reverse(conf_no, 0, count).await?;
     let mut namer = Namer::new(&c.client);
     let mut texts = Vec::new();
-    for (_, text_no) in mapping.pairs.iter().filter(|(_, g)| *g != 0) {
+    for (_, text_no) in mapping.pairs.iter().filter(|(_, g)| !g.is_zero()) {
         let stat = c.client.get_text_stat(*text_no).await?;
         texts.push(j::text(&mut namer, *text_no, &stat, None).await?);
     }
@@ -136,7 +139,11 @@ pub(super) async fn conferences_texts(ctx: &Ctx<'_>, conf_no: u32) -> Outcome {
 }
 
 /// PUT /conferences/<c>/texts/<local>/read-marking.
-pub(super) async fn conference_read_marking(ctx: &Ctx<'_>, conf_no: u32, local_no: u32) -> Outcome {
+pub(super) async fn conference_read_marking(
+    ctx: &Ctx<'_>,
+    conf_no: ConfNo,
+    local_no: u32,
+) -> Outcome {
     let c = ctx.login()?;
     match c.client.mark_as_read(conf_no, &[local_no]).await {
         Ok(()) => {}
@@ -147,7 +154,7 @@ pub(super) async fn conference_read_marking(ctx: &Ctx<'_>, conf_no: u32, local_n
 }
 
 /// GET /texts/<n>.
-pub(super) async fn texts_get(ctx: &Ctx<'_>, text_no: u32) -> Outcome {
+pub(super) async fn texts_get(ctx: &Ctx<'_>, text_no: TextNo) -> Outcome {
     let c = ctx.login()?;
     let not_found = |e| kom(e, &[NO_SUCH_TEXT], StatusCode::NOT_FOUND);
     let stat = c.client.get_text_stat(text_no).await.map_err(not_found)?;
@@ -157,7 +164,7 @@ pub(super) async fn texts_get(ctx: &Ctx<'_>, text_no: u32) -> Outcome {
 }
 
 /// GET /texts/<n>/body: the body alone, with its content type.
-pub(super) async fn texts_body(ctx: &Ctx<'_>, text_no: u32) -> Outcome {
+pub(super) async fn texts_body(ctx: &Ctx<'_>, text_no: TextNo) -> Outcome {
     let c = ctx.login()?;
     let not_found = |e| kom(e, &[NO_SUCH_TEXT], StatusCode::NOT_FOUND);
     let stat = c.client.get_text_stat(text_no).await.map_err(not_found)?;
@@ -245,12 +252,12 @@ pub(super) async fn texts_create(ctx: &Ctx<'_>) -> Outcome {
     let mut misc = Vec::new();
     if let Some(Value::Array(list)) = body.get("recipient_list") {
         for r in list {
-            let conf_no = number(
+            let conf_no = ConfNo(number(
                 r.get("recpt")
                     .and_then(|x| x.get("conf_no"))
                     .unwrap_or(&Value::Null),
                 "conf_no",
-            )?;
+            )?);
             misc.push(match r.get("type").and_then(Value::as_str) {
                 Some("to") => MiscInfo::Recipient(conf_no),
                 Some("cc") => MiscInfo::CcRecipient(conf_no),
@@ -261,7 +268,10 @@ pub(super) async fn texts_create(ctx: &Ctx<'_>) -> Outcome {
     }
     if let Some(Value::Array(list)) = body.get("comment_to_list") {
         for ct in list {
-            let text_no = number(ct.get("text_no").unwrap_or(&Value::Null), "text_no")?;
+            let text_no = TextNo(number(
+                ct.get("text_no").unwrap_or(&Value::Null),
+                "text_no",
+            )?);
             misc.push(match ct.get("type").and_then(Value::as_str) {
                 Some("comment") => MiscInfo::CommentTo(text_no),
                 Some("footnote") => MiscInfo::FootnoteTo(text_no),
@@ -296,7 +306,7 @@ pub(super) async fn texts_marks(ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// PUT or DELETE /texts/<n>/mark.
-pub(super) async fn texts_mark(ctx: &Ctx<'_>, text_no: u32, put: bool) -> Outcome {
+pub(super) async fn texts_mark(ctx: &Ctx<'_>, text_no: TextNo, put: bool) -> Outcome {
     let c = ctx.login()?;
     let not_found = |e| kom(e, &[NO_SUCH_TEXT], StatusCode::NOT_FOUND);
     if put {
@@ -317,7 +327,7 @@ pub(super) async fn texts_mark(ctx: &Ctx<'_>, text_no: u32, put: bool) -> Outcom
 }
 
 /// PUT or DELETE /texts/<n>/read-marking: in every recipient conference.
-pub(super) async fn texts_read_marking(ctx: &Ctx<'_>, text_no: u32, put: bool) -> Outcome {
+pub(super) async fn texts_read_marking(ctx: &Ctx<'_>, text_no: TextNo, put: bool) -> Outcome {
     let c = ctx.login()?;
     let stat = c.client.get_text_stat(text_no).await?;
     let mut current_conf = None;
@@ -364,7 +374,7 @@ pub(super) async fn persons_create(ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// POST /persons/<n>/set-passwd.
-pub(super) async fn persons_set_passwd(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
+pub(super) async fn persons_set_passwd(ctx: &Ctx<'_>, pers_no: PersNo) -> Outcome {
     let c = ctx.login()?;
     let body = ctx.json_object()?;
     let old = string(&body, "old_pwd")?;
@@ -374,16 +384,16 @@ pub(super) async fn persons_set_passwd(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
 }
 
 /// POST /persons/<n>/set-presentation.
-pub(super) async fn persons_set_presentation(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
+pub(super) async fn persons_set_presentation(ctx: &Ctx<'_>, pers_no: PersNo) -> Outcome {
     let c = ctx.login()?;
     let body = ctx.json_object()?;
-    let text_no = number(required(&body, "text_no")?, "text_no")?;
+    let text_no = TextNo(number(required(&body, "text_no")?, "text_no")?);
     c.client.set_presentation(pers_no, text_no).await?;
     Ok(empty(StatusCode::CREATED))
 }
 
 /// PUT /persons/<p>/memberships/<c>: joins a conference.
-pub(super) async fn memberships_add(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -> Outcome {
+pub(super) async fn memberships_add(ctx: &Ctx<'_>, pers_no: PersNo, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     let body = object_or_empty(ctx)?;
     let priority = match body.get("priority") {
@@ -414,7 +424,7 @@ pub(super) async fn memberships_add(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -
 }
 
 /// DELETE /persons/<p>/memberships/<c>: leaves a conference.
-pub(super) async fn memberships_remove(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -> Outcome {
+pub(super) async fn memberships_remove(ctx: &Ctx<'_>, pers_no: PersNo, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     c.client.sub_member(conf_no, pers_no).await.map_err(|e| {
         kom(
@@ -427,7 +437,7 @@ pub(super) async fn memberships_remove(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32
 }
 
 /// POST /persons/current/memberships/<c>/unread: leaves the last N texts unread.
-pub(super) async fn memberships_set_unread(ctx: &Ctx<'_>, conf_no: u32) -> Outcome {
+pub(super) async fn memberships_set_unread(ctx: &Ctx<'_>, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     let body = ctx.json_object()?;
     let Some(n) = body.get("no_of_unread") else {
@@ -439,7 +449,7 @@ pub(super) async fn memberships_set_unread(ctx: &Ctx<'_>, conf_no: u32) -> Outco
 }
 
 /// GET /persons/<p>/memberships/<c>.
-pub(super) async fn memberships_get(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -> Outcome {
+pub(super) async fn memberships_get(ctx: &Ctx<'_>, pers_no: PersNo, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     let m = c
         .client
@@ -451,7 +461,7 @@ pub(super) async fn memberships_get(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -
 }
 
 /// The global numbers of the unread texts of a membership (with read ranges).
-pub(crate) async fn unread_texts(client: &Client, m: &Membership) -> Result<Vec<u32>, Error> {
+pub(crate) async fn unread_texts(client: &Client, m: &Membership) -> Result<Vec<TextNo>, Error> {
     let mut unread = Vec::new();
     let mut next = 1u32;
     let mut gaps = Vec::new();
@@ -473,7 +483,7 @@ pub(crate) async fn unread_texts(client: &Client, m: &Membership) -> Result<Vec<
                         mapping
                             .pairs
                             .iter()
-                            .filter(|(l, g)| *l < end && *g != 0)
+                            .filter(|(l, g)| *l < end && !g.is_zero())
                             .map(|(_, g)| *g),
                     );
                     if mapping.range_end <= from {
@@ -494,7 +504,7 @@ pub(crate) async fn unread_texts(client: &Client, m: &Membership) -> Result<Vec<
                     mapping
                         .pairs
                         .iter()
-                        .filter(|(_, g)| *g != 0)
+                        .filter(|(_, g)| !g.is_zero())
                         .map(|(_, g)| *g),
                 );
                 if !mapping.more_texts_exist || mapping.range_end <= from {
@@ -509,7 +519,11 @@ pub(crate) async fn unread_texts(client: &Client, m: &Membership) -> Result<Vec<
     Ok(unread)
 }
 
-async fn membership_unread(client: &Client, pers_no: u32, conf_no: u32) -> Result<Value, Error> {
+async fn membership_unread(
+    client: &Client,
+    pers_no: PersNo,
+    conf_no: ConfNo,
+) -> Result<Value, Error> {
     let m = client.query_read_texts(pers_no, conf_no).await?;
     let texts = unread_texts(client, &m).await?;
     Ok(json!({
@@ -521,7 +535,7 @@ async fn membership_unread(client: &Client, pers_no: u32, conf_no: u32) -> Resul
 }
 
 /// GET /persons/<p>/memberships/<c>/unread.
-pub(super) async fn memberships_unread(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32) -> Outcome {
+pub(super) async fn memberships_unread(ctx: &Ctx<'_>, pers_no: PersNo, conf_no: ConfNo) -> Outcome {
     let c = ctx.login()?;
     let v = membership_unread(&c.client, pers_no, conf_no)
         .await
@@ -530,7 +544,7 @@ pub(super) async fn memberships_unread(ctx: &Ctx<'_>, pers_no: u32, conf_no: u32
 }
 
 /// GET /persons/<p>/memberships/?unread=&passive=&first=&no-of-memberships=.
-pub(super) async fn memberships_list(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
+pub(super) async fn memberships_list(ctx: &Ctx<'_>, pers_no: PersNo) -> Outcome {
     let c = ctx.login()?;
     let unread = ctx.bool_arg("unread", false)?;
     let passive = ctx.bool_arg("passive", false)?;
@@ -562,7 +576,7 @@ pub(super) async fn memberships_list(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
 }
 
 /// GET /persons/<p>/memberships/unread/: conferences with unread texts.
-pub(super) async fn memberships_unreads(ctx: &Ctx<'_>, pers_no: u32) -> Outcome {
+pub(super) async fn memberships_unreads(ctx: &Ctx<'_>, pers_no: PersNo) -> Outcome {
     let c = ctx.login()?;
     let mut list = Vec::new();
     for conf_no in c.client.get_unread_confs(pers_no).await? {

@@ -5,16 +5,18 @@ use std::sync::atomic::Ordering;
 
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
+use session_core::{AuthError, LoginError, Session, log_in};
 use session_http::serve::CapReached;
 
 use super::json::{Namer, person};
 use super::registry::{Connection, new_connection_id};
 use super::response::{self, Fail, Outcome, empty, fail, json as json_response};
 use super::{CONNECTION_HEADER, Ctx};
-use crate::auth::{NameLookup, lookup_person};
+use crate::auth::{LyskomAuthenticator, LyskomCredentials, NameLookup, PersonRef, lookup_person};
 use crate::client::Client;
 use crate::error::Error;
 use crate::protocol::error_code;
+use crate::protocol::numbers::{ConfNo, PersNo, SessionNo};
 
 /// POST /sessions/: a new connection.
 pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
@@ -94,6 +96,7 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
         session_no,
         (name, version),
         slot,
+        registry.lifetime().clone(),
     )));
     let mut r = json_response(
         StatusCode::CREATED,
@@ -109,11 +112,9 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Outcome {
 pub(super) async fn who_am_i(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.session()?;
     let session_no = c.client.who_am_i().await?;
-    let pers_no = c.pers_no();
-    let person = if pers_no == 0 {
-        Value::Null
-    } else {
-        Namer::new(&c.client).person(pers_no).await?
+    let person = match c.pers_no() {
+        None => Value::Null,
+        Some(pers_no) => Namer::new(&c.client).person(pers_no).await?,
     };
     Ok(json_response(
         StatusCode::OK,
@@ -163,9 +164,11 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
                 "Only one of \"pers_no\" and \"pers_name\" is allowed",
             ));
         }
-        (Some(n), None) => Ok(
-            as_number(n).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "Invalid \"pers_no\"."))?
-        ),
+        (Some(n), None) => {
+            Ok(PersNo(as_number(n).ok_or_else(|| {
+                fail(StatusCode::BAD_REQUEST, "Invalid \"pers_no\".")
+            })?))
+        }
         (None, Some(name)) => Err(match name {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -195,15 +198,22 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             }
         },
     };
+    // The one login flow: the authenticator logs in on this connection, the connection
+    // (a session_core::Session) records the person as its principal.
+    let authenticator = LyskomAuthenticator::on_connection(c.client.clone());
+    let credentials = LyskomCredentials {
+        person: PersonRef::Number(pers_no),
+        password: passwd,
+    };
+    let logged_in = log_in(c.as_ref(), &authenticator, &credentials).await;
     let metrics = &ctx.state.registry.metrics;
-    let logged_in = c.client.login(pers_no, &passwd, false).await;
     let counter = match logged_in {
-        Ok(()) => &metrics.logins,
+        Ok(_) => &metrics.logins,
         Err(_) => &metrics.login_failures,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    logged_in.map_err(|e| {
-        Fail::Kom(e).with_status(
+    let login = logged_in.map_err(|e| {
+        login_failure(e, &authenticator).with_status(
             &[
                 error_code::INVALID_PASSWORD,
                 error_code::UNDEFINED_PERSON,
@@ -213,16 +223,40 @@ pub(super) async fn login(ctx: &Ctx<'_>) -> Outcome {
             StatusCode::UNAUTHORIZED,
         )
     })?;
-    c.set_pers_no(pers_no);
-    let name = c.client.get_uconf_stat(pers_no).await?.name;
-    Ok(json_response(StatusCode::CREATED, &person(pers_no, &name)))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &person(login.pers_no, &login.pers_name),
+    ))
+}
+
+/// Why a login failed, as the LysKOM error httpkom reports: the server's refusal, or the
+/// error that stopped the login on the way.
+fn login_failure(e: LoginError<Error>, authenticator: &LyskomAuthenticator) -> Fail {
+    let unexplained = |e: &dyn std::fmt::Display| {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("The login failed: {e}"),
+        )
+    };
+    match e {
+        LoginError::Session(e) => Fail::Kom(e),
+        LoginError::Auth(AuthError::Unavailable(source)) => match source.downcast::<Error>() {
+            Ok(e) => Fail::Kom(*e),
+            Err(other) => unexplained(&other),
+        },
+        LoginError::Auth(refused) => match authenticator.take_refusal() {
+            Some(e) => Fail::Kom(e),
+            None => unexplained(&refused),
+        },
+    }
 }
 
 /// POST /sessions/current/logout.
 pub(super) async fn logout(ctx: &Ctx<'_>) -> Outcome {
     let c = ctx.login()?;
     c.client.logout().await?;
-    c.set_pers_no(0);
+    c.set_principal(None).await?;
+    c.save().await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -237,14 +271,14 @@ pub(super) async fn working_conference(ctx: &Ctx<'_>) -> Outcome {
             as_number(v).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "Invalid \"conf_no\"."))?
         }
     };
-    c.client.change_conference(conf_no).await?;
+    c.client.change_conference(ConfNo(conf_no)).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// DELETE /sessions/<n>: disconnects a session (0 or its own number: this connection).
-pub(super) async fn delete(ctx: &Ctx<'_>, session_no: u32) -> Outcome {
+pub(super) async fn delete(ctx: &Ctx<'_>, session_no: SessionNo) -> Outcome {
     let c = ctx.session()?;
-    let own = session_no == 0 || session_no == c.session_no;
+    let own = session_no.is_zero() || session_no == c.session_no;
     match c.client.disconnect(session_no).await {
         Ok(()) => {}
         Err(e) if own && e.is_connection_lost() => {}

@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::Ctx;
 use super::json::{self as j, parse_content_type};
 use super::response::{Fail, Outcome, empty, fail, json};
+use crate::protocol::numbers::PersNo;
 
 /// Why bytes are not a user area.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -140,10 +141,10 @@ pub fn find_block<'a>(blocks: &'a UserAreaBlocks, name: &[u8]) -> Option<&'a [u8
 
 /// GET /persons/<p>/user-area/<block>: the block, JSON-decoded (its bytes read as ISO 8859-1,
 /// as pylyskom does), or 404 when the person has no user area or no such block.
-pub(super) async fn get_block(ctx: &Ctx<'_>, pers_no: u32, block_name: &str) -> Outcome {
+pub(super) async fn get_block(ctx: &Ctx<'_>, pers_no: PersNo, block_name: &str) -> Outcome {
     let c = ctx.login()?;
     let person = c.client.get_person_stat(pers_no).await?;
-    if person.user_area == 0 {
+    if person.user_area.is_zero() {
         return Ok(empty(StatusCode::NOT_FOUND));
     }
     let stat = c.client.get_text_stat(person.user_area).await?;

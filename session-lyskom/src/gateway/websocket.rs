@@ -43,6 +43,7 @@ use super::response::{Resp, empty, httpkom_error, retry_later};
 use super::{CONNECTION_HEADER, State, cors, parse_query};
 use crate::error::{Error, ServerErrorName};
 use crate::protocol::encode::Arg;
+use crate::protocol::numbers::PersNo;
 
 /// The path of the endpoint.
 pub(super) const PATH: &str = "/websocket";
@@ -323,8 +324,10 @@ impl WsRequest {
             Err(e) => return Err(e.to_string()),
         };
         match (request.call_no, request.args.first()) {
-            (62 | 0, Some(Arg::Int(pers_no))) => connection.set_pers_no(*pers_no),
-            (1, _) => connection.set_pers_no(0),
+            (62 | 0, Some(Arg::Int(pers_no))) => {
+                connection.set_pers_no(Some(PersNo(*pers_no)).filter(|p| !p.is_zero()));
+            }
+            (1, _) => connection.set_pers_no(None),
             _ => {}
         }
         String::from_utf8(format_reply(&tokens))

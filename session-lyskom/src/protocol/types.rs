@@ -1,5 +1,6 @@
 //! The Protocol A data types the client uses, decoded from tokens.
 
+use super::numbers::{ConfNo, PersNo, TextNo};
 use super::reader::{Decode, TokenReader};
 use crate::error::Error;
 
@@ -167,7 +168,7 @@ pub struct AuxItem {
     /// Its tag (what kind of item).
     pub tag: u32,
     /// Who created it.
-    pub creator: u32,
+    pub creator: PersNo,
     /// When.
     pub created_at: Time,
     /// `Aux-Item-Flags`: deleted, inherit, secret, hide-creator, dont-garb, …
@@ -183,7 +184,7 @@ impl Decode for AuxItem {
         Ok(AuxItem {
             aux_no: r.int()?,
             tag: r.int()?,
-            creator: r.int()?,
+            creator: r.read()?,
             created_at: r.read()?,
             flags: r.bits()?,
             inherit_limit: r.int()?,
@@ -200,7 +201,7 @@ pub struct ConfZInfo {
     /// The type.
     pub conf_type: ConfType,
     /// The number.
-    pub conf_no: u32,
+    pub conf_no: ConfNo,
 }
 
 impl Decode for ConfZInfo {
@@ -208,7 +209,7 @@ impl Decode for ConfZInfo {
         Ok(ConfZInfo {
             name: r.latin1()?,
             conf_type: r.read()?,
-            conf_no: r.int()?,
+            conf_no: r.read()?,
         })
     }
 }
@@ -249,17 +250,17 @@ pub struct Conference {
     /// When a text was last written to it.
     pub last_written: Time,
     /// Who created it.
-    pub creator: u32,
+    pub creator: PersNo,
     /// Its presentation text (0 if none).
-    pub presentation: u32,
+    pub presentation: TextNo,
     /// Its supervisor conference.
-    pub supervisor: u32,
+    pub supervisor: ConfNo,
     /// Who may write to it (0 = everyone).
-    pub permitted_submitters: u32,
+    pub permitted_submitters: ConfNo,
     /// Where comments go for original conferences.
-    pub super_conf: u32,
+    pub super_conf: ConfNo,
     /// Its message of the day (0 if none).
-    pub msg_of_day: u32,
+    pub msg_of_day: TextNo,
     /// Garb-nice.
     pub nice: u32,
     /// Keep-commented.
@@ -283,12 +284,12 @@ impl Decode for Conference {
             conf_type: r.read()?,
             creation_time: r.read()?,
             last_written: r.read()?,
-            creator: r.int()?,
-            presentation: r.int()?,
-            supervisor: r.int()?,
-            permitted_submitters: r.int()?,
-            super_conf: r.int()?,
-            msg_of_day: r.int()?,
+            creator: r.read()?,
+            presentation: r.read()?,
+            supervisor: r.read()?,
+            permitted_submitters: r.read()?,
+            super_conf: r.read()?,
+            msg_of_day: r.read()?,
             nice: r.int()?,
             keep_commented: r.int()?,
             no_of_members: r.int()?,
@@ -312,7 +313,7 @@ pub struct Person {
     /// Last login.
     pub last_login: Time,
     /// The user area text (0 if none).
-    pub user_area: u32,
+    pub user_area: TextNo,
     /// Seconds logged in.
     pub total_time_present: u32,
     /// Number of sessions.
@@ -346,7 +347,7 @@ impl Decode for Person {
             privileges: r.bits()?,
             flags: r.bits()?,
             last_login: r.read()?,
-            user_area: r.int()?,
+            user_area: r.read()?,
             total_time_present: r.int()?,
             sessions: r.int()?,
             created_lines: r.int()?,
@@ -367,27 +368,27 @@ impl Decode for Person {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MiscInfo {
     /// 0: recipient.
-    Recipient(u32),
+    Recipient(ConfNo),
     /// 1: carbon-copy recipient.
-    CcRecipient(u32),
+    CcRecipient(ConfNo),
     /// 2: comment to a text.
-    CommentTo(u32),
+    CommentTo(TextNo),
     /// 3: commented in a text.
-    CommentedIn(u32),
+    CommentedIn(TextNo),
     /// 4: footnote to a text.
-    FootnoteTo(u32),
+    FootnoteTo(TextNo),
     /// 5: footnoted in a text.
-    FootnotedIn(u32),
+    FootnotedIn(TextNo),
     /// 6: local number in the preceding recipient.
     LocalNo(u32),
     /// 7: when the preceding recipient received it.
     ReceivedAt(Time),
     /// 8: who added the preceding recipient.
-    Sender(u32),
+    Sender(PersNo),
     /// 9: when the preceding recipient was added.
     SentAt(Time),
     /// 15: blind carbon-copy recipient.
-    BccRecipient(u32),
+    BccRecipient(ConfNo),
 }
 
 impl MiscInfo {
@@ -395,15 +396,15 @@ impl MiscInfo {
     pub fn to_arg(&self) -> super::encode::Arg {
         use super::encode::Arg;
         let (sel, value) = match self {
-            MiscInfo::Recipient(n) => (0, *n),
-            MiscInfo::CcRecipient(n) => (1, *n),
-            MiscInfo::CommentTo(n) => (2, *n),
-            MiscInfo::CommentedIn(n) => (3, *n),
-            MiscInfo::FootnoteTo(n) => (4, *n),
-            MiscInfo::FootnotedIn(n) => (5, *n),
+            MiscInfo::Recipient(n) => (0, n.get()),
+            MiscInfo::CcRecipient(n) => (1, n.get()),
+            MiscInfo::CommentTo(n) => (2, n.get()),
+            MiscInfo::CommentedIn(n) => (3, n.get()),
+            MiscInfo::FootnoteTo(n) => (4, n.get()),
+            MiscInfo::FootnotedIn(n) => (5, n.get()),
             MiscInfo::LocalNo(n) => (6, *n),
-            MiscInfo::Sender(n) => (8, *n),
-            MiscInfo::BccRecipient(n) => (15, *n),
+            MiscInfo::Sender(n) => (8, n.get()),
+            MiscInfo::BccRecipient(n) => (15, n.get()),
             MiscInfo::ReceivedAt(_) | MiscInfo::SentAt(_) => (7, 0),
         };
         Arg::Struct(vec![Arg::Int(sel), Arg::Int(value)])
@@ -413,17 +414,17 @@ impl MiscInfo {
 impl Decode for MiscInfo {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(match r.int()? {
-            0 => MiscInfo::Recipient(r.int()?),
-            1 => MiscInfo::CcRecipient(r.int()?),
-            2 => MiscInfo::CommentTo(r.int()?),
-            3 => MiscInfo::CommentedIn(r.int()?),
-            4 => MiscInfo::FootnoteTo(r.int()?),
-            5 => MiscInfo::FootnotedIn(r.int()?),
+            0 => MiscInfo::Recipient(r.read()?),
+            1 => MiscInfo::CcRecipient(r.read()?),
+            2 => MiscInfo::CommentTo(r.read()?),
+            3 => MiscInfo::CommentedIn(r.read()?),
+            4 => MiscInfo::FootnoteTo(r.read()?),
+            5 => MiscInfo::FootnotedIn(r.read()?),
             6 => MiscInfo::LocalNo(r.int()?),
             7 => MiscInfo::ReceivedAt(r.read()?),
-            8 => MiscInfo::Sender(r.int()?),
+            8 => MiscInfo::Sender(r.read()?),
             9 => MiscInfo::SentAt(r.read()?),
-            15 => MiscInfo::BccRecipient(r.int()?),
+            15 => MiscInfo::BccRecipient(r.read()?),
             other => {
                 return Err(Error::Malformed(format!(
                     "unknown misc-info selector {other}"
@@ -439,7 +440,7 @@ pub struct TextStat {
     /// When it was written.
     pub creation_time: Time,
     /// Its author.
-    pub author: u32,
+    pub author: PersNo,
     /// Number of lines.
     pub no_of_lines: u32,
     /// Number of characters (bytes).
@@ -456,7 +457,7 @@ impl Decode for TextStat {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(TextStat {
             creation_time: r.read()?,
-            author: r.int()?,
+            author: r.read()?,
             no_of_lines: r.int()?,
             no_of_chars: r.int()?,
             no_of_marks: r.int()?,
@@ -492,13 +493,13 @@ pub struct Membership {
     /// When the person last read the conference.
     pub last_time_read: Time,
     /// The conference.
-    pub conference: u32,
+    pub conference: ConfNo,
     /// Priority (0–255).
     pub priority: u32,
     /// What has been read.
     pub read_ranges: Vec<ReadRange>,
     /// Who added the membership.
-    pub added_by: u32,
+    pub added_by: PersNo,
     /// When.
     pub added_at: Time,
     /// Its type.
@@ -510,10 +511,10 @@ impl Decode for Membership {
         Ok(Membership {
             position: r.int()?,
             last_time_read: r.read()?,
-            conference: r.int()?,
+            conference: r.read()?,
             priority: r.int()?,
             read_ranges: r.array_of()?,
-            added_by: r.int()?,
+            added_by: r.read()?,
             added_at: r.read()?,
             membership_type: r.read()?,
         })
@@ -530,7 +531,7 @@ pub struct TextMapping {
     /// Whether texts exist beyond `range_end`.
     pub more_texts_exist: bool,
     /// (local, global) pairs of the texts that exist in the range.
-    pub pairs: Vec<(u32, u32)>,
+    pub pairs: Vec<(u32, TextNo)>,
 }
 
 impl Decode for TextMapping {
@@ -539,14 +540,14 @@ impl Decode for TextMapping {
         let range_end = r.int()?;
         let more_texts_exist = r.bool()?;
         let pairs = match r.int()? {
-            0 => r.array(|r| Ok((r.int()?, r.int()?)))?,
+            0 => r.array(|r| Ok((r.int()?, r.read()?)))?,
             1 => {
                 let first = r.int()?;
-                let globals = r.array(|r| r.int())?;
+                let globals: Vec<TextNo> = r.array_of()?;
                 globals
                     .into_iter()
                     .enumerate()
-                    .filter(|(_, g)| *g != 0)
+                    .filter(|(_, g)| !g.is_zero())
                     .map(|(i, g)| (first.saturating_add(i as u32), g))
                     .collect()
             }
@@ -569,7 +570,7 @@ impl Decode for TextMapping {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
     /// The marked text.
-    pub text_no: u32,
+    pub text_no: TextNo,
     /// The mark type (0–255).
     pub mark_type: u32,
 }
@@ -577,7 +578,7 @@ pub struct Mark {
 impl Decode for Mark {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(Mark {
-            text_no: r.int()?,
+            text_no: r.read()?,
             mark_type: r.int()?,
         })
     }
@@ -589,15 +590,15 @@ pub struct ServerInfo {
     /// The server's version number.
     pub version: u32,
     /// Where conferences are presented.
-    pub conf_pres_conf: u32,
+    pub conf_pres_conf: ConfNo,
     /// Where persons are presented.
-    pub pers_pres_conf: u32,
+    pub pers_pres_conf: ConfNo,
     /// Message-of-the-day conference.
-    pub motd_conf: u32,
+    pub motd_conf: ConfNo,
     /// News about LysKOM.
-    pub kom_news_conf: u32,
+    pub kom_news_conf: ConfNo,
     /// The server's message of the day (0 if none).
-    pub motd_of_lyskom: u32,
+    pub motd_of_lyskom: TextNo,
     /// The server's aux-items.
     pub aux_items: Vec<AuxItem>,
 }
@@ -606,11 +607,11 @@ impl Decode for ServerInfo {
     fn decode(r: &mut TokenReader<'_>) -> Result<Self, Error> {
         Ok(ServerInfo {
             version: r.int()?,
-            conf_pres_conf: r.int()?,
-            pers_pres_conf: r.int()?,
-            motd_conf: r.int()?,
-            kom_news_conf: r.int()?,
-            motd_of_lyskom: r.int()?,
+            conf_pres_conf: r.read()?,
+            pers_pres_conf: r.read()?,
+            motd_conf: r.read()?,
+            kom_news_conf: r.read()?,
+            motd_of_lyskom: r.read()?,
             aux_items: r.array_of()?,
         })
     }
@@ -633,8 +634,8 @@ mod tests {
     fn decodes_a_real_text_stat() {
         let tokens = body(b"=4 0 27 12 22 10 126 0 325 0 5 2 19 0 3 { 0 1 6 1 7 2 27 12 22 10 126 0 325 0 } 1 { 1 1 5 0 27 12 22 10 126 0 325 0 00000000 0 10Htext/plain }\n");
         let stat: TextStat = decode_all(&tokens).unwrap();
-        assert_eq!(stat.author, 5);
-        assert_eq!(stat.misc_info[0], MiscInfo::Recipient(1));
+        assert_eq!(stat.author, PersNo(5));
+        assert_eq!(stat.misc_info[0], MiscInfo::Recipient(ConfNo(1)));
         assert_eq!(stat.misc_info[1], MiscInfo::LocalNo(1));
         assert_eq!(stat.aux_items[0].data, b"text/plain");
         assert_eq!(stat.creation_time.to_iso8601(), "2026-11-22T12:27:00Z");
@@ -643,9 +644,9 @@ mod tests {
     #[test]
     fn decodes_dense_and_sparse_text_mappings() {
         let dense: TextMapping = decode_all(&body(b"=1 1 4 0 1 1 3 { 10 0 12 }\n")).unwrap();
-        assert_eq!(dense.pairs, vec![(1, 10), (3, 12)]);
+        assert_eq!(dense.pairs, vec![(1, TextNo(10)), (3, TextNo(12))]);
         let sparse: TextMapping = decode_all(&body(b"=1 1 4 1 0 1 { 2 11 }\n")).unwrap();
-        assert_eq!(sparse.pairs, vec![(2, 11)]);
+        assert_eq!(sparse.pairs, vec![(2, TextNo(11))]);
         assert!(sparse.more_texts_exist);
     }
 
@@ -656,9 +657,9 @@ mod tests {
         assert_eq!(memberships.len(), 2);
         assert_eq!(
             (memberships[0].conference, memberships[0].priority),
-            (7, 100)
+            (ConfNo(7), 100)
         );
-        assert_eq!(memberships[1].conference, 5);
+        assert_eq!(memberships[1].conference, ConfNo(5));
         assert!(memberships[1].read_ranges.is_empty());
 
         let person: Person = decode_all(&body(b"=14 24Hfuzzy(unknown)@127.0.0.1 1111111111111111 00000000 22 41 4 22 10 126 0 325 0 0 482 5 0 0 0 0 1 1 1 0 0 2\n")).unwrap();
@@ -671,13 +672,13 @@ mod tests {
         assert!(conf.conf_type.allow_anonymous);
         assert_eq!(
             (conf.creator, conf.supervisor, conf.no_of_members),
-            (5, 5, 1)
+            (PersNo(5), ConfNo(5), 1)
         );
 
         let info: ServerInfo = decode_all(&body(b"=21 20102 1 2 3 4 0 0 *\n")).unwrap();
         assert_eq!(
             (info.version, info.motd_conf, info.kom_news_conf),
-            (20102, 3, 4)
+            (20102, ConfNo(3), ConfNo(4))
         );
 
         let empty: TextMapping = decode_all(&body(b"=18 1 1 0 0 0 *\n")).unwrap();
