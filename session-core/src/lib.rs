@@ -98,6 +98,7 @@ mod store_session;
 #[cfg(any(test, feature = "testkit"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+mod tracked_attributes;
 
 pub use addition::{AdditionError, MAX_SAFE_INTEGER, add_to_json_integer, parse_json_integer};
 pub use auth::{AuthError, Authenticator, PasswordCredentials, whole_seconds};
@@ -125,3 +126,4 @@ pub use store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, To
 pub use store_session::{
     SaveOutcome, SessionMetadata, StoreSession, StoredChange, UPDATE_ATTEMPTS,
 };
+pub use tracked_attributes::TrackedAttributes;

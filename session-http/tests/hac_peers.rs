@@ -34,63 +34,60 @@ fn peer(test: &str, program: &str) -> Option<PathBuf> {
     test_support::python_peer(program)
 }
 
-/// The shared HAC world, with hac-client-core's cache and Python runs as methods.
-struct World(HacWorld);
-
-impl std::ops::Deref for World {
-    type Target = HacWorld;
-
-    fn deref(&self) -> &HacWorld {
-        &self.0
-    }
+async fn start(route: Option<&str>) -> HacWorld {
+    let config = EmulatorConfig {
+        route: route.map(str::to_string),
+        ..EmulatorConfig::default()
+    };
+    HacWorld::start(config).await
 }
 
-impl World {
-    async fn start(route: Option<&str>) -> World {
-        let config = EmulatorConfig {
-            route: route.map(str::to_string),
-            ..EmulatorConfig::default()
-        };
-        World(HacWorld::start(config).await)
-    }
+fn cache(world: &HacWorld) -> Arc<FileSessionCache> {
+    Arc::new(FileSessionCache::new(world.cache_dir()))
+}
 
-    fn cache(&self) -> Arc<FileSessionCache> {
-        Arc::new(FileSessionCache::new(self.cache_dir()))
-    }
+/// Runs `program args…` in the world, which must succeed.
+async fn run_ok(
+    world: &HacWorld,
+    program: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Output {
+    let output = world.run(program, args, extra_env, None).await;
+    assert_ok(&output);
+    output
+}
 
-    /// Runs `program args…` in the world, which must succeed.
-    async fn run(&self, program: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let output = self.0.run(program, args, extra_env, None).await;
-        assert_ok(&output);
-        output
-    }
-
-    /// Runs Python code with hac-client-core; `URL` and `ENV` are defined for it, and the
-    /// password comes from the environment (never from argv).
-    async fn python(&self, python: &Path, environment: &str, body: &str) -> serde_json::Value {
-        let script = format!(
-            "import json, os, sys\n\
-             from hac_client_core.client import HacClient\n\
-             from hac_client_core.auth import BasicAuthHandler\n\
-             URL = sys.argv[1]\nENV = sys.argv[2]\n\
-             def client():\n    return HacClient(URL, BasicAuthHandler('admin', os.environ['PEER_PASSWORD']), environment=ENV)\n\
-             out = {{}}\n{body}\nprint(json.dumps(out))\n"
-        );
-        let file = self.home.path().join("peer.py");
-        std::fs::write(&file, script).unwrap();
-        let output = self
-            .run(
-                python,
-                &[file.to_str().unwrap(), &self.hac.base_url(), environment],
-                &[("PEER_PASSWORD", "nimda")],
-            )
-            .await;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let mut value: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap())
-            .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-        value["stderr"] = String::from_utf8_lossy(&output.stderr).into();
-        value
-    }
+/// Runs Python code with hac-client-core; `URL` and `ENV` are defined for it, and the
+/// password comes from the environment (never from argv).
+async fn run_python(
+    world: &HacWorld,
+    python: &Path,
+    environment: &str,
+    body: &str,
+) -> serde_json::Value {
+    let script = format!(
+        "import json, os, sys\n\
+         from hac_client_core.client import HacClient\n\
+         from hac_client_core.auth import BasicAuthHandler\n\
+         URL = sys.argv[1]\nENV = sys.argv[2]\n\
+         def client():\n    return HacClient(URL, BasicAuthHandler('admin', os.environ['PEER_PASSWORD']), environment=ENV)\n\
+         out = {{}}\n{body}\nprint(json.dumps(out))\n"
+    );
+    let file = world.home.path().join("peer.py");
+    std::fs::write(&file, script).unwrap();
+    let output = run_ok(
+        world,
+        python,
+        &[file.to_str().unwrap(), &world.hac.base_url(), environment],
+        &[("PEER_PASSWORD", "nimda")],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut value: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    value["stderr"] = String::from_utf8_lossy(&output.stderr).into();
+    value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,12 +98,12 @@ async fn hac_client_core_logs_in_and_runs_groovy_flexsearch_and_impex() {
     ) else {
         return;
     };
-    let world = World::start(Some("node1")).await;
-    let out = world
-        .python(
-            &python,
-            "local",
-            r#"
+    let world = start(Some("node1")).await;
+    let out = run_python(
+        &world,
+        &python,
+        "local",
+        r#"
 c = client()
 c.login()
 out['route'] = c.session_info.route_cookie
@@ -121,8 +118,8 @@ out['impex'] = [i.success, i.output]
 e = c.import_impex("INSERT_UPDATE Nope;code[unique=true]\n;x\n")
 out['impex_error'] = [e.success, e.error, e.validation_errors]
 "#,
-        )
-        .await;
+    )
+    .await;
     assert_eq!(out["route"], "ROUTE=node1");
     assert_eq!(
         out["groovy"],
@@ -150,17 +147,17 @@ out['impex_error'] = [e.success, e.error, e.validation_errors]
     assert_eq!(world.logins(), 1);
 
     // A second run reuses the cached session (hac-client-core says so) without logging in.
-    let out = world
-        .python(
-            &python,
-            "local",
-            r#"
+    let out = run_python(
+        &world,
+        &python,
+        "local",
+        r#"
 c = client()
 c.login()
 out['groovy'] = c.execute_groovy("return 'cached'").execution_result
 "#,
-        )
-        .await;
+    )
+    .await;
     assert!(
         out["stderr"]
             .as_str()
@@ -180,19 +177,18 @@ async fn a_session_cached_by_hac_client_core_is_used_without_a_login() {
     ) else {
         return;
     };
-    let world = World::start(Some("node1")).await;
-    world.python(&python, "local", "client().login()").await;
+    let world = start(Some("node1")).await;
+    run_python(&world, &python, "local", "client().login()").await;
     assert_eq!(world.logins(), 1);
 
     let key = CacheKey::new(world.hac.base_url(), "admin", "local");
-    let cached = world
-        .cache()
+    let cached = cache(&world)
         .load(&key)
         .await
         .unwrap()
         .expect("hac-client-core's file");
     assert_eq!(cached.route_cookie.as_deref(), Some("ROUTE=node1"));
-    let client = HacClient::new(key).unwrap().with_cache(world.cache());
+    let client = HacClient::new(key).unwrap().with_cache(cache(&world));
     assert_eq!(client.login().await.unwrap(), LoginOutcome::ReusedCached);
     let users = client
         .flexible_search(&FlexSearchQuery::new("SELECT {uid} FROM {User}"))
@@ -210,27 +206,27 @@ async fn a_session_cached_by_this_client_is_used_by_hac_client_core() {
     ) else {
         return;
     };
-    let world = World::start(None).await;
+    let world = start(None).await;
     let key = CacheKey::new(world.hac.base_url(), "admin", "local");
     let client = HacClient::new(key)
         .unwrap()
         .with_password("nimda")
-        .with_cache(world.cache());
+        .with_cache(cache(&world));
     client.login().await.unwrap();
     assert_eq!(world.logins(), 1);
 
-    let out = world
-        .python(
-            &python,
-            "local",
-            r#"
+    let out = run_python(
+        &world,
+        &python,
+        "local",
+        r#"
 c = client()
 c.login()
 out['session'] = c.session_info.session_id
 out['groovy'] = c.execute_groovy("println 'x'\nreturn 'from python'").execution_result
 "#,
-        )
-        .await;
+    )
+    .await;
     assert!(
         out["stderr"]
             .as_str()
@@ -243,7 +239,7 @@ out['groovy'] = c.execute_groovy("println 'x'\nreturn 'from python'").execution_
     assert_eq!(world.logins(), 1);
     // hac-client-core touched the file and it is still ours to read.
     let key = CacheKey::new(world.hac.base_url(), "admin", "local");
-    assert!(world.cache().load(&key).await.unwrap().is_some());
+    assert!(cache(&world).load(&key).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,49 +251,53 @@ async fn hac_client_cli_works_against_the_emulator_and_shares_its_sessions() {
         return;
     };
     // The world's configuration names the emulator as environment "local", endpoint "hac".
-    let world = World::start(None).await;
-    world
-        .run(
-            &hac,
-            &["session", "start", "local", "--username", "admin"],
-            &[("HAC_PASSWORD", "nimda")],
-        )
-        .await;
-    let out = world
-        .run(&hac, &["groovy", "return 'cli'", "-e", "local", "-q"], &[])
-        .await;
+    let world = start(None).await;
+    run_ok(
+        &world,
+        &hac,
+        &["session", "start", "local", "--username", "admin"],
+        &[("HAC_PASSWORD", "nimda")],
+    )
+    .await;
+    let out = run_ok(
+        &world,
+        &hac,
+        &["groovy", "return 'cli'", "-e", "local", "-q"],
+        &[],
+    )
+    .await;
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "cli");
-    let out = world
-        .run(
-            &hac,
-            &[
-                "flexsearch",
-                "SELECT {uid} FROM {User}",
-                "--json",
-                "-e",
-                "local",
-                "-q",
-            ],
-            &[],
-        )
-        .await;
+    let out = run_ok(
+        &world,
+        &hac,
+        &[
+            "flexsearch",
+            "SELECT {uid} FROM {User}",
+            "--json",
+            "-e",
+            "local",
+            "-q",
+        ],
+        &[],
+    )
+    .await;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["headers"], serde_json::json!(["p_uid"]));
     let impex = world.home.path().join("products.impex");
     std::fs::write(&impex, "INSERT_UPDATE Product;code[unique=true]\n;cli-1\n").unwrap();
-    let out = world
-        .run(
-            &hac,
-            &["impex", "-f", impex.to_str().unwrap(), "-e", "local", "-q"],
-            &[],
-        )
-        .await;
+    let out = run_ok(
+        &world,
+        &hac,
+        &["impex", "-f", impex.to_str().unwrap(), "-e", "local", "-q"],
+        &[],
+    )
+    .await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("Import finished successfully"));
     assert_eq!(world.logins(), 1);
 
     // hac-client-cli files the session under "env/endpoint"; this client finds it there.
     let key = CacheKey::new(world.hac.base_url(), "admin", "local/hac");
-    let client = HacClient::new(key).unwrap().with_cache(world.cache());
+    let client = HacClient::new(key).unwrap().with_cache(cache(&world));
     let products = client
         .flexible_search(&FlexSearchQuery::new("SELECT {code} FROM {Product}"))
         .await

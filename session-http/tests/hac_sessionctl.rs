@@ -28,35 +28,30 @@ fn hac_cli(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// The shared HAC world, with `sessionctl hac --store` as a method.
-struct World(HacWorld);
-
-impl std::ops::Deref for World {
-    type Target = HacWorld;
-
-    fn deref(&self) -> &HacWorld {
-        &self.0
-    }
+/// `sessionctl hac --url <emulator> --user admin --store <store> <rest…>`.
+async fn hac_with_store(
+    world: &HacWorld,
+    sessionctl: &Path,
+    store: &str,
+    rest: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let url = world.hac.base_url();
+    let mut args = vec!["hac", "--url", &url, "--user", ADMIN.0, "--store", store];
+    args.extend_from_slice(rest);
+    world.run(sessionctl, &args, env, None).await
 }
 
-impl World {
-    async fn start() -> World {
-        World(HacWorld::start(EmulatorConfig::default()).await)
-    }
-
-    /// `sessionctl hac --url <emulator> --user admin --store <store> <rest…>`.
-    async fn hac_with_store(
-        &self,
-        sessionctl: &Path,
-        store: &str,
-        rest: &[&str],
-        env: &[(&str, &str)],
-    ) -> Output {
-        let url = self.hac.base_url();
-        let mut args = vec!["hac", "--url", &url, "--user", ADMIN.0, "--store", store];
-        args.extend_from_slice(rest);
-        self.run(sessionctl, &args, env, None).await
-    }
+/// Logs in with the store, then runs a script that returns `value` on the stored session:
+/// one login in all.
+async fn logs_in_once_and_runs_groovy(world: &HacWorld, ctl: &Path, store: &str, value: &str) {
+    let password = [("HAC_PASSWORD", ADMIN.1)];
+    assert_ok(&hac_with_store(world, ctl, store, &["login"], &password).await);
+    let script = format!("return '{value}'");
+    let out = hac_with_store(world, ctl, store, &["groovy", &script], &[]).await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out), format!("{value}\n"));
+    assert_eq!(world.logins(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +59,7 @@ async fn sessionctl_hac_logs_in_once_and_runs_everything() {
     let Some(ctl) = sessionctl("sessionctl_hac_logs_in_once_and_runs_everything") else {
         return;
     };
-    let world = World::start().await;
+    let world = HacWorld::start(EmulatorConfig::default()).await;
     let url = world.hac.base_url();
     let target = ["hac", "--url", url.as_str(), "--user", "admin"];
     let with = |rest: &[&str]| -> Vec<String> {
@@ -202,7 +197,7 @@ async fn a_session_started_by_hac_client_cli_is_used_by_sessionctl() {
     let (Some(ctl), Some(hac)) = (sessionctl(test), hac_cli(test)) else {
         return;
     };
-    let world = World::start().await;
+    let world = HacWorld::start(EmulatorConfig::default()).await;
     let out = world
         .run(
             &hac,
@@ -235,7 +230,7 @@ async fn a_session_started_by_sessionctl_is_used_by_hac_client_cli() {
     let (Some(ctl), Some(hac)) = (sessionctl(test), hac_cli(test)) else {
         return;
     };
-    let world = World::start().await;
+    let world = HacWorld::start(EmulatorConfig::default()).await;
     let out = world
         .run(
             &ctl,
@@ -289,29 +284,17 @@ async fn sessions_can_live_in_a_session_store_instead_of_the_shared_cache() {
     else {
         return;
     };
-    let world = World::start().await;
+    let world = HacWorld::start(EmulatorConfig::default()).await;
     let url = world.hac.base_url();
     let store = format!("file:{}", world.home.path().join("store").display());
-    assert_ok(
-        &world
-            .hac_with_store(&ctl, &store, &["login"], &[("HAC_PASSWORD", "nimda")])
-            .await,
-    );
-    let out = world
-        .hac_with_store(&ctl, &store, &["groovy", "return 'stored'"], &[])
-        .await;
-    assert_ok(&out);
-    assert_eq!(stdout(&out), "stored\n");
-    assert_eq!(world.logins(), 1);
+    logs_in_once_and_runs_groovy(&world, &ctl, &store, "stored").await;
     // Nothing went to hac-client-core's directory, and the store's files hold no password.
     assert!(!world.home.path().join(".cache").join("hac-client").exists());
     for entry in walk(&world.home.path().join("store")) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("nimda"));
     }
-    let out = world
-        .hac_with_store(&ctl, &store, &["sessions", "list"], &[])
-        .await;
+    let out = hac_with_store(&world, &ctl, &store, &["sessions", "list"], &[]).await;
     assert_ok(&out);
     assert!(stdout(&out).contains(&url));
 }
@@ -334,7 +317,7 @@ async fn sessions_can_be_kept_in_the_encrypted_store() {
     let Some(ctl) = sessionctl("sessions_can_be_kept_in_the_encrypted_store") else {
         return;
     };
-    let world = World::start().await;
+    let world = HacWorld::start(EmulatorConfig::default()).await;
     let key_file = world.home.path().join("hac.key");
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -352,21 +335,16 @@ async fn sessions_can_be_kept_in_the_encrypted_store() {
         dir.display(),
         key_file.display()
     );
-    assert_ok(
-        &world
-            .hac_with_store(&ctl, &store, &["login"], &[("HAC_PASSWORD", "nimda")])
-            .await,
-    );
-    let out = world
-        .hac_with_store(&ctl, &store, &["groovy", "return 'sealed'"], &[])
-        .await;
-    assert_ok(&out);
-    assert_eq!(stdout(&out), "sealed\n");
-    assert_eq!(world.logins(), 1);
+    logs_in_once_and_runs_groovy(&world, &ctl, &store, "sealed").await;
     // Nothing of the session is in the clear on disk.
-    let out = world
-        .hac_with_store(&ctl, &store, &["sessions", "list", "--format", "json"], &[])
-        .await;
+    let out = hac_with_store(
+        &world,
+        &ctl,
+        &store,
+        &["sessions", "list", "--format", "json"],
+        &[],
+    )
+    .await;
     assert_ok(&out);
     let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(shown[0]["username"], "admin");

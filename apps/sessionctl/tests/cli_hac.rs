@@ -12,42 +12,29 @@ use test_support::hac::{ADMIN, HacWorld, assert_ok, stderr, stdout};
 
 const SESSIONCTL: &str = env!("CARGO_BIN_EXE_sessionctl");
 
-/// The shared HAC world, with `sessionctl hac` as a method.
-struct World(HacWorld);
-
-impl std::ops::Deref for World {
-    type Target = HacWorld;
-
-    fn deref(&self) -> &HacWorld {
-        &self.0
-    }
+async fn start() -> HacWorld {
+    HacWorld::start(EmulatorConfig::default()).await
 }
 
-impl World {
-    async fn start() -> World {
-        World(HacWorld::start(EmulatorConfig::default()).await)
-    }
+/// `program args…` in the world, with the admin password in the environment.
+async fn run(world: &HacWorld, program: &Path, args: &[&str]) -> Output {
+    let password = [("HAC_PASSWORD", ADMIN.1)];
+    world.run(program, args, &password, None).await
+}
 
-    /// `program args…` with the admin password in the environment.
-    async fn run(&self, program: &Path, args: &[&str]) -> Output {
-        let password = [("HAC_PASSWORD", ADMIN.1)];
-        self.0.run(program, args, &password, None).await
+/// `sessionctl [--json] hac --url <emulator> [--user admin] rest…`.
+async fn sessionctl(world: &HacWorld, json: bool, user: bool, rest: &[&str]) -> Output {
+    let url = world.hac.base_url();
+    let mut args = Vec::new();
+    if json {
+        args.push("--json");
     }
-
-    /// `sessionctl [--json] hac --url <emulator> [--user admin] rest…`.
-    async fn sessionctl(&self, json: bool, user: bool, rest: &[&str]) -> Output {
-        let url = self.hac.base_url();
-        let mut args = Vec::new();
-        if json {
-            args.push("--json");
-        }
-        args.extend(["hac", "--url", url.as_str()]);
-        if user {
-            args.extend(["--user", ADMIN.0]);
-        }
-        args.extend_from_slice(rest);
-        self.run(Path::new(SESSIONCTL), &args).await
+    args.extend(["hac", "--url", url.as_str()]);
+    if user {
+        args.extend(["--user", ADMIN.0]);
     }
+    args.extend_from_slice(rest);
+    run(world, Path::new(SESSIONCTL), &args).await
 }
 
 #[track_caller]
@@ -59,11 +46,15 @@ fn json_of(output: &Output) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cache_logs_in_every_run_and_writes_nothing() {
-    let world = World::start().await;
+    let world = start().await;
     for run in 1..=2 {
-        let out = world
-            .sessionctl(false, true, &["--no-cache", "groovy", "return 'fresh'"])
-            .await;
+        let out = sessionctl(
+            &world,
+            false,
+            true,
+            &["--no-cache", "groovy", "return 'fresh'"],
+        )
+        .await;
         assert_ok(&out);
         assert_eq!(stdout(&out), "fresh\n");
         assert!(
@@ -76,14 +67,12 @@ async fn no_cache_logs_in_every_run_and_writes_nothing() {
     assert!(world.cache_files().is_empty(), "{:?}", world.cache_files());
 
     // With the cache, the second run reuses the first one's session.
-    assert_ok(&world.sessionctl(false, true, &["login"]).await);
+    assert_ok(&sessionctl(&world, false, true, &["login"]).await);
     assert_eq!(world.logins(), 3);
     assert_eq!(world.cache_files().len(), 1);
     let cached = std::fs::read(&world.cache_files()[0]).unwrap();
     // --no-cache neither uses nor replaces a cached session.
-    let out = world
-        .sessionctl(false, true, &["--no-cache", "groovy", "return 1"])
-        .await;
+    let out = sessionctl(&world, false, true, &["--no-cache", "groovy", "return 1"]).await;
     assert_ok(&out);
     assert_eq!(world.logins(), 4);
     assert_eq!(std::fs::read(&world.cache_files()[0]).unwrap(), cached);
@@ -91,27 +80,23 @@ async fn no_cache_logs_in_every_run_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cache_refuses_what_needs_a_cache() {
-    let world = World::start().await;
-    let out = world
-        .sessionctl(false, true, &["--no-cache", "sessions", "list"])
-        .await;
+    let world = start().await;
+    let out = sessionctl(&world, false, true, &["--no-cache", "sessions", "list"]).await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--no-cache"), "{}", stderr(&out));
 
     // Without --user the user would come from a cached session.
-    let out = world
-        .sessionctl(false, false, &["--no-cache", "groovy", "return 1"])
-        .await;
+    let out = sessionctl(&world, false, false, &["--no-cache", "groovy", "return 1"]).await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
 
-    let out = world
-        .sessionctl(
-            false,
-            true,
-            &["--no-cache", "--cache-dir", "/tmp/x", "login"],
-        )
-        .await;
+    let out = sessionctl(
+        &world,
+        false,
+        true,
+        &["--no-cache", "--cache-dir", "/tmp/x", "login"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(world.hac.emulator().stats().total(), 0);
 }
@@ -125,67 +110,81 @@ async fn no_cache_ignores_a_session_hac_client_cli_cached() {
         );
         return;
     };
-    let world = World::start().await;
-    let out = world
-        .run(&hac, &["session", "start", "local", "--username", "admin"])
-        .await;
+    let world = start().await;
+    let out = run(
+        &world,
+        &hac,
+        &["session", "start", "local", "--username", "admin"],
+    )
+    .await;
     assert_ok(&out);
     assert_eq!(world.logins(), 1);
     let cached = world.cache_files();
     assert_eq!(cached.len(), 1);
     let before = std::fs::read(&cached[0]).unwrap();
 
-    let out = world
-        .run(
-            Path::new(SESSIONCTL),
-            &[
-                "hac",
-                "-e",
-                "local",
-                "-u",
-                "admin",
-                "--no-cache",
-                "groovy",
-                "return 'own'",
-            ],
-        )
-        .await;
+    let out = run(
+        &world,
+        Path::new(SESSIONCTL),
+        &[
+            "hac",
+            "-e",
+            "local",
+            "-u",
+            "admin",
+            "--no-cache",
+            "groovy",
+            "return 'own'",
+        ],
+    )
+    .await;
     assert_ok(&out);
     assert_eq!(stdout(&out), "own\n");
     assert_eq!(world.logins(), 2);
     assert_eq!(std::fs::read(&cached[0]).unwrap(), before);
 
     // hac-client-cli still uses its session.
-    let out = world
-        .run(&hac, &["groovy", "return 'still'", "-e", "local", "-q"])
-        .await;
+    let out = run(
+        &world,
+        &hac,
+        &["groovy", "return 'still'", "-e", "local", "-q"],
+    )
+    .await;
     assert_ok(&out);
     assert_eq!(world.logins(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_flag_makes_every_hac_command_answer_json() {
-    let world = World::start().await;
+    let world = start().await;
 
-    let login = json_of(&world.sessionctl(true, true, &["login"]).await);
+    let login = json_of(&sessionctl(&world, true, true, &["login"]).await);
     assert_eq!(login["outcome"], "logged_in");
     assert_eq!(login["username"], "admin");
     assert_eq!(login["base_url"], world.hac.base_url());
-    let login = json_of(&world.sessionctl(true, true, &["login"]).await);
+    let login = json_of(&sessionctl(&world, true, true, &["login"]).await);
     assert_eq!(login["outcome"], "reused_cached");
 
     let groovy = json_of(
-        &world
-            .sessionctl(true, true, &["groovy", "println 'side'\nreturn 'value'"])
-            .await,
+        &sessionctl(
+            &world,
+            true,
+            true,
+            &["groovy", "println 'side'\nreturn 'value'"],
+        )
+        .await,
     );
     assert_eq!(groovy["result"], "value");
     assert!(groovy["output"].as_str().unwrap().contains("side"));
 
     let rows = json_of(
-        &world
-            .sessionctl(true, true, &["flexsearch", "SELECT {uid} FROM {User}"])
-            .await,
+        &sessionctl(
+            &world,
+            true,
+            true,
+            &["flexsearch", "SELECT {uid} FROM {User}"],
+        )
+        .await,
     );
     assert_eq!(rows["result_count"], 3);
 
@@ -196,31 +195,35 @@ async fn json_flag_makes_every_hac_command_answer_json() {
     )
     .unwrap();
     let imported = json_of(
-        &world
-            .sessionctl(true, true, &["impex", "-f", impex.to_str().unwrap()])
-            .await,
+        &sessionctl(
+            &world,
+            true,
+            true,
+            &["impex", "-f", impex.to_str().unwrap()],
+        )
+        .await,
     );
     assert_eq!(imported["success"], true);
 
     // --json wins over a command's own --format.
     let listed = json_of(
-        &world
-            .sessionctl(true, true, &["sessions", "list", "--format", "table"])
-            .await,
+        &sessionctl(
+            &world,
+            true,
+            true,
+            &["sessions", "list", "--format", "table"],
+        )
+        .await,
     );
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["username"], "admin");
-    let shown = json_of(&world.sessionctl(true, true, &["sessions", "show"]).await);
+    let shown = json_of(&sessionctl(&world, true, true, &["sessions", "show"]).await);
     assert_eq!(shown["username"], "admin");
 
-    let cleared = json_of(&world.sessionctl(true, true, &["sessions", "clear"]).await);
+    let cleared = json_of(&sessionctl(&world, true, true, &["sessions", "clear"]).await);
     assert_eq!(cleared["dropped"], true);
-    let cleared = json_of(&world.sessionctl(true, true, &["sessions", "clear"]).await);
+    let cleared = json_of(&sessionctl(&world, true, true, &["sessions", "clear"]).await);
     assert_eq!(cleared["dropped"], false);
-    let all = json_of(
-        &world
-            .sessionctl(true, true, &["sessions", "clear", "--all"])
-            .await,
-    );
+    let all = json_of(&sessionctl(&world, true, true, &["sessions", "clear", "--all"]).await);
     assert_eq!(all["cleared"], 0);
 }

@@ -2,7 +2,6 @@
 //! the Groovy, FlexibleSearch and Impex consoles, over `http://` or `https://` (the shared
 //! [`HttpTransport`]; hac-client-core's `ignore_ssl` is [`crate::transport::Verify::Off`]).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -11,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
-use session_core::{AuthError, Authenticator, Changes, LoginError, PasswordCredentials};
+use session_core::{AuthError, Authenticator, LoginError, PasswordCredentials, TrackedAttributes};
 use url::Url;
 
 use super::cache::{CacheKey, CachedSession, SessionCache, now_seconds};
@@ -59,10 +58,9 @@ pub(super) struct State {
     pub(super) last_used_at: Option<f64>,
     /// Who is logged in, as [`session_core::Session::principal`] reports it.
     pub(super) principal: Option<String>,
-    /// Attributes a program keeps with the session (see [`super::session`]).
-    pub(super) attributes: BTreeMap<String, serde_json::Value>,
-    /// What changed since the session was last filed.
-    pub(super) changes: Changes,
+    /// Attributes a program keeps with the session (see [`super::session`]), and what changed
+    /// since the session was last filed.
+    pub(super) tracked: TrackedAttributes,
     /// Set by a form login, consumed by the next `cycle_id`: HAC has just given the session a
     /// new `JSESSIONID`, so the login flow's id cycle has nothing left to do.
     pub(super) renewed_by_login: bool,

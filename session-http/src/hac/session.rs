@@ -60,7 +60,7 @@ impl Session for HacClient {
         let mut state = self.state();
         if state.principal != principal {
             state.principal = principal;
-            state.changes.principal = true;
+            state.tracked.changes.principal = true;
         }
         Ok(())
     }
@@ -97,48 +97,38 @@ impl Session for HacClient {
     where
         T: DeserializeOwned + Send,
     {
-        let value = self.state().attributes.get(key).cloned();
-        value
-            .map(|v| serde_json::from_value(v).map_err(|e| attribute_error(key, e)))
-            .transpose()
+        self.state()
+            .tracked
+            .get(key)
+            .map_err(|e| attribute_error(key, e))
     }
 
     async fn insert<T>(&self, key: &str, value: &T) -> Result<(), HacError>
     where
         T: Serialize + Sync + ?Sized,
     {
-        let value = serde_json::to_value(value).map_err(|e| attribute_error(key, e))?;
-        let mut state = self.state();
-        if state.attributes.get(key) != Some(&value) {
-            state.attributes.insert(key.to_owned(), value);
-            state.changes.removed.remove(key);
-            state.changes.set.insert(key.to_owned());
-        }
-        Ok(())
+        self.state()
+            .tracked
+            .insert(key, value)
+            .map_err(|e| attribute_error(key, e))
     }
 
     async fn remove(&self, key: &str) -> Result<bool, HacError> {
-        let mut state = self.state();
-        let was_there = state.attributes.remove(key).is_some();
-        if was_there {
-            state.changes.set.remove(key);
-            state.changes.removed.insert(key.to_owned());
-        }
-        Ok(was_there)
+        Ok(self.state().tracked.remove(key))
     }
 
     async fn keys(&self) -> Result<Vec<String>, HacError> {
-        Ok(self.state().attributes.keys().cloned().collect())
+        Ok(self.state().tracked.keys())
     }
 
     async fn changes(&self) -> Changes {
-        self.state().changes.clone()
+        self.state().tracked.changes.clone()
     }
 
     async fn cycle_id(&self) -> Result<(), HacError> {
         let just_logged_in = {
             let mut state = self.state();
-            state.changes.renewed = true;
+            state.tracked.changes.renewed = true;
             let just_logged_in = std::mem::take(&mut state.renewed_by_login);
             if !just_logged_in {
                 state.jar.remove_where(|c| c.name == SESSION_COOKIE);
@@ -156,7 +146,7 @@ impl Session for HacClient {
 
     async fn save(&self) -> Result<(), HacError> {
         self.file_in_cache().await?;
-        self.state().changes = Changes::default();
+        self.state().tracked.saved();
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! lifetime the idle limit the reaper enforces, and it keeps a small map of attributes in
 //! memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,8 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use session_core::{Changes, SessionTimes, SharedClock, SystemClock, Timestamp};
+use session_core::{Changes, SessionTimes, SharedClock, SystemClock, Timestamp, TrackedAttributes};
 use session_http::serve::{AddressCounter, AddressPermit, CapReached};
 
 use crate::client::Client;
@@ -83,9 +82,8 @@ struct ConnectionState {
     pers_no: Option<PersNo>,
     created_at: Timestamp,
     last_used: Timestamp,
-    attributes: BTreeMap<String, Value>,
-    /// What changed since the last save.
-    changes: Changes,
+    /// The attributes, and what changed since the last save.
+    tracked: TrackedAttributes,
     /// Invalidated: closed on purpose, not lost.
     ended: bool,
 }
@@ -115,8 +113,7 @@ impl Connection {
                 pers_no: None,
                 created_at: now,
                 last_used: now,
-                attributes: BTreeMap::new(),
-                changes: Changes::default(),
+                tracked: TrackedAttributes::default(),
                 ended: false,
             }),
             websockets: AtomicUsize::new(0),
@@ -140,7 +137,7 @@ impl Connection {
         let mut state = self.state();
         if state.pers_no != pers_no {
             state.pers_no = pers_no;
-            state.changes.principal = true;
+            state.tracked.changes.principal = true;
         }
     }
 
@@ -236,42 +233,32 @@ impl session_core::Session for Connection {
     where
         T: DeserializeOwned + Send,
     {
-        let value = self.state().attributes.get(key).cloned();
-        value
-            .map(|v| serde_json::from_value(v).map_err(|e| attribute_error(key, &e)))
-            .transpose()
+        self.state()
+            .tracked
+            .get(key)
+            .map_err(|e| attribute_error(key, &e))
     }
 
     async fn insert<T>(&self, key: &str, value: &T) -> Result<(), Error>
     where
         T: Serialize + Sync + ?Sized,
     {
-        let value = serde_json::to_value(value).map_err(|e| attribute_error(key, &e))?;
-        let mut state = self.state();
-        if state.attributes.get(key) != Some(&value) {
-            state.attributes.insert(key.to_string(), value);
-            state.changes.removed.remove(key);
-            state.changes.set.insert(key.to_string());
-        }
-        Ok(())
+        self.state()
+            .tracked
+            .insert(key, value)
+            .map_err(|e| attribute_error(key, &e))
     }
 
     async fn remove(&self, key: &str) -> Result<bool, Error> {
-        let mut state = self.state();
-        let was_there = state.attributes.remove(key).is_some();
-        if was_there {
-            state.changes.set.remove(key);
-            state.changes.removed.insert(key.to_string());
-        }
-        Ok(was_there)
+        Ok(self.state().tracked.remove(key))
     }
 
     async fn keys(&self) -> Result<Vec<String>, Error> {
-        Ok(self.state().attributes.keys().cloned().collect())
+        Ok(self.state().tracked.keys())
     }
 
     async fn changes(&self) -> Changes {
-        self.state().changes.clone()
+        self.state().tracked.changes.clone()
     }
 
     /// Nothing to cycle: the session number is the LysKOM server's and a login keeps it, and
@@ -283,7 +270,7 @@ impl session_core::Session for Connection {
 
     /// The connection lives in memory only: saving forgets what changed.
     async fn save(&self) -> Result<(), Error> {
-        self.state().changes = Changes::default();
+        self.state().tracked.saved();
         Ok(())
     }
 
@@ -294,8 +281,8 @@ impl session_core::Session for Connection {
         let logged_in = {
             let mut state = self.state();
             state.ended = true;
-            state.changes.invalidated = true;
-            state.attributes.clear();
+            state.tracked.changes.invalidated = true;
+            state.tracked.forget_all();
             state.pers_no.take().is_some()
         };
         if logged_in && !self.client.is_closed() {
