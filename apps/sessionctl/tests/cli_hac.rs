@@ -227,3 +227,35 @@ async fn json_flag_makes_every_hac_command_answer_json() {
     let all = json_of(&sessionctl(&world, true, true, &["sessions", "clear", "--all"]).await);
     assert_eq!(all["cleared"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_at_the_server_and_in_the_cache_without_logging_in() {
+    let world = start().await;
+    assert_ok(&sessionctl(&world, false, true, &["login"]).await);
+    assert_eq!(world.cache_files().len(), 1);
+    assert_eq!(world.hac.emulator().live_sessions(), 1);
+
+    let out = sessionctl(&world, false, true, &["logout"]).await;
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("logged out admin@"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(world.hac.emulator().stats().count("POST", "/hac/logout"), 1);
+    assert_eq!(world.hac.emulator().live_sessions(), 0);
+    assert!(world.cache_files().is_empty());
+
+    // Nothing left: no login just to log out, and the answer says so.
+    let report = json_of(&sessionctl(&world, true, true, &["logout"]).await);
+    assert_eq!(report["logged_out"], false);
+    assert_eq!(world.logins(), 1);
+
+    // A cached session the server dropped is only removed from the cache.
+    assert_ok(&sessionctl(&world, false, true, &["login"]).await);
+    world.hac.emulator().drop_all_sessions();
+    let report = json_of(&sessionctl(&world, true, true, &["logout"]).await);
+    assert_eq!(report["logged_out"], false);
+    assert!(world.cache_files().is_empty());
+    assert_eq!(world.logins(), 2);
+}

@@ -176,6 +176,17 @@ impl HacClient {
         self.ensure().await
     }
 
+    /// Makes sure there is a session without logging in: the one this client has, else a
+    /// cached one that the server still accepts (a dead one is dropped from the cache). Says
+    /// whether there is one; no password is asked for.
+    pub async fn resume(&self) -> Result<bool, HacError> {
+        let _operation = self.operations.lock().await;
+        if self.state().ready {
+            return Ok(true);
+        }
+        self.take_up_cached().await
+    }
+
     /// Logs in afresh, whatever the cache holds, and files the new session.
     pub async fn login_fresh(&self) -> Result<(), HacError> {
         let _operation = self.operations.lock().await;
@@ -331,24 +342,35 @@ impl HacClient {
         if self.state().ready {
             return Ok(LoginOutcome::AlreadyLoggedIn);
         }
-        if let Some(cache) = &self.cache
-            && let Some(cached) = cache.load(&self.key).await?
-        {
-            self.adopt(&cached);
-            if self.validate().await? {
-                {
-                    let mut state = self.state();
-                    state.ready = true;
-                    state.principal = Some(self.key.username.clone());
-                }
-                self.file_in_cache().await?;
-                return Ok(LoginOutcome::ReusedCached);
-            }
-            tracing::debug!(key = %self.key.digest(), "cached HAC session is no longer valid");
-            cache.remove(&self.key).await?;
+        if self.take_up_cached().await? {
+            return Ok(LoginOutcome::ReusedCached);
         }
         self.log_in_afresh().await?;
         Ok(LoginOutcome::LoggedIn)
+    }
+
+    /// Takes up the cached session if the server still accepts it, and drops it from the
+    /// cache if not; the caller holds the operation lock.
+    async fn take_up_cached(&self) -> Result<bool, HacError> {
+        let Some(cache) = &self.cache else {
+            return Ok(false);
+        };
+        let Some(cached) = cache.load(&self.key).await? else {
+            return Ok(false);
+        };
+        self.adopt(&cached);
+        if self.validate().await? {
+            {
+                let mut state = self.state();
+                state.ready = true;
+                state.principal = Some(self.key.username.clone());
+            }
+            self.file_in_cache().await?;
+            return Ok(true);
+        }
+        tracing::debug!(key = %self.key.digest(), "cached HAC session is no longer valid");
+        cache.remove(&self.key).await?;
+        Ok(false)
     }
 
     /// Logs in with the password through session-core's one login flow (the form login,

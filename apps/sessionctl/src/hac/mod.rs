@@ -94,6 +94,9 @@ enum HacCommand {
         #[arg(long)]
         fresh: bool,
     },
+    /// Log out at the server and drop the cached session (one the server no longer accepts is
+    /// just dropped). Never logs in.
+    Logout,
     /// Run a Groovy script (rolled back unless --commit).
     Groovy {
         /// The script.
@@ -423,6 +426,31 @@ async fn operate(
                     "environment": key.environment,
                 });
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HacCommand::Logout => {
+            let had_session = client.resume().await?;
+            session_core::Session::invalidate(client).await?;
+            let key = client.key();
+            if json {
+                let report = serde_json::json!({
+                    "logged_out": had_session,
+                    "username": key.username,
+                    "base_url": key.base_url,
+                    "environment": key.environment,
+                });
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else if had_session {
+                eprintln!(
+                    "logged out {}@{} ({})",
+                    key.username, key.base_url, key.environment
+                );
+            } else {
+                eprintln!(
+                    "no session of {}@{} ({}) to log out",
+                    key.username, key.base_url, key.environment
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
