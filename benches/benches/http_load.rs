@@ -473,6 +473,26 @@ struct Row {
     lost: Option<i64>,
     /// Server CPU time per request, in microseconds (all rounds).
     cpu_us: f64,
+    /// The backend's (redis-server's) CPU time per request, in microseconds (all rounds), for
+    /// stores whose backend is a server of its own.
+    backend_us: Option<f64>,
+}
+
+/// CPU time the backend server of `store` has used so far (`INFO cpu` of redis-server, to
+/// the microsecond); `None` for stores without a server of their own.
+fn backend_cpu(store: &str) -> Option<Duration> {
+    if !store.starts_with("redis://") {
+        return None;
+    }
+    let mut connection = redis::Client::open(store).ok()?.get_connection().ok()?;
+    let info: String = redis::cmd("INFO").arg("cpu").query(&mut connection).ok()?;
+    let seconds: f64 = info
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| matches!(*name, "used_cpu_sys" | "used_cpu_user"))
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .sum();
+    Some(Duration::from_secs_f64(seconds))
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -517,11 +537,13 @@ async fn measure_group(
     }
     let mut results: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); members.len()];
     let mut cpu: Vec<(Duration, u64)> = vec![(Duration::ZERO, 0); members.len()];
+    let mut backend: Vec<Option<Duration>> = vec![None; members.len()];
     let mut lost: Vec<i64> = vec![0; members.len()];
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
             let shared = shared_session(server.addr).await;
             let cpu_before = cpu_time(server.child.id());
+            let backend_before = backend_cpu(&members[i].1);
             let mut stats = load(
                 server.addr,
                 scenario,
@@ -531,6 +553,10 @@ async fn measure_group(
             )
             .await;
             cpu[i].0 += cpu_time(server.child.id()).saturating_sub(cpu_before);
+            if let (Some(before), Some(after)) = (backend_before, backend_cpu(&members[i].1)) {
+                let used = after.saturating_sub(before);
+                backend[i] = Some(backend[i].unwrap_or_default() + used);
+            }
             cpu[i].1 += stats.requests + stats.errors;
             if let Some(cookie) = &shared {
                 // The session started at 1; every 2xx increment should be in it.
@@ -545,14 +571,15 @@ async fn measure_group(
             ));
         }
     }
-    for ((((variant, store), mut runs), (cpu_used, requests)), lost) in
-        members.iter().zip(results).zip(cpu).zip(lost)
+    for (((((variant, store), mut runs), (cpu_used, requests)), lost), backend_used) in
+        members.iter().zip(results).zip(cpu).zip(lost).zip(backend)
     {
         // Refusals and losses over all rounds; the rest from the median round.
         let errors = runs.iter().map(|r| r.3).sum();
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (rps, p50, p99, _) = runs[runs.len() / 2];
         let cpu_us = cpu_used.as_secs_f64() * 1e6 / requests.max(1) as f64;
+        let backend_us = backend_used.map(|used| used.as_secs_f64() * 1e6 / requests.max(1) as f64);
         let row = Row {
             variant: (*variant).to_owned(),
             store: store.split(':').next().unwrap_or(store).to_owned(),
@@ -563,9 +590,10 @@ async fn measure_group(
             errors,
             lost: (scenario == Scenario::Shared).then_some(lost),
             cpu_us,
+            backend_us,
         };
         println!(
-            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  refused {}  lost {}",
+            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  backend CPU {} us/req  refused {}  lost {}",
             row.variant,
             row.store,
             row.scenario.name(),
@@ -573,6 +601,7 @@ async fn measure_group(
             row.p50,
             row.p99,
             row.cpu_us,
+            row.backend_us.map_or("-".to_owned(), |b| format!("{b:.1}")),
             row.errors,
             row.lost.map_or("-".to_owned(), |l| l.to_string())
         );
@@ -658,12 +687,12 @@ fn find<'a>(rows: &'a [Row], variant: &str, store: &str, scenario: Scenario) -> 
 
 fn print_summary(rows: &[Row]) {
     println!(
-        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | refused | lost |"
+        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | backend CPU µs/req | refused | lost |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} | {} | {} |",
             r.variant,
             r.store,
             r.scenario.name(),
@@ -671,6 +700,7 @@ fn print_summary(rows: &[Row]) {
             r.p50,
             r.p99,
             r.cpu_us,
+            r.backend_us.map_or("–".to_owned(), |b| format!("{b:.1}")),
             r.errors,
             r.lost.map_or("–".to_owned(), |l| l.to_string())
         );
