@@ -54,6 +54,14 @@ pub enum ClientError {
         /// What happened.
         message: String,
     },
+    /// The server did not answer within the client's timeout.
+    #[error("no response from {url} within {after:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
     /// More redirects than allowed.
     #[error("too many redirects (more than {0})")]
     TooManyRedirects(usize),
