@@ -1,180 +1,39 @@
 //! `sessionctl request`: an HTTPie-style request that uses and updates an HTTPie session.
+//!
+//! | file | what is in it |
+//! |---|---|
+//! | `args.rs` | the command line (clap), with HTTPie's flags |
+//! | `parse.rs` | method, URL, typed headers and body from the command line, checked once |
+//! | `stdin.rs` | standard input as a body, as HTTPie reads it |
+//! | `auth.rs` | `-a`/`-A`, with HTTPie's password prompt |
+//! | `session.rs` | finding, loading and saving the HTTPie session file |
+//! | `build.rs` | HTTPie's default headers and the body's bytes: the request to send |
+//! | `output.rs` | HTTPie's `--print` shapes, the default text and `--json` |
 
-use std::path::PathBuf;
+mod args;
+mod auth;
+mod build;
+mod output;
+mod parse;
+mod session;
+mod stdin;
+
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use bytes::Bytes;
-use http::header::{
-    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT,
-};
-use http::{HeaderMap, Method};
-use serde_json::Value;
-use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
-use session_http::client::{
-    Auth, ClientError, ClientRequest, ClientSession, SessionClient, SessionFile,
-};
-use url::Url;
+use session_http::client::{ClientError, ClientResponse, FileSealer, SessionClient};
+
+pub(crate) use args::RequestArgs;
+use auth::Credentials;
+use output::{Print, Spellings};
+use parse::Parsed;
+use session::RequestSession;
 
 use crate::CliError;
-use crate::form_body::{form_urlencode, multipart_body};
-use crate::request_items::{Body, BodyKind, expand_url, read_user_file};
 
-/// HTTPie's `Accept` for JSON requests (HTTPie stores it in the session too).
-const JSON_ACCEPT: &str = "application/json, */*;q=0.5";
-const JSON_CONTENT_TYPE: &str = "application/json";
-/// HTTPie's `Content-Type` for `--form` without file uploads.
-const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-
-/// How `-a` is interpreted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum AuthType {
-    /// HTTP Basic: `-a USER:PASS`.
-    Basic,
-    /// Bearer token: `-a TOKEN`.
-    Bearer,
-}
-
-/// Arguments of `sessionctl request`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct RequestArgs {
-    /// Use and update this session (a name, or a path when it contains '/').
-    #[arg(long, value_name = "NAME|PATH", conflicts_with = "session_read_only")]
-    session: Option<String>,
-    /// Use this session without saving changes (a new one is still created, as HTTPie does).
-    #[arg(long, value_name = "NAME|PATH")]
-    session_read_only: Option<String>,
-    /// Credentials: USER:PASS for basic, the token for bearer. Saved into the session.
-    #[arg(short = 'a', long, value_name = "USER:PASS|TOKEN")]
-    auth: Option<String>,
-    /// The auth type of -a.
-    #[arg(short = 'A', long, value_enum, default_value = "basic")]
-    auth_type: AuthType,
-    /// Follow redirects (each hop gets the cookies of its own host).
-    #[arg(short = 'F', long)]
-    follow: bool,
-    /// Most redirects to follow.
-    #[arg(long, default_value_t = session_http::client::DEFAULT_MAX_REDIRECTS)]
-    max_redirects: usize,
-    /// Check the server's TLS certificate, as HTTPie's --verify: "yes" (the default; the
-    /// Mozilla roots, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE if set), "no" (no check:
-    /// insecure), or the path of a CA bundle (PEM) to trust instead.
-    #[arg(long, value_name = "yes|no|CA_BUNDLE")]
-    verify: Option<String>,
-    /// Client certificate to present (PEM; it may hold the private key too).
-    #[arg(long, value_name = "FILE")]
-    cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM, unencrypted), if not in --cert's file.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    cert_key: Option<PathBuf>,
-    /// Send data fields as a form (urlencoded; multipart when a file is uploaded with
-    /// field@path), as HTTPie's --form.
-    #[arg(short = 'f', long, conflicts_with = "multipart")]
-    form: bool,
-    /// Send data fields and file uploads as multipart/form-data, as HTTPie's --multipart.
-    #[arg(long)]
-    multipart: bool,
-    /// Send this text as the body, as HTTPie's --raw (JSON headers unless --form; no data
-    /// items allowed with it).
-    #[arg(long, value_name = "BODY", conflicts_with = "multipart")]
-    raw: Option<String>,
-    /// The multipart boundary to use instead of a random one, as HTTPie's --boundary.
-    #[arg(long, value_name = "BOUNDARY")]
-    boundary: Option<String>,
-    /// Accepted for HTTPie compatibility: sessionctl never reads a body from standard input.
-    #[arg(short = 'I', long)]
-    ignore_stdin: bool,
-    /// Print the request instead of sending it, as HTTPie's --offline (the session is still
-    /// updated with the request's headers and auth, as HTTPie does).
-    #[arg(long)]
-    offline: bool,
-    /// The method (GET, POST …), optional as in HTTPie; then the URL and request items:
-    /// Header:value, Header:, Header;, Header:@file, name==value, name==@file, field=value,
-    /// field=@file, field:=json, field:=@file (nested keys such as a[b][]=x in JSON mode),
-    /// field@file[;type=MIME] (with --form or --multipart).
-    #[arg(value_name = "METHOD URL ITEMS", required = true, num_args = 1..)]
-    args: Vec<String>,
-}
-
-struct Parsed {
-    method: Method,
-    typed_url: String,
-    url: Url,
-    headers: Vec<(String, String)>,
-    unset: Vec<String>,
-    body: Body,
-}
-
-fn parse(args: &RequestArgs) -> Result<Parsed, CliError> {
-    let mut rest = args.args.iter();
-    let first = rest
-        .next()
-        .ok_or_else(|| CliError::usage("a URL is required"))?;
-    let (explicit_method, typed_url) = if !first.is_empty()
-        && first.bytes().all(|b| b.is_ascii_alphabetic())
-        && args.args.len() > 1
-    {
-        let url = rest
-            .next()
-            .ok_or_else(|| CliError::usage("a URL is required"))?;
-        (Some(first.to_ascii_uppercase()), url.clone())
-    } else {
-        (None, first.clone())
-    };
-    let expanded = expand_url(&typed_url);
-    let mut url = Url::parse(&expanded)
-        .map_err(|e| CliError::usage(format!("invalid URL {typed_url:?}: {e}")))?;
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(CliError::usage(format!(
-            "invalid URL {typed_url:?}: no host"
-        )));
-    }
-    let kind = if args.multipart {
-        BodyKind::Multipart
-    } else if args.form {
-        BodyKind::Form
-    } else {
-        BodyKind::Json
-    };
-    let items: Vec<String> = rest.cloned().collect();
-    let built =
-        crate::request_items::build(&items, kind, &read_user_file).map_err(CliError::usage)?;
-    for (name, value) in &built.headers {
-        HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
-        HeaderValue::from_str(value)
-            .map_err(|_| CliError::usage(format!("invalid value for header {name:?}")))?;
-    }
-    for name in &built.unset {
-        HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| CliError::usage(format!("invalid header name {name:?}")))?;
-    }
-    for (name, value) in &built.query {
-        url.query_pairs_mut().append_pair(name, value);
-    }
-    let mut body = built.body;
-    if let Some(raw) = &args.raw {
-        if built.has_data {
-            return Err(CliError::usage(
-                "request body (from --raw) and request data (key=value) cannot be mixed",
-            ));
-        }
-        body = Body::Raw(raw.clone());
-    }
-    let method = match explicit_method {
-        Some(m) => Method::from_bytes(m.as_bytes())
-            .map_err(|_| CliError::usage(format!("invalid method {m:?}")))?,
-        None if !built.has_data && args.raw.is_none() => Method::GET,
-        None => Method::POST,
-    };
-    Ok(Parsed {
-        method,
-        typed_url: expanded,
-        url,
-        headers: built.headers,
-        unset: built.unset,
-        body,
-    })
-}
+/// HTTPie's exit code for a request that timed out.
+const EXIT_TIMEOUT: u8 = 2;
 
 /// Runs `sessionctl request`.
 pub(crate) async fn run(
@@ -182,339 +41,158 @@ pub(crate) async fn run(
     keys: &crate::sealing::KeyArgs,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let parsed = parse(&args)?;
+    let stdin = stdin::ProcessStdin::detect(args.ignore_stdin);
+    let mut parsed = parse::parse(&args, &stdin)?;
+    let credentials = match auth::credentials(&args, &parsed.url)? {
+        Credentials::PromptClosed => return Ok(ExitCode::SUCCESS),
+        Credentials::Given(auth) => Some(auth),
+        Credentials::None => None,
+    };
+    parse::read_stdin_body(&mut parsed, &stdin)?;
     let verify = crate::tls::verify(args.verify.as_deref(), false, &|name| {
         std::env::var(name).ok()
     });
     let transport = crate::tls::transport(verify, true, args.cert.clone(), args.cert_key.clone())
         .map_err(ClientError::from)?;
     let sealer = crate::sealing::sealer(keys)?;
-    let sealer = sealer
-        .as_ref()
-        .map(|s| s as &dyn session_http::client::FileSealer);
-    let session_arg = args.session.as_ref().or(args.session_read_only.as_ref());
-    let read_only = args.session_read_only.is_some();
+    let sealer = sealer.as_ref().map(|s| s as &dyn FileSealer);
 
-    // The host a session is bound to: the Host header if given, else the URL's host:port as typed.
-    let bound_hostname = parsed
-        .headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| url_as_host(&parsed.typed_url));
-    let bare_host = strip_port(&bound_hostname);
-
-    let file = match session_arg {
-        Some(name) => {
-            let path = session_file_path(&httpie_config_dir(), name, &bound_hostname)?;
-            Some(SessionFile::lock(&path)?)
-        }
-        None => None,
-    };
-    let is_new = file.as_ref().is_none_or(|f| !f.exists());
-    let mut session = match &file {
-        Some(file) => file
-            .load_with(&bare_host, sealer)?
-            .unwrap_or_else(|| ClientSession::new(&bare_host)),
-        None => ClientSession::new(&bare_host),
-    };
-    session.set_read_only(read_only);
-    if let session_http::client::FileAuth::Other(auth) = session.file_auth()
-        && args.auth.is_none()
-    {
-        let kind = auth.get("type").and_then(Value::as_str).unwrap_or("?");
-        eprintln!(
-            "sessionctl: warning: the session's {kind:?} auth is not supported here and is not sent (it is kept in the file)"
-        );
+    let mut target = RequestSession::open(&args, &parsed, sealer)?;
+    target.warn_about_foreign_auth(credentials.is_some());
+    let headers = build::request_headers(&parsed, &target.session, args.form);
+    let recorded: Vec<(String, String)> = headers.iter().map(|h| h.as_pair()).collect();
+    target.session.update_headers(&parsed.url, &recorded);
+    if credentials.is_some() {
+        target.session.set_auth(credentials);
     }
-
-    // What HTTPie records: its defaults for JSON requests, then the session's, then ours.
-    let mut request_headers: Vec<(String, String)> = Vec::new();
-    match &parsed.body {
-        Body::Json(_) => {
-            request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
-            request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
-        }
-        Body::Raw(raw) if !args.form && !raw.is_empty() => {
-            request_headers.push(("Accept".into(), JSON_ACCEPT.into()));
-            request_headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
-        }
-        Body::Form(_) | Body::Raw(_) if args.form => {
-            request_headers.push(("Content-Type".into(), FORM_CONTENT_TYPE.into()));
-        }
-        Body::Form(_) | Body::Raw(_) | Body::Empty | Body::Multipart(_) => {}
-    }
-    request_headers.retain(|(n, _)| {
-        !parsed
-            .headers
-            .iter()
-            .any(|(m, _)| m.eq_ignore_ascii_case(n))
-            && !session
-                .headers()
-                .iter()
-                .any(|(m, _)| m.eq_ignore_ascii_case(n))
-    });
-    request_headers.extend(parsed.headers.iter().cloned());
-    session.update_headers(&parsed.url, &request_headers);
-
-    if let Some(raw) = &args.auth {
-        let auth = match args.auth_type {
-            AuthType::Basic if !raw.contains(':') => {
-                return Err(CliError::usage("-a needs USER:PASS for basic auth"));
-            }
-            AuthType::Basic => Auth::basic_from_raw(raw),
-            AuthType::Bearer => Auth::Bearer { token: raw.clone() },
-        };
-        session.set_auth(Some(auth));
-    }
-
-    let mut headers = HeaderMap::new();
-    for (name, value) in &request_headers {
-        if name.eq_ignore_ascii_case("cookie") {
-            continue;
-        }
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| CliError::usage(format!("invalid header {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| CliError::usage(format!("invalid header {name:?}")))?;
-        headers.append(name, value);
-    }
-    if !headers.contains_key(USER_AGENT) {
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("sessionctl/", env!("CARGO_PKG_VERSION"))),
-        );
-    }
-    if !headers.contains_key(ACCEPT) {
-        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-    }
-    let body = match &parsed.body {
-        Body::Empty => Bytes::new(),
-        Body::Json(value) => {
-            if !headers.contains_key(CONTENT_TYPE) {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-            }
-            Bytes::from(value.dumps())
-        }
-        Body::Form(fields) => Bytes::from(form_urlencode(fields)),
-        Body::Raw(raw) => Bytes::from(raw.clone()),
-        Body::Multipart(parts) => {
-            let (content_type, body) = multipart_body(parts, args.boundary.as_deref())
-                .map_err(|e| CliError::Other(format!("no multipart boundary: {e}")))?;
-            // As HTTPie: a Content-Type given without a boundary gets ours appended.
-            let content_type = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-                Some(given) if given.contains("boundary=") => given.to_string(),
-                Some(given) => format!(
-                    "{}; boundary={}",
-                    given.trim(),
-                    content_type.split("boundary=").nth(1).unwrap_or_default()
-                ),
-                None => content_type,
-            };
-            let value = HeaderValue::from_str(&content_type)
-                .map_err(|_| CliError::usage("invalid Content-Type header"))?;
-            headers.insert(CONTENT_TYPE, value);
-            Bytes::from(body)
-        }
-    };
-    // As `requests`: a request that may carry a body says so even when it is empty.
-    if body.is_empty()
-        && parsed.method != Method::GET
-        && parsed.method != Method::HEAD
-        && !headers.contains_key(CONTENT_LENGTH)
-    {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    }
-    let omit_headers = parsed
-        .unset
-        .iter()
-        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-        .collect();
-    let request = ClientRequest {
-        method: parsed.method.clone(),
-        url: parsed.url.clone(),
-        headers,
-        body,
-        omit_headers,
-    };
+    let request = build::client_request(&parsed, &headers, args.boundary.as_deref())?;
+    let spellings = spellings(&parsed, &target);
 
     if args.offline {
-        let request = offline_request(&session, request)?;
-        // Names as typed (in the items or the session file), as HTTPie prints them.
-        let spellings: Vec<String> = parsed
-            .headers
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(session.headers().iter().map(|(n, _)| n.clone()))
-            .collect();
-        if let Some(file) = &file
-            && (is_new || !read_only)
-        {
-            file.save_with(&session, sealer)?;
+        let request = output::outgoing_request(&target.session, request)?;
+        target.save(sealer)?;
+        if json {
+            output::print_offline_json(&request, &spellings);
+        } else {
+            let print = print_choice(&args).unwrap_or(Print::OFFLINE);
+            output::write_stdout(&output::exchange_bytes(print, &request, &spellings, None));
         }
-        print_offline(&request, &spellings, json);
         return Ok(ExitCode::SUCCESS);
     }
 
     let client = SessionClient::new()
         .with_transport(transport)
         .max_redirects(args.max_redirects);
+    let client = match args.timeout {
+        Some(timeout) => client.timeout(timeout),
+        None => client,
+    };
+    let shown = output::outgoing_request(&target.session, request.clone())?;
+    let started = Instant::now();
     // As in HTTPie, the session is saved only after a completed exchange, and a read-only
     // session only when it did not exist yet.
-    let response = client
-        .send(&mut session, request, args.follow)
-        .await
-        .map_err(|error| match &error {
-            ClientError::Tls { problem, .. } => {
-                CliError::Other(format!("{error}{}", crate::tls::hint(problem)))
-            }
-            _ => CliError::from(error),
-        })?;
-    if let Some(file) = &file
-        && (is_new || !read_only)
-    {
-        file.save_with(&session, sealer)?;
-    }
-    print_response(&response, json);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The request as it would go out: with the session's headers, auth and cookies, without the
-/// unset headers, and with `Host` (as HTTPie prints it).
-fn offline_request(
-    session: &ClientSession,
-    mut request: ClientRequest,
-) -> Result<ClientRequest, CliError> {
-    session.apply(&request.url, &mut request.headers)?;
-    for name in &request.omit_headers {
-        request.headers.remove(name);
-    }
-    if !request.body.is_empty() && !request.headers.contains_key(CONTENT_LENGTH) {
-        request
-            .headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(request.body.len()));
-    }
-    if !request.headers.contains_key(HOST) {
-        let host = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
-        let value = HeaderValue::from_str(host)
-            .map_err(|_| CliError::usage(format!("invalid host {host:?}")))?;
-        request.headers.insert(HOST, value);
-    }
-    Ok(request)
-}
-
-/// Prints an offline request like `http --offline` does into a pipe (CRLF line ends, the
-/// body as is), or as JSON.
-fn print_offline(request: &ClientRequest, spellings: &[String], json: bool) {
-    let spell = |name: &str| {
-        spellings
-            .iter()
-            .find(|typed| typed.eq_ignore_ascii_case(name))
-            .cloned()
-            .unwrap_or_else(|| title_case(name))
+    let response = match client.send(&mut target.session, request, args.follow).await {
+        Ok(response) => response,
+        Err(error) => return send_failed(error),
     };
-    let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
+    let elapsed = started.elapsed();
+    target.save(sealer)?;
     if json {
-        let headers: Vec<Value> = request
+        output::print_response_json(&response);
+    } else if let Some(print) = print_choice(&args) {
+        let bytes = output::exchange_bytes(print, &shown, &spellings, Some((&response, elapsed)));
+        output::write_stdout(&bytes);
+    } else {
+        output::print_response_text(&response);
+    }
+    Ok(check_status(&args, &response))
+}
+
+/// The parts to print that the flags ask for; `None` for sessionctl's default.
+fn print_choice(args: &RequestArgs) -> Option<Print> {
+    if let Some(print) = args.print {
+        return Some(print);
+    }
+    if args.headers {
+        return output::parse_print("h").ok();
+    }
+    if args.body {
+        return output::parse_print("b").ok();
+    }
+    match args.verbose {
+        0 => None,
+        1 => Some(Print::VERBOSE),
+        _ => Some(Print {
+            metadata: true,
+            ..Print::VERBOSE
+        }),
+    }
+}
+
+/// Header names as typed (in the items or the session file), as HTTPie prints them.
+fn spellings(parsed: &Parsed, target: &RequestSession) -> Spellings {
+    Spellings(
+        parsed
             .headers
             .iter()
-            .map(|(name, value)| {
-                serde_json::json!([
-                    spell(name.as_str()),
-                    String::from_utf8_lossy(value.as_bytes())
-                ])
-            })
-            .collect();
-        let out = serde_json::json!({
-            "method": request.method.as_str(),
-            "url": request.url.as_str(),
-            "headers": headers,
-            "body": String::from_utf8_lossy(&request.body),
-        });
-        println!("{out}");
-        return;
-    }
-    let mut out = format!("{} {target} HTTP/1.1\r\n", request.method).into_bytes();
-    for (name, value) in &request.headers {
-        out.extend_from_slice(spell(name.as_str()).as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&request.body);
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(&out);
-    let _ = stdout.flush();
+            .map(|h| h.spelling.clone())
+            .chain(target.session.headers().iter().map(|(n, _)| n.clone()))
+            .collect(),
+    )
 }
 
-fn strip_port(bound_hostname: &str) -> String {
-    if let Some(rest) = bound_hostname.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest).to_string();
-    }
-    bound_hostname
-        .split(':')
-        .next()
-        .unwrap_or(bound_hostname)
-        .to_string()
-}
-
-fn print_response(response: &session_http::client::ClientResponse, json: bool) {
-    let body = String::from_utf8_lossy(&response.body);
-    if json {
-        let mut headers = Vec::new();
-        for (name, value) in &response.headers {
-            headers.push(Value::Array(vec![
-                Value::String(name.as_str().to_string()),
-                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            ]));
+/// A failed exchange: a timeout is HTTPie's exit code 2 with its message, the rest errors.
+fn send_failed(error: ClientError) -> Result<ExitCode, CliError> {
+    match &error {
+        ClientError::Timeout { after, .. } => {
+            eprintln!("sessionctl: request timed out ({}s)", after.as_secs_f64());
+            Ok(ExitCode::from(EXIT_TIMEOUT))
         }
-        let body_json = serde_json::from_str::<Value>(&body).ok();
-        let out = serde_json::json!({
-            "url": response.url.as_str(),
-            "status": response.status.as_u16(),
-            "reason": response.status.canonical_reason(),
-            "headers": headers,
-            "body": body,
-            "json": body_json,
-            "redirects": response.redirects,
-        });
-        println!("{out}");
-        return;
+        ClientError::Tls { problem, .. } => Err(CliError::Other(format!(
+            "{error}{}",
+            crate::tls::hint(problem)
+        ))),
+        _ => Err(CliError::from(error)),
     }
-    println!(
-        "{:?} {} {}",
-        response.version,
-        response.status.as_u16(),
-        response.status.canonical_reason().unwrap_or("")
-    );
-    for (name, value) in &response.headers {
-        println!(
-            "{}: {}",
-            title_case(name.as_str()),
-            String::from_utf8_lossy(value.as_bytes())
+}
+
+/// With `--check-status`, HTTPie's exit code for the status (3 for a redirect not followed,
+/// 4 and 5 for errors), and its warning when standard output is not a terminal.
+fn check_status(args: &RequestArgs, response: &ClientResponse) -> ExitCode {
+    if !args.check_status {
+        return ExitCode::SUCCESS;
+    }
+    let code = status_exit_code(response.status.as_u16(), args.follow);
+    if code != 0 && !std::io::stdout().is_terminal() {
+        eprintln!(
+            "sessionctl: warning: HTTP {} {}",
+            response.status.as_u16(),
+            response.status.canonical_reason().unwrap_or("")
         );
     }
-    println!();
-    if !body.is_empty() {
-        print!("{body}");
-        if !body.ends_with('\n') {
-            println!();
-        }
+    ExitCode::from(code)
+}
+
+/// HTTPie's `http_status_to_exit_status`.
+fn status_exit_code(status: u16, follow: bool) -> u8 {
+    match status {
+        300..=399 if !follow => 3,
+        400..=499 => 4,
+        500..=599 => 5,
+        _ => 0,
     }
 }
 
-fn title_case(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_exit_codes_are_httpies() {
+        assert_eq!(status_exit_code(200, false), 0);
+        assert_eq!(status_exit_code(302, false), 3);
+        assert_eq!(status_exit_code(302, true), 0);
+        assert_eq!(status_exit_code(404, true), 4);
+        assert_eq!(status_exit_code(503, false), 5);
+    }
 }
