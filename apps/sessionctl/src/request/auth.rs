@@ -59,8 +59,9 @@ fn netloc(url: &Url) -> String {
 }
 
 /// Asks for a password as Python's `getpass` does for HTTPie: on the controlling terminal
-/// without echo; without one, a line of standard input (after the prompt on standard error).
-/// `None` when the input ends first.
+/// without echo; without one, a line of standard input (after a warning and the prompt on
+/// standard error), the rest of standard input staying the body. `None` when the input ends
+/// first.
 fn read_password(prompt: &str) -> Result<Option<String>, CliError> {
     if std::fs::File::open("/dev/tty").is_ok() {
         return match rpassword::prompt_password(prompt) {
@@ -69,6 +70,7 @@ fn read_password(prompt: &str) -> Result<Option<String>, CliError> {
             Err(e) => Err(CliError::Other(format!("cannot read the password: {e}"))),
         };
     }
+    eprintln!("sessionctl: warning: password input may be echoed");
     eprint!("{prompt}");
     let mut line = String::new();
     let read = std::io::stdin()
