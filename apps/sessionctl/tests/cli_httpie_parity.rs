@@ -418,3 +418,43 @@ fn a_timeout_exits_2_and_saves_nothing_as_in_httpie() {
     let ours = run(sessionctl(config.path()).args(["request", "--timeout=5", &quick]));
     assert_eq!(code(&ours), Some(0), "{}", stderr(&ours));
 }
+
+#[test]
+fn attributes_of_the_session_trait_survive_httpie_saving_the_file() {
+    use session_core::Session;
+    use session_http::client::HttpieSession;
+
+    let test = "attributes_of_the_session_trait_survive_httpie_saving_the_file";
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    let path = config.path().join("shared.json");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let session = HttpieSession::open(&path, "localhost").unwrap();
+        session
+            .insert("deploy", &serde_json::json!({"ring": 2}))
+            .await
+            .unwrap();
+        session.save().await.unwrap();
+    });
+    let Some(mut http) = httpie(test, config.path()) else {
+        return;
+    };
+    let path_arg = format!("--session={}", path.display());
+    let output = run(http.args([&path_arg, &server.localhost("/set?sid=h1"), "X-By:httpie"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "HTTPie warned about the session file");
+    runtime.block_on(async {
+        let session = HttpieSession::open(&path, "localhost").unwrap();
+        assert_eq!(
+            session.get::<Value>("deploy").await.unwrap(),
+            Some(serde_json::json!({"ring": 2}))
+        );
+        let client = session.client_session();
+        assert_eq!(client.cookies.len(), 1);
+        assert_eq!(client.headers()[0].0, "X-By");
+        assert!(!session.is_modified().await);
+    });
+}

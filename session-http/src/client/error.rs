@@ -62,6 +62,14 @@ pub enum ClientError {
         /// The timeout.
         after: std::time::Duration,
     },
+    /// A session attribute that cannot be encoded or decoded as the type asked for.
+    #[error("session attribute {key:?}: {message}")]
+    Attribute {
+        /// The attribute.
+        key: String,
+        /// Why.
+        message: String,
+    },
     /// More redirects than allowed.
     #[error("too many redirects (more than {0})")]
     TooManyRedirects(usize),
