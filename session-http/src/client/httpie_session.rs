@@ -58,6 +58,7 @@ const PART_NAMES: [(&str, &str); 3] = [
 /// let session = HttpieSession::open(&path, "api.example")?;
 /// session.insert("team", "core").await?;
 /// session.save().await?;
+/// drop(session); // the file stays locked while a handle lives
 ///
 /// let again = HttpieSession::open(&path, "api.example")?;
 /// assert_eq!(again.get::<String>("team").await?.as_deref(), Some("core"));
