@@ -24,6 +24,13 @@ pub(crate) struct RequestArgs {
     /// Use this session without saving changes (a new one is still created, as HTTPie does).
     #[arg(long, value_name = "NAME|PATH")]
     pub(crate) session_read_only: Option<String>,
+    /// Keep the session (of --session or --session-read-only) in this session store instead
+    /// of an HTTPie file, so that several machines share one login: sqlite:PATH,
+    /// redis://HOST:PORT, encrypted:DIR, file:DIR … (as `sessionctl store`). The record holds
+    /// the HTTPie file's exact text, keyed by the host directory and the name; the same
+    /// rules as for files decide when it is saved.
+    #[arg(long, value_name = "URL")]
+    pub(crate) session_store: Option<String>,
     /// Credentials: USER:PASS for basic (USER alone: the password is asked for on the
     /// terminal, without echo, as HTTPie does), the token for bearer. Saved into the session.
     #[arg(short = 'a', long, value_name = "USER[:PASS]|TOKEN")]

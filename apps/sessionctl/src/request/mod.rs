@@ -6,7 +6,7 @@
 //! | `parse.rs` | method, URL, typed headers and body from the command line, checked once |
 //! | `stdin.rs` | standard input as a body, as HTTPie reads it |
 //! | `auth.rs` | `-a`/`-A`, with HTTPie's password prompt |
-//! | `session.rs` | finding, loading and saving the HTTPie session file |
+//! | `session.rs` | finding, loading and saving the HTTPie session (a file, or a record of `--session-store`) |
 //! | `build.rs` | HTTPie's default headers and the body's bytes: the request to send |
 //! | `output.rs` | HTTPie's `--print` shapes, the default text and `--json` |
 
@@ -57,7 +57,7 @@ pub(crate) async fn run(
     let sealer = crate::sealing::sealer(keys)?;
     let sealer = sealer.as_ref().map(|s| s as &dyn FileSealer);
 
-    let mut target = RequestSession::open(&args, &parsed, sealer)?;
+    let mut target = RequestSession::open(&args, &parsed, sealer).await?;
     target.warn_about_foreign_auth(credentials.is_some());
     let headers = build::request_headers(&parsed, &target.session, args.form);
     let recorded: Vec<(String, String)> = headers.iter().map(|h| h.as_pair()).collect();
@@ -70,7 +70,7 @@ pub(crate) async fn run(
 
     if args.offline {
         let request = output::outgoing_request(&target.session, request)?;
-        target.save(sealer)?;
+        target.save(sealer).await?;
         if json {
             output::print_offline_json(&request, &spellings);
         } else {
@@ -96,7 +96,7 @@ pub(crate) async fn run(
         Err(error) => return send_failed(error),
     };
     let elapsed = started.elapsed();
-    target.save(sealer)?;
+    target.save(sealer).await?;
     if json {
         output::print_response_json(&response);
     } else if let Some(print) = print_choice(&args) {

@@ -1,8 +1,13 @@
 //! The HTTPie session a request uses: found as HTTPie finds it, loaded, and saved when HTTPie
 //! would save it.
 
+use std::sync::Arc;
+
 use serde_json::Value;
-use session_http::client::paths::{httpie_config_dir, session_file_path, url_as_host};
+use session_core::{SessionKey, SessionStore, StoreConfig};
+use session_http::client::paths::{
+    host_dir_name, httpie_config_dir, session_file_path, url_as_host, validate_session_name,
+};
 use session_http::client::{ClientSession, FileAuth, FileSealer, SessionFile};
 
 use super::args::RequestArgs;
@@ -14,13 +19,14 @@ pub(crate) struct RequestSession {
     /// The session (an empty one bound to the host without `--session`).
     pub(crate) session: ClientSession,
     file: Option<SessionFile>,
+    store: Option<(Arc<dyn SessionStore>, SessionKey)>,
     is_new: bool,
 }
 
 impl RequestSession {
-    /// Locks and loads the session the arguments name; a new, empty one when its file does
-    /// not exist yet or none is named.
-    pub(crate) fn open(
+    /// Locks and loads the session the arguments name (from its file, or from
+    /// `--session-store`); a new, empty one when it does not exist yet or none is named.
+    pub(crate) async fn open(
         args: &RequestArgs,
         parsed: &Parsed,
         sealer: Option<&dyn FileSealer>,
@@ -32,16 +38,26 @@ impl RequestSession {
             .unwrap_or_else(|| url_as_host(&parsed.typed_url));
         let bare_host = strip_port(&bound_hostname);
         let name = args.session.as_ref().or(args.session_read_only.as_ref());
-        let file = match name {
-            Some(name) => {
-                let path = session_file_path(&httpie_config_dir(), name, &bound_hostname)?;
-                Some(SessionFile::lock(&path)?)
+        let (file, store, loaded) = match (name, &args.session_store) {
+            (None, Some(_)) => {
+                return Err(CliError::usage(
+                    "--session-store needs --session or --session-read-only",
+                ));
             }
-            None => None,
-        };
-        let loaded = match &file {
-            Some(file) => file.load_with(&bare_host, sealer)?,
-            None => None,
+            (None, None) => (None, None, None),
+            (Some(name), Some(url)) => {
+                validate_session_name(name)?;
+                let store = crate::store::open(url).await?;
+                let key = ClientSession::store_key(&host_dir_name(&bound_hostname), name);
+                let loaded = ClientSession::load_from_store(store.as_ref(), &key).await?;
+                (None, Some((store, key)), loaded)
+            }
+            (Some(name), None) => {
+                let path = session_file_path(&httpie_config_dir(), name, &bound_hostname)?;
+                let file = SessionFile::lock(&path)?;
+                let loaded = file.load_with(&bare_host, sealer)?;
+                (Some(file), None, loaded)
+            }
         };
         let is_new = loaded.is_none();
         let mut session = loaded.unwrap_or_else(|| ClientSession::new(&bare_host));
@@ -49,6 +65,7 @@ impl RequestSession {
         Ok(RequestSession {
             session,
             file,
+            store,
             is_new,
         })
     }
@@ -67,11 +84,19 @@ impl RequestSession {
 
     /// Saves the session as HTTPie does after an exchange: always, except a read-only
     /// session that already existed.
-    pub(crate) fn save(&self, sealer: Option<&dyn FileSealer>) -> Result<(), CliError> {
-        if let Some(file) = &self.file
-            && (self.is_new || !self.session.is_read_only())
-        {
+    pub(crate) async fn save(&self, sealer: Option<&dyn FileSealer>) -> Result<(), CliError> {
+        if !self.is_new && self.session.is_read_only() {
+            return Ok(());
+        }
+        if let Some(file) = &self.file {
             file.save_with(&self.session, sealer)?;
+        }
+        if let Some((store, key)) = &self.store {
+            let mut session = self.session.clone();
+            session.set_read_only(false);
+            session
+                .save_to_store(store.as_ref(), *key, &StoreConfig::default())
+                .await?;
         }
         Ok(())
     }
