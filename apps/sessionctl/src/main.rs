@@ -2,7 +2,10 @@
 //!
 //! - `sessionctl request [--session NAME|PATH] METHOD URL [items]`: an HTTPie-style request that
 //!   uses and updates an HTTPie session file (same `HTTPIE_CONFIG_DIR`, same paths, same format),
-//!   over http or https (`--verify yes|no|CA_BUNDLE`, `--cert`, `--cert-key` as in HTTPie).
+//!   or with `--session-store URL` a record in any session store, over http or https
+//!   (`--verify yes|no|CA_BUNDLE`, `--cert`, `--cert-key` as in HTTPie), with HTTPie's
+//!   `--print`/`-v`/`-h`/`-b`, `--check-status`, `--timeout`, standard input as the body and
+//!   the password prompt of `-a USER`.
 //! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
 //! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
 //! - `sessionctl hac …`: SAP Commerce HAC.
@@ -10,7 +13,9 @@
 //!   an encrypted store in the user's state directory.
 //!
 //! `--json` prints machine-readable output; errors are one line on standard error with a
-//! non-zero exit code (2 for usage errors, 1 otherwise).
+//! non-zero exit code (2 for usage errors, 1 otherwise). `request` also exits as HTTPie does:
+//! 2 on `--timeout`, 3/4/5 under `--check-status`, and 1 when standard input and data items
+//! (or `--raw`) both give a body.
 
 // The doc comments on arguments are clap's `--help` text, written for a terminal (`a[b][]=x`,
 // `HAC_USERNAME_<ENV>`), not as rustdoc markup.

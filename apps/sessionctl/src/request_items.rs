@@ -195,8 +195,10 @@ pub(crate) enum Body {
     Form(Vec<(String, String)>),
     /// `multipart/form-data` parts (possibly none).
     Multipart(Vec<Part>),
-    /// `--raw`: the body as given (JSON or form headers by the mode, as HTTPie).
-    Raw(String),
+    /// `--raw`: the body as given (JSON or form headers by the mode, as HTTPie, unless empty).
+    Raw(Vec<u8>),
+    /// Standard input's bytes (JSON or form headers by the mode, as HTTPie, even when empty).
+    Stdin(Vec<u8>),
 }
 
 /// Everything the items of one request build.

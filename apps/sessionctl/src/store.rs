@@ -58,7 +58,8 @@ enum StoreCommand {
     },
 }
 
-async fn open(url: &str) -> Result<Arc<dyn SessionStore>, CliError> {
+/// Opens the store a URL names (`memory:`, `file:DIR`, `sqlite:PATH`, `redis://…`, `encrypted:DIR`).
+pub(crate) async fn open(url: &str) -> Result<Arc<dyn SessionStore>, CliError> {
     session_stores::open(url, StoreConfig::default())
         .await
         .map_err(|e| CliError::Other(e.to_string()))

@@ -54,6 +54,22 @@ pub enum ClientError {
         /// What happened.
         message: String,
     },
+    /// The server did not answer within the client's timeout.
+    #[error("no response from {url} within {after:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+    /// A session attribute that cannot be encoded or decoded as the type asked for.
+    #[error("session attribute {key:?}: {message}")]
+    Attribute {
+        /// The attribute.
+        key: String,
+        /// Why.
+        message: String,
+    },
     /// More redirects than allowed.
     #[error("too many redirects (more than {0})")]
     TooManyRedirects(usize),

@@ -12,6 +12,8 @@
 //!   and session files).
 //! - [`SessionFile`]: 0600 files in 0700 directories, atomic writes, a lock against
 //!   concurrent runs.
+//! - [`HttpieSession`]: a session file as a [`session_core::Session`] (identity = path,
+//!   principal, cookie expiry, typed attributes under a key HTTPie keeps, dirty tracking).
 //! - [`SessionClient`]: sends requests with a session over `http://` or `https://` (the shared
 //!   [`crate::transport::HttpTransport`]: certificates verified against the Mozilla roots by
 //!   default, a CA bundle or no verification as HTTPie's `--verify PATH|no`, an optional
@@ -40,6 +42,7 @@ mod auth;
 pub mod cookie_jar;
 mod error;
 pub mod httpie_format;
+mod httpie_session;
 pub mod paths;
 pub mod python_json;
 mod send;
@@ -50,6 +53,7 @@ pub use auth::Auth;
 pub use cookie_jar::{CookieJar, CookieRejected, SetCookieOutcome, StoredCookie};
 pub use error::ClientError;
 pub use httpie_format::{FileAuth, Layout};
+pub use httpie_session::{EXTENSION_KEY, HttpieSession};
 pub use send::{ClientRequest, ClientResponse, DEFAULT_MAX_REDIRECTS, SessionClient};
 pub use session::{ClientSession, STORE_ATTRIBUTE};
 pub use session_file::{

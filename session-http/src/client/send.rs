@@ -223,7 +223,10 @@ impl SessionClient {
         };
         let (parts, body) = tokio::time::timeout(self.timeout, self.transport.fetch(request))
             .await
-            .map_err(|_| failed(format!("no response within {:?}", self.timeout)))?
+            .map_err(|_| ClientError::Timeout {
+                url: url.to_string(),
+                after: self.timeout,
+            })?
             .map_err(|error| match error {
                 TransportError::Tls(problem) => ClientError::Tls {
                     url: url.to_string(),

@@ -116,6 +116,24 @@ impl ClientSession {
         &self.extra
     }
 
+    /// Sets (`Some`) or removes (`None`) a top-level key of the file this session does not
+    /// interpret; HTTPie 3.2.4 keeps such keys when it saves the file. The keys this session
+    /// writes itself (`headers`, `cookies`, `auth`) are refused (returns `false`).
+    pub fn set_extra(&mut self, key: &str, value: Option<Value>) -> bool {
+        if matches!(key, "headers" | "cookies" | "auth") {
+            return false;
+        }
+        match value {
+            Some(value) => {
+                self.extra.insert(key.to_string(), value);
+            }
+            None => {
+                self.extra.remove(key);
+            }
+        }
+        true
+    }
+
     /// Records the headers of a request to `url` as HTTPie does (see the type's docs).
     pub fn update_headers(&mut self, request_url: &Url, request_headers: &[(String, String)]) {
         self.update_headers_with_url(request_headers, Some(request_url));

@@ -21,6 +21,9 @@ use serde_json::{Map, Value, json};
 /// - `/set?name=value&…`: sets each cookie with `Path=/`;
 /// - `/del?name&…`: deletes each cookie (`Max-Age=0`);
 /// - `/redirect?to=URL[&set=name=value]`: 302 to URL (optionally setting a cookie first);
+/// - `/status/NNN`: status NNN with the text body `status NNN` (no final newline) instead of
+///   the echo;
+/// - `/slow?ms=N`: the echo after N milliseconds;
 /// - anything else: the echo.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -98,6 +101,29 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
         "headers": headers,
         "body": String::from_utf8_lossy(&body),
     });
+    if let Some(code) = path.strip_prefix("/status/") {
+        let status = code
+            .parse::<u16>()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        return Ok(Response::builder()
+            .status(status)
+            .header("content-type", "text/plain")
+            .body(Full::new(Bytes::from(format!(
+                "status {}",
+                status.as_u16()
+            ))))
+            .unwrap());
+    }
+    if path == "/slow" {
+        let ms = query_pairs(&query)
+            .into_iter()
+            .find(|(name, _)| name == "ms")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(1000);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let mut response = Response::builder().header("content-type", "application/json");
     match path.as_str() {
         "/set" => {
