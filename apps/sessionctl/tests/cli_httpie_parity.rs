@@ -85,30 +85,63 @@ fn received(echo: &Value) -> Value {
 }
 
 #[test]
-fn both_session_flags_at_once_are_refused_by_both_tools() {
-    let test = "both_session_flags_at_once_are_refused_by_both_tools";
+fn a_new_session_starts_from_the_read_only_one_where_httpie_refuses_the_pair() {
+    let test = "a_new_session_starts_from_the_read_only_one_where_httpie_refuses_the_pair";
     let server = TestServer::start();
     let config = test_support::temp_dir();
+    let sessions = config.path().join("sessions");
+    let base = run(sessionctl(config.path()).arg("request").args([
+        "--session=base",
+        &server.localhost("/set?team=blue"),
+        "X-Team:blue",
+    ]));
+    assert!(base.status.success(), "{}", stderr(&base));
+    let base_file = sessions
+        .join(format!("localhost_{}", server.port()))
+        .join("base.json");
+    let base_before = std::fs::read(&base_file).unwrap();
+
     let args = [
+        "--body",
         "--session=user1",
         "--session-read-only=base",
-        &server.localhost("/set?a=1"),
+        &server.localhost("/set?user=1"),
     ];
     let ours = run(sessionctl(config.path()).arg("request").args(args));
-    assert!(!ours.status.success());
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    // user1 started as a copy of base (its cookie and header were sent), then kept its own
+    // cookie; base is as it was.
+    let echo = echo_of(&ours);
+    assert_eq!(echo["headers"]["x-team"], "blue", "{echo}");
+    let cookie = echo["headers"]["cookie"].as_str().unwrap_or_default();
+    assert!(cookie.contains("team=blue"), "{cookie}");
+    let user1: Value =
+        serde_json::from_slice(&std::fs::read(base_file.with_file_name("user1.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = user1["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
     assert!(
-        stderr(&ours).contains("--session-read-only"),
-        "{}",
-        stderr(&ours)
+        names.contains(&"team") && names.contains(&"user"),
+        "{user1}"
     );
+    assert_eq!(std::fs::read(&base_file).unwrap(), base_before);
+
+    // Once user1 exists, base no longer matters.
+    std::fs::write(&base_file, b"{}").unwrap();
+    let again = run(sessionctl(config.path()).arg("request").args(args));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(echo_of(&again)["headers"]["x-team"], "blue");
+
     let Some(mut http) = httpie(test, config.path()) else {
         return;
     };
     let theirs = run(http.args(args));
     assert!(!theirs.status.success());
     assert!(stderr(&theirs).contains("not allowed with argument --session"));
-    // Neither made a session (HTTPie has no session inheritance).
-    assert!(!config.path().join("sessions").exists());
 }
 
 #[test]

@@ -17,11 +17,13 @@ pub(crate) enum AuthType {
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
 pub(crate) struct RequestArgs {
-    /// Use and update this session (a name, or a path when it contains '/'). As in HTTPie,
-    /// --session and --session-read-only cannot be given together.
-    #[arg(long, value_name = "NAME|PATH", conflicts_with = "session_read_only")]
+    /// Use and update this session (a name, or a path when it contains '/'). Given with
+    /// --session-read-only BASE, a session that does not exist yet starts as a copy of BASE,
+    /// which is left as it is (HTTPie 3.2.4 refuses the two flags together).
+    #[arg(long, value_name = "NAME|PATH")]
     pub(crate) session: Option<String>,
-    /// Use this session without saving changes (a new one is still created, as HTTPie does).
+    /// Use this session without saving changes (a new one is still created, as HTTPie does);
+    /// with --session, the session a new one starts from.
     #[arg(long, value_name = "NAME|PATH")]
     pub(crate) session_read_only: Option<String>,
     /// Keep the session (of --session or --session-read-only) in this session store instead

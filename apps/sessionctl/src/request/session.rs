@@ -38,30 +38,35 @@ impl RequestSession {
             .unwrap_or_else(|| url_as_host(&parsed.typed_url));
         let bare_host = strip_port(&bound_hostname);
         let name = args.session.as_ref().or(args.session_read_only.as_ref());
-        let (file, store, loaded) = match (name, &args.session_store) {
+        let store = match (name, &args.session_store) {
             (None, Some(_)) => {
                 return Err(CliError::usage(
                     "--session-store needs --session or --session-read-only",
                 ));
             }
-            (None, None) => (None, None, None),
-            (Some(name), Some(url)) => {
-                validate_session_name(name)?;
-                let store = crate::store::open(url).await?;
-                let key = ClientSession::store_key(&host_dir_name(&bound_hostname), name);
-                let loaded = ClientSession::load_from_store(store.as_ref(), &key).await?;
-                (None, Some((store, key)), loaded)
-            }
-            (Some(name), None) => {
-                let path = session_file_path(&httpie_config_dir(), name, &bound_hostname)?;
-                let file = SessionFile::lock(&path)?;
-                let loaded = file.load_with(&bare_host, sealer)?;
-                (Some(file), None, loaded)
-            }
+            (_, Some(url)) => Some(crate::store::open(url).await?),
+            (_, None) => None,
+        };
+        let place = |name: &str| SessionPlace::of(name, store.as_ref(), &bound_hostname);
+        let (file, store_key, loaded) = match name {
+            None => (None, None, None),
+            Some(name) => place(name)?.open(&bare_host, sealer).await?,
         };
         let is_new = loaded.is_none();
-        let mut session = loaded.unwrap_or_else(|| ClientSession::new(&bare_host));
-        session.set_read_only(args.session_read_only.is_some());
+        // A new --session starts from the --session-read-only one, which is only read.
+        let inherited = match (&args.session, &args.session_read_only, is_new) {
+            (Some(own), Some(base), true) if own != base => {
+                let (base_file, _, base_session) = place(base)?.open(&bare_host, sealer).await?;
+                drop(base_file);
+                base_session
+            }
+            _ => None,
+        };
+        let mut session = loaded
+            .or(inherited)
+            .unwrap_or_else(|| ClientSession::new(&bare_host));
+        session.set_read_only(args.session.is_none() && args.session_read_only.is_some());
+        let store = store.zip(store_key);
         Ok(RequestSession {
             session,
             file,
@@ -99,6 +104,61 @@ impl RequestSession {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Where a named session is kept: an HTTPie file, or a record in a session store.
+enum SessionPlace {
+    File(std::path::PathBuf),
+    Store(Arc<dyn SessionStore>, SessionKey),
+}
+
+/// A session place opened: the file's lock (held until the session is saved), the store key,
+/// and the session if it exists.
+type Opened = (
+    Option<SessionFile>,
+    Option<SessionKey>,
+    Option<ClientSession>,
+);
+
+impl SessionPlace {
+    /// Where the session `name` of the host `bound_hostname` is kept.
+    fn of(
+        name: &str,
+        store: Option<&Arc<dyn SessionStore>>,
+        bound_hostname: &str,
+    ) -> Result<Self, CliError> {
+        Ok(match store {
+            Some(store) => {
+                validate_session_name(name)?;
+                let key = ClientSession::store_key(&host_dir_name(bound_hostname), name);
+                SessionPlace::Store(Arc::clone(store), key)
+            }
+            None => SessionPlace::File(session_file_path(
+                &httpie_config_dir(),
+                name,
+                bound_hostname,
+            )?),
+        })
+    }
+
+    /// Locks (a file) and loads the session.
+    async fn open(
+        &self,
+        bare_host: &str,
+        sealer: Option<&dyn FileSealer>,
+    ) -> Result<Opened, CliError> {
+        Ok(match self {
+            SessionPlace::File(path) => {
+                let file = SessionFile::lock(path)?;
+                let loaded = file.load_with(bare_host, sealer)?;
+                (Some(file), None, loaded)
+            }
+            SessionPlace::Store(store, key) => {
+                let loaded = ClientSession::load_from_store(store.as_ref(), key).await?;
+                (None, Some(*key), loaded)
+            }
+        })
     }
 }
 
