@@ -5,10 +5,12 @@
 //!   or with `--session-store URL` a record in any session store, over http or https
 //!   (`--verify yes|no|CA_BUNDLE`, `--cert`, `--cert-key` as in HTTPie), with HTTPie's
 //!   `--print`/`-v`/`-h`/`-b`, `--check-status`, `--timeout`, standard input as the body and
-//!   the password prompt of `-a USER`.
+//!   the password prompt of `-a USER`; `--session NAME --session-read-only BASE` starts a new
+//!   session NAME from BASE.
 //! - `sessionctl sessions list|show|delete|export|import|upgrade`: manage HTTPie session files.
 //! - `sessionctl store … --store URL`: inspect and maintain any server-side session store.
-//! - `sessionctl hac …`: SAP Commerce HAC.
+//! - `sessionctl hac …`: SAP Commerce HAC (login, logout, Groovy, FlexibleSearch, Impex, the
+//!   session cache).
 //! - `sessionctl local login|status|extend|logout|prune`: a local application's login, kept in
 //!   an encrypted store in the user's state directory.
 //!
