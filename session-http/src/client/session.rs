@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
-use session_core::{Codec, ExpiryPolicy, Record, SessionKey, SessionStore, StoreConfig};
+use session_core::{ChangeSet, Codec, ExpiryPolicy, Record, SessionKey, SessionStore, StoreConfig};
 use url::Url;
 
 use super::auth::Auth;
@@ -39,6 +39,10 @@ pub struct ClientSession {
     extra: Map<String, Value>,
     original_auth: Option<(FileAuth, Value)>,
     layout: Layout,
+    /// The store record this session was loaded from or last saved as, and its version: a
+    /// save under that key is checked against it, so that another run's save in between is a
+    /// conflict instead of a silent overwrite.
+    stored: Option<(SessionKey, u64)>,
 }
 
 impl ClientSession {
@@ -52,6 +56,7 @@ impl ClientSession {
             read_only: false,
             extra: Map::new(),
             original_auth: None,
+            stored: None,
             layout: Layout::default(),
         }
     }
@@ -239,6 +244,7 @@ impl ClientSession {
             extra: parts.extra,
             original_auth: parts.original_auth,
             layout: parts.layout,
+            stored: None,
         })
     }
 
@@ -261,9 +267,15 @@ impl ClientSession {
     }
 
     /// Saves the session into any session store under `key` (its HTTPie JSON in one
-    /// attribute), replacing what was there. Does nothing for a read-only session.
+    /// attribute). Does nothing for a read-only session.
+    ///
+    /// Written with the store's version check: when this session was loaded from `key` (or
+    /// last saved there), a save by anyone else since then makes this one fail with a
+    /// [`session_core::Error::Conflict`] (and a session new here fails with
+    /// `AlreadyExists` when another run created it first) instead of overwriting their
+    /// cookies. The record is never absent in between, so other readers always find it.
     pub async fn save_to_store(
-        &self,
+        &mut self,
         store: &dyn SessionStore,
         key: SessionKey,
         config: &StoreConfig,
@@ -271,11 +283,28 @@ impl ClientSession {
         if self.read_only {
             return Ok(());
         }
-        let mut record = Record::new(key, Codec::Json, ExpiryPolicy::NEVER, config.now());
-        record.insert(STORE_ATTRIBUTE, &self.to_httpie_json())?;
-        record.insert("host", &self.host)?;
-        store.delete(&key).await?;
-        store.create(&record).await?;
+        let text = self.to_httpie_json();
+        let version = match self.stored {
+            Some((stored_key, version)) if stored_key == key => {
+                let encode = |value: &String| {
+                    Codec::Json
+                        .encode_value(value)
+                        .map_err(session_core::Error::from)
+                };
+                let mut changes = ChangeSet::default();
+                changes.upsert(STORE_ATTRIBUTE.to_owned(), encode(&text)?);
+                changes.upsert("host".to_owned(), encode(&self.host)?);
+                store.save(&key, &changes, version).await?
+            }
+            _ => {
+                let mut record = Record::new(key, Codec::Json, ExpiryPolicy::NEVER, config.now());
+                record.insert(STORE_ATTRIBUTE, &text)?;
+                record.insert("host", &self.host)?;
+                store.create(&record).await?;
+                record.version
+            }
+        };
+        self.stored = Some((key, version));
         Ok(())
     }
 
@@ -293,7 +322,9 @@ impl ClientSession {
                 "store record {key} holds no {STORE_ATTRIBUTE} attribute"
             )));
         };
-        Ok(Some(ClientSession::from_httpie_json(&text, &host)?))
+        let mut session = ClientSession::from_httpie_json(&text, &host)?;
+        session.stored = Some((*key, record.version));
+        Ok(Some(session))
     }
 }
 
@@ -385,5 +416,47 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.headers(), &[("X-A".to_string(), "2".to_string())]);
         assert_eq!(loaded.host(), "api.test");
+    }
+
+    #[tokio::test]
+    async fn a_save_by_another_run_in_between_is_a_conflict_not_an_overwrite() {
+        let store = session_core::MemoryStore::builder().build();
+        let config = StoreConfig::default();
+        let key = ClientSession::store_key("api.test", "shared");
+        let load = || async {
+            ClientSession::load_from_store(&store, &key)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let mut first_run = ClientSession::new("api.test");
+        first_run.set_header("X-Run", "0");
+        first_run.save_to_store(&store, key, &config).await.unwrap();
+
+        let (mut one, mut two) = (load().await, load().await);
+        one.set_header("X-Run", "1");
+        two.set_header("X-Run", "2");
+        one.save_to_store(&store, key, &config).await.unwrap();
+        assert!(matches!(
+            two.save_to_store(&store, key, &config).await,
+            Err(ClientError::Store(session_core::Error::Conflict { .. }))
+        ));
+        assert_eq!(
+            load().await.headers(),
+            &[("X-Run".to_string(), "1".to_string())]
+        );
+        // The winner goes on saving; a second session new here finds the key taken.
+        one.set_header("X-Run", "3");
+        one.save_to_store(&store, key, &config).await.unwrap();
+        assert!(
+            ClientSession::new("api.test")
+                .save_to_store(&store, key, &config)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            load().await.headers(),
+            &[("X-Run".to_string(), "3".to_string())]
+        );
     }
 }
