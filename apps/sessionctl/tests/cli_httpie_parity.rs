@@ -45,20 +45,6 @@ fn without_terminal(command: &Command) -> Command {
     detached
 }
 
-/// HTTPie's `http` reading standard input (the shared helper passes `--ignore-stdin`).
-fn httpie_reading_stdin(test: &str, config: &Path) -> Option<Command> {
-    let Some(program) = test_support::python_peer("http") else {
-        test_support::skip(
-            test,
-            "HTTPie 3.2.4 (pip install httpie==3.2.4 into the peers venv)",
-        );
-        return None;
-    };
-    let mut command = Command::new(program);
-    command.env("HTTPIE_CONFIG_DIR", config);
-    Some(command)
-}
-
 fn code(output: &Output) -> Option<i32> {
     output.status.code()
 }

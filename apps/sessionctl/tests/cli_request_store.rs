@@ -21,15 +21,7 @@ fn shared_through(store_url: &str) {
         &server.localhost("/set?sid=s1"),
         "X-Run:7",
     ]));
-    let out = ok(sessionctl(second.path()).args([
-        "--json",
-        "request",
-        "--session=ci",
-        "--session-store",
-        store_url,
-        &server.localhost("/use"),
-    ]));
-    let headers = &echoed(&out)["headers"];
+    let headers = &used_headers(second.path(), store_url, &server);
     assert_eq!(headers["cookie"], "sid=s1");
     assert_eq!(headers["authorization"], "Basic Ym90OnB3");
     assert_eq!(headers["x-run"], "7");
@@ -45,7 +37,19 @@ fn shared_through(store_url: &str) {
         store_url,
         &server.localhost("/set?sid=s2"),
     ]));
-    let out = ok(sessionctl(first.path()).args([
+    assert_eq!(
+        used_headers(first.path(), store_url, &server)["cookie"],
+        "sid=s1"
+    );
+}
+
+/// The headers a request with the stored session `ci` sends, from the machine `config`.
+fn used_headers(
+    config: &std::path::Path,
+    store_url: &str,
+    server: &TestServer,
+) -> serde_json::Value {
+    let out = ok(sessionctl(config).args([
         "--json",
         "request",
         "--session=ci",
@@ -53,7 +57,7 @@ fn shared_through(store_url: &str) {
         store_url,
         &server.localhost("/use"),
     ]));
-    assert_eq!(echoed(&out)["headers"]["cookie"], "sid=s1");
+    echoed(&out)["headers"].clone()
 }
 
 #[test]

@@ -250,25 +250,11 @@ pub(crate) async fn run(args: HacArgs, json: bool) -> Result<ExitCode, BoxError>
         ) => {
             let dropped = cache.remove(&key).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "dropped": dropped,
-                        "username": key.username,
-                        "base_url": key.base_url,
-                        "environment": key.environment,
-                    })
-                );
+                println!("{}", session_report(&key, "dropped", dropped));
             } else if dropped {
-                eprintln!(
-                    "dropped the cached session of {}@{} ({})",
-                    key.username, key.base_url, key.environment
-                );
+                eprintln!("dropped the cached session of {}", session_name(&key));
             } else {
-                eprintln!(
-                    "no cached session for {}@{} ({})",
-                    key.username, key.base_url, key.environment
-                );
+                eprintln!("no cached session for {}", session_name(&key));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -383,16 +369,36 @@ fn client(
 fn announce(client: &HacClient, outcome: LoginOutcome) {
     let key = client.key();
     match outcome {
-        LoginOutcome::ReusedCached => eprintln!(
-            "using the cached session of {}@{} ({})",
-            key.username, key.base_url, key.environment
-        ),
+        LoginOutcome::ReusedCached => {
+            eprintln!("using the cached session of {}", session_name(key));
+        }
         LoginOutcome::LoggedIn => eprintln!(
             "logged in as {} at {} ({})",
             key.username, key.base_url, key.environment
         ),
         LoginOutcome::AlreadyLoggedIn => {}
     }
+}
+
+/// How messages name the session of `key`: `user@base_url (environment)`.
+fn session_name(key: &CacheKey) -> String {
+    format!("{}@{} ({})", key.username, key.base_url, key.environment)
+}
+
+/// A command's `--json` report: `field: value` beside the session's user, server and
+/// environment.
+fn session_report(
+    key: &CacheKey,
+    field: &str,
+    value: impl Into<serde_json::Value>,
+) -> serde_json::Value {
+    let mut report = serde_json::json!({
+        "username": key.username,
+        "base_url": key.base_url,
+        "environment": key.environment,
+    });
+    report[field] = value.into();
+    report
 }
 
 /// What `login` did, as `--json` reports it.
@@ -418,13 +424,7 @@ async fn operate(
             let outcome = client.login().await?;
             announce(client, outcome);
             if json {
-                let key = client.key();
-                let report = serde_json::json!({
-                    "outcome": outcome_name(outcome),
-                    "username": key.username,
-                    "base_url": key.base_url,
-                    "environment": key.environment,
-                });
+                let report = session_report(client.key(), "outcome", outcome_name(outcome));
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
             }
             Ok(ExitCode::SUCCESS)
@@ -434,23 +434,12 @@ async fn operate(
             session_core::Session::invalidate(client).await?;
             let key = client.key();
             if json {
-                let report = serde_json::json!({
-                    "logged_out": had_session,
-                    "username": key.username,
-                    "base_url": key.base_url,
-                    "environment": key.environment,
-                });
+                let report = session_report(key, "logged_out", had_session);
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
             } else if had_session {
-                eprintln!(
-                    "logged out {}@{} ({})",
-                    key.username, key.base_url, key.environment
-                );
+                eprintln!("logged out {}", session_name(key));
             } else {
-                eprintln!(
-                    "no session of {}@{} ({}) to log out",
-                    key.username, key.base_url, key.environment
-                );
+                eprintln!("no session of {} to log out", session_name(key));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -628,10 +617,7 @@ async fn show_session(
     format: TextFormat,
 ) -> Result<ExitCode, BoxError> {
     let Some(session) = cache.load(key).await? else {
-        eprintln!(
-            "no cached session for {}@{} ({})",
-            key.username, key.base_url, key.environment
-        );
+        eprintln!("no cached session for {}", session_name(key));
         return Ok(ExitCode::FAILURE);
     };
     let view = public_view(&session);

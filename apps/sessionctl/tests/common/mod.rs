@@ -196,6 +196,13 @@ pub fn echoed(output: &str) -> Value {
 /// HTTPie's `http` from the peers' virtualenv, with `HTTPIE_CONFIG_DIR` set to `config`
 /// and `--ignore-stdin`; `None` (after a loud skip) when HTTPie is not installed.
 pub fn httpie(test: &str, config: &Path) -> Option<Command> {
+    let mut command = httpie_reading_stdin(test, config)?;
+    command.arg("--ignore-stdin");
+    Some(command)
+}
+
+/// [`httpie`] without `--ignore-stdin`: HTTPie reads its standard input as the body.
+pub fn httpie_reading_stdin(test: &str, config: &Path) -> Option<Command> {
     let Some(program) = test_support::python_peer("http") else {
         test_support::skip(
             test,
@@ -204,9 +211,7 @@ pub fn httpie(test: &str, config: &Path) -> Option<Command> {
         return None;
     };
     let mut command = Command::new(program);
-    command
-        .env("HTTPIE_CONFIG_DIR", config)
-        .arg("--ignore-stdin");
+    command.env("HTTPIE_CONFIG_DIR", config);
     Some(command)
 }
 
