@@ -36,6 +36,19 @@ pub struct TrackedAttributes {
 }
 
 impl TrackedAttributes {
+    /// Attributes as they were loaded: nothing counts as changed.
+    pub fn loaded(values: impl IntoIterator<Item = (String, Value)>) -> Self {
+        TrackedAttributes {
+            values: values.into_iter().collect(),
+            changes: Changes::default(),
+        }
+    }
+
+    /// Every attribute's value, by name (to write them where the session keeps them).
+    pub fn values(&self) -> &BTreeMap<String, Value> {
+        &self.values
+    }
+
     /// The value of `key`, decoded as `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, serde_json::Error> {
         self.values

@@ -19,7 +19,6 @@
 //! in time. Cookies without an expiry (session cookies, which HTTPie keeps in the file for
 //! ever) do not count; a session with none that expire has no `expires_at`.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,7 +27,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use session_core::{Changes, Session, SessionTimes, Timestamp};
+use session_core::{Changes, Session, SessionTimes, Timestamp, TrackedAttributes};
 
 use super::auth::Auth;
 use super::error::ClientError;
@@ -81,8 +80,8 @@ struct State {
     saved_parts: Map<String, Value>,
     /// Whether there was no file when opened and none has been written since.
     is_new: bool,
-    set: BTreeSet<String>,
-    removed: BTreeSet<String>,
+    /// The attributes (written into the extension key on save) and what changed in them.
+    attributes: TrackedAttributes,
     principal: bool,
     renewed: bool,
     invalidated: bool,
@@ -97,6 +96,10 @@ impl HttpieSession {
         let is_new = loaded.is_none();
         let session = loaded.unwrap_or_else(|| ClientSession::new(host));
         let saved_parts = parts(&session);
+        let attributes = match extension_of(&session).get("attributes") {
+            Some(Value::Object(map)) => TrackedAttributes::loaded(map.clone()),
+            _ => TrackedAttributes::default(),
+        };
         Ok(HttpieSession {
             path: path.to_path_buf(),
             state: Mutex::new(State {
@@ -104,8 +107,7 @@ impl HttpieSession {
                 file: Some(file),
                 saved_parts,
                 is_new,
-                set: BTreeSet::new(),
-                removed: BTreeSet::new(),
+                attributes,
                 principal: false,
                 renewed: false,
                 invalidated: false,
@@ -152,12 +154,17 @@ fn parts(session: &ClientSession) -> Map<String, Value> {
         .collect()
 }
 
+/// The session file's extension key (this crate's part of the file), empty when absent.
+fn extension_of(session: &ClientSession) -> Map<String, Value> {
+    match session.extra().get(EXTENSION_KEY) {
+        Some(Value::Object(map)) => map.clone(),
+        _ => Map::new(),
+    }
+}
+
 impl State {
     fn extension(&self) -> Map<String, Value> {
-        match self.session.extra().get(EXTENSION_KEY) {
-            Some(Value::Object(map)) => map.clone(),
-            _ => Map::new(),
-        }
+        extension_of(&self.session)
     }
 
     fn set_extension(&mut self, extension: Map<String, Value>) {
@@ -165,19 +172,15 @@ impl State {
         self.session.set_extra(EXTENSION_KEY, value);
     }
 
-    fn attributes(&self) -> Map<String, Value> {
-        match self.extension().get("attributes") {
-            Some(Value::Object(map)) => map.clone(),
-            _ => Map::new(),
-        }
-    }
-
-    fn set_attributes(&mut self, attributes: Map<String, Value>) {
+    /// Puts the attributes into the extension key, as the file keeps them.
+    fn write_attributes(&mut self) {
         let mut extension = self.extension();
-        if attributes.is_empty() {
+        let values = self.attributes.values();
+        if values.is_empty() {
             extension.remove("attributes");
         } else {
-            extension.insert("attributes".into(), Value::Object(attributes));
+            let map = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            extension.insert("attributes".into(), Value::Object(map));
         }
         self.set_extension(extension);
     }
@@ -200,7 +203,7 @@ impl State {
     }
 
     fn changes(&self) -> Changes {
-        let mut set = self.set.clone();
+        let mut set = self.attributes.changes.set.clone();
         let now = parts(&self.session);
         for (key, name) in PART_NAMES {
             if now.get(key) != self.saved_parts.get(key) {
@@ -209,7 +212,7 @@ impl State {
         }
         Changes {
             set,
-            removed: self.removed.clone(),
+            removed: self.attributes.changes.removed.clone(),
             cleared: false,
             principal: self.principal,
             lifetime: false,
@@ -221,10 +224,16 @@ impl State {
     fn mark_saved(&mut self) {
         self.saved_parts = parts(&self.session);
         self.is_new = false;
-        self.set.clear();
-        self.removed.clear();
+        self.attributes.saved();
         self.principal = false;
         self.renewed = false;
+    }
+}
+
+fn attribute_error(key: &str, e: &serde_json::Error) -> ClientError {
+    ClientError::Attribute {
+        key: key.to_string(),
+        message: e.to_string(),
     }
 }
 
@@ -295,51 +304,28 @@ impl Session for HttpieSession {
     where
         T: DeserializeOwned + Send,
     {
-        let Some(value) = self.lock().attributes().get(key).cloned() else {
-            return Ok(None);
-        };
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(|e| ClientError::Attribute {
-                key: key.to_string(),
-                message: e.to_string(),
-            })
+        self.lock()
+            .attributes
+            .get(key)
+            .map_err(|e| attribute_error(key, &e))
     }
 
     async fn insert<T>(&self, key: &str, value: &T) -> Result<(), ClientError>
     where
         T: Serialize + Sync + ?Sized,
     {
-        let value = serde_json::to_value(value).map_err(|e| ClientError::Attribute {
-            key: key.to_string(),
-            message: e.to_string(),
-        })?;
-        let mut state = self.lock();
-        let mut attributes = state.attributes();
-        if attributes.get(key) == Some(&value) {
-            return Ok(());
-        }
-        attributes.insert(key.to_string(), value);
-        state.set_attributes(attributes);
-        state.removed.remove(key);
-        state.set.insert(key.to_string());
-        Ok(())
+        self.lock()
+            .attributes
+            .insert(key, value)
+            .map_err(|e| attribute_error(key, &e))
     }
 
     async fn remove(&self, key: &str) -> Result<bool, ClientError> {
-        let mut state = self.lock();
-        let mut attributes = state.attributes();
-        if attributes.remove(key).is_none() {
-            return Ok(false);
-        }
-        state.set_attributes(attributes);
-        state.set.remove(key);
-        state.removed.insert(key.to_string());
-        Ok(true)
+        Ok(self.lock().attributes.remove(key))
     }
 
     async fn keys(&self) -> Result<Vec<String>, ClientError> {
-        Ok(self.lock().attributes().keys().cloned().collect())
+        Ok(self.lock().attributes.keys())
     }
 
     async fn changes(&self) -> Changes {
@@ -367,6 +353,7 @@ impl Session for HttpieSession {
         if state.session.is_read_only() && !state.is_new {
             return Ok(());
         }
+        state.write_attributes();
         if let Some(file) = &state.file {
             file.save(&state.session)?;
         }
@@ -387,6 +374,8 @@ impl Session for HttpieSession {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use url::Url;
 
