@@ -221,17 +221,24 @@ where
 
 /// SQL `LIKE`: `%` any run of characters, `_` any one character.
 fn like(value: &str, pattern: &str) -> bool {
-    fn matches(value: &[char], pattern: &[char]) -> bool {
-        match pattern.split_first() {
-            None => value.is_empty(),
-            Some(('%', rest)) => (0..=value.len()).any(|skip| matches(&value[skip..], rest)),
-            Some(('_', rest)) => !value.is_empty() && matches(&value[1..], rest),
-            Some((c, rest)) => value.first() == Some(c) && matches(&value[1..], rest),
-        }
-    }
+    // One row of the match table per pattern character: `row[j]` says whether the pattern so
+    // far matches the value's first `j` characters. Time O(value × pattern), so a query full
+    // of `%` cannot stall the emulator the way backtracking would.
     let value: Vec<char> = value.chars().collect();
-    let pattern: Vec<char> = pattern.chars().collect();
-    matches(&value, &pattern)
+    let mut row = vec![false; value.len() + 1];
+    row[0] = true;
+    for p in pattern.chars() {
+        let mut next = vec![false; value.len() + 1];
+        for j in 0..=value.len() {
+            next[j] = match p {
+                '%' => row[j] || (j > 0 && next[j - 1]),
+                '_' => j > 0 && row[j - 1],
+                c => j > 0 && row[j - 1] && value[j - 1] == c,
+            };
+        }
+        row = next;
+    }
+    row[value.len()]
 }
 
 /// Numbers compare as numbers, everything else as text.
@@ -348,5 +355,10 @@ mod tests {
         assert!(!like("de", "d"));
         assert!(like("", "%"));
         assert!(!like("en", "_"));
+        assert!(like("abc", "a%c") && like("abc", "%%%") && !like("abc", "a%d"));
+        // Many wildcards against a long value that does not match: answered, not stalled.
+        let long = "a".repeat(2000);
+        assert!(!like(&long, &format!("{}b", "%a".repeat(30))));
+        assert!(like(&long, &"%a".repeat(30)));
     }
 }
