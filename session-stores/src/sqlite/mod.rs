@@ -1,6 +1,7 @@
 //! The SQLite store.
 
 pub(crate) mod attributes;
+mod checkpoint;
 mod functions;
 mod schema;
 mod store;

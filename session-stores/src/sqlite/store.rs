@@ -24,7 +24,9 @@ pub(super) const STORE: &str = "sqlite";
 /// A session store in one SQLite database file.
 ///
 /// - **WAL mode** (`synchronous=NORMAL`): readers never wait for the writer; a committed
-///   change survives a process crash (a power loss may drop the last transactions).
+///   change survives a process crash (a power loss may drop the last transactions). The WAL
+///   is copied into the database file by a checkpoint thread of the store's, not inside the
+///   commit that fills it (`checkpoint.rs`), so no write waits for a checkpoint.
 /// - **One transaction per change**: `create`, `cycle_id`, the principal limit and a save that
 ///   changes the principal or the expiry policy run in an immediate transaction that reads the
 ///   row, checks the version rule of [`Record::apply`] and writes. Any other save is a single
@@ -185,6 +187,11 @@ macro_rules! live_row {
 const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
 
 impl Shared {
+    /// The database file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub(super) fn now(&self) -> Timestamp {
         self.config.now()
     }

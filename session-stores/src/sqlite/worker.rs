@@ -34,6 +34,7 @@ use rusqlite::Connection;
 use session_core::{Error as CoreError, SessionEvent};
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::functions::PendingSaves;
 use super::store::Shared;
 use crate::error::{OpError, Result};
@@ -138,17 +139,18 @@ pub(super) struct ConnectionThread {
 
 impl ConnectionThread {
     /// Starts a thread named `name` that runs jobs on `conn`, whose `session_apply` reads
-    /// `saves`.
+    /// `saves`, and the checkpoint thread that keeps its WAL short.
     pub(super) fn spawn(
         name: &str,
         conn: Connection,
         saves: PendingSaves,
         shared: std::sync::Arc<Shared>,
     ) -> Result<Self> {
+        let checkpointer = Checkpointer::start(shared.path(), &conn)?;
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || serve(&conn, &saves, &shared, &queue))
+            .spawn(move || serve(&conn, &saves, &shared, &checkpointer, &queue))
             .map_err(|e| crate::error::Error::io("start a thread for", name, e))?;
         Ok(ConnectionThread {
             jobs: Some(jobs),
@@ -194,11 +196,13 @@ impl Drop for ConnectionThread {
     }
 }
 
-/// The thread's loop: take what is queued, run it as a batch, reply; until the channel closes.
+/// The thread's loop: take what is queued, run it as a batch, reply, and check the WAL after
+/// writes; until the channel closes.
 fn serve(
     conn: &Connection,
     saves: &PendingSaves,
     shared: &Shared,
+    checkpointer: &Checkpointer,
     queue: &mpsc::Receiver<Box<dyn Job>>,
 ) {
     while let Ok(first) = queue.recv() {
@@ -211,6 +215,7 @@ fn serve(
         }
         if batch.iter().any(|job| job.writes()) {
             write_batch(conn, saves, shared, batch);
+            checkpointer.after_commit(conn);
         } else {
             read_batch(conn, saves, shared, batch);
         }
