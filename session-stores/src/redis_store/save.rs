@@ -132,8 +132,8 @@ fn save_args(now: Timestamp, changes: &ChangeSet, loaded_version: u64) -> Vec<Ve
     let field = |name: &String| [b"a:", name.as_bytes()].concat();
     args.extend(changes.upserts.keys().map(field));
     args.extend(changes.removals.iter().map(field));
-    args.extend(changes.upserts.values().cloned());
     args.extend(changes.additions.keys().map(field));
+    args.extend(changes.upserts.values().cloned());
     args.extend(
         changes
             .additions

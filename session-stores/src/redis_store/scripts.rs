@@ -145,8 +145,8 @@ return {'ok'}
 /// `save`: applies a change set with the version rule of `Record::apply`.
 ///
 /// ARGV = now, loaded version, n (upserts), r (removals), options, the options' arguments, the
-/// n + r field names (`a:<name>`, upserts first), the n values, then the additions' d field
-/// names and d amounts. Options is empty for the common save that only sets and removes
+/// n + r field names (`a:<name>`, upserts first), the additions' d field names, the n values,
+/// then the d amounts (the names side by side, so one `HMGET` reads every touched field). Options is empty for the common save that only sets and removes
 /// attributes; otherwise it holds `c` (cleared first), `s` (principal set: its argument is the
 /// principal) or `r` (principal removed), `e` (new expiry policy: arguments idle and absolute
 /// milliseconds, '' when off) and `a` (additions: the argument is d), their arguments in that
@@ -163,7 +163,7 @@ return {'ok'}
 /// `{'limit_size', n}`.
 ///
 /// Without a clear it makes three calls whatever the number of changed attributes: one
-/// `HMGET` of the metadata and the touched attributes, one `HSET` (plus an `HDEL` when
+/// `HMGET` of the metadata and the touched attributes (additions included), one `HSET` (plus an `HDEL` when
 /// something is removed) and the expiry. When the record is still at the loaded version, no
 /// attribute can be newer, so the attributes' versions are not even parsed.
 const SAVE: &str = r#"
@@ -188,13 +188,18 @@ if options ~= '' then
   end
 end
 local names_end = at + n + r - 1
-local adds_at = names_end + n + 1
+local adds_at = names_end + 1
+-- An upsert's value is this far after its name; the additions' amounts follow the values.
+local vo = n + r + adds
+local amounts_at = adds_at + adds + n
 
--- The metadata and the touched attributes' old values (got[1], got[2 …]).
+-- The metadata and the touched attributes' old values (got[1], then the n + r upserted and
+-- removed ones, then the additions').
 local function fetch()
-  if n + r <= 200 then return redis.call('HMGET', key, 'm', unpack(ARGV, at, names_end)) end
+  local last = names_end + adds
+  if last - at < 200 then return redis.call('HMGET', key, 'm', unpack(ARGV, at, last)) end
   local names = {}
-  for k = at, names_end do names[#names + 1] = ARGV[k] end
+  for k = at, last do names[#names + 1] = ARGV[k] end
   local got = batched('HMGET', key, names)
   table.insert(got, 1, redis.call('HGET', key, 'm'))
   return got
@@ -255,7 +260,7 @@ elseif old_principal then
   size = size - #old_principal
 end
 for k = at, at + n - 1 do
-  size = size + #ARGV[k] - 2 + #ARGV[k + n + r]
+  size = size + #ARGV[k] - 2 + #ARGV[k + vo]
   count = count + 1
 end
 if new_principal then size = size + #new_principal end
@@ -265,20 +270,19 @@ local sums = {}
 if adds > 0 then
   local refused = function(field, why) return {'addition', string.sub(field, 3), why} end
   if codec ~= '1' then return refused(ARGV[adds_at], 'additions need a record of the JSON codec') end
-  local upserted, removed, names = {}, {}, {}
-  for k = at, at + n - 1 do upserted[ARGV[k]] = ARGV[k + n + r] end
+  local upserted, removed = {}, {}
+  for k = at, at + n - 1 do upserted[ARGV[k]] = ARGV[k + vo] end
   for k = at + n, names_end do removed[ARGV[k]] = true end
-  for k = adds_at, adds_at + adds - 1 do names[#names + 1] = ARGV[k] end
-  local old = batched('HMGET', key, names)
   for j = 1, adds do
-    local field = names[j]
-    local amount = tonumber(ARGV[adds_at + adds + j - 1])
+    local field = ARGV[adds_at + j - 1]
+    local old_value = got[n + r + 1 + j]
+    local amount = tonumber(ARGV[amounts_at + j - 1])
     if not amount or math.abs(amount) > MAX_SAFE then
       return refused(field, OUT_OF_RANGE)
     end
     local base, existing = upserted[field], false
-    if (not base) and (not cleared) and (not removed[field]) and old[j] then
-      existing = string.sub(old[j], string.find(old[j], ' ', 1, true) + 1)
+    if (not base) and (not cleared) and (not removed[field]) and old_value then
+      existing = string.sub(old_value, string.find(old_value, ' ', 1, true) + 1)
       base = existing
     end
     local value = 0
@@ -326,7 +330,7 @@ end
 local set = {}
 for k = at, at + n - 1 do
   set[#set + 1] = ARGV[k]
-  set[#set + 1] = prefix .. ARGV[k + n + r]
+  set[#set + 1] = prefix .. ARGV[k + vo]
 end
 -- After the upserts: HSET keeps the last value of a field named twice.
 for k = 1, #sums, 2 do
