@@ -135,8 +135,9 @@ local m = meta(key)
 if m then
   local e = lifetime(m)
   if (not e) or e > tonumber(ARGV[1]) then return {'exists'} end
+  -- An expired record's attributes must not show through the new one's.
+  redis.call('DEL', key)
 end
-redis.call('DEL', key)
 batched('HSET', key, ARGV, 3)
 set_ttl(key, ARGV[2] ~= '' and tonumber(ARGV[2]))
 return {'ok'}
