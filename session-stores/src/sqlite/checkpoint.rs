@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
 use rusqlite::hooks::Wal;
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
@@ -69,7 +69,11 @@ impl Checkpointer {
     /// checkpoint thread on a connection of its own to the database at `path`. Only the thread
     /// that will commit on `writer` may call [`after_commit`](Self::after_commit).
     pub(super) fn start(path: &Path, writer: &Connection) -> Result<Self> {
-        let conn = Connection::open(path)?;
+        // As the store's own connection is opened, but never creating: the file exists.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         writer.wal_hook(Some(record_wal_size));
         let (nudge, nudges) = mpsc::sync_channel::<()>(1);
         let state = Arc::new(AtomicU8::new(IDLE));
