@@ -181,7 +181,20 @@ impl SessionKey {
 
     /// The 64-digit lowercase hex form (safe for file names, Redis keys and logs).
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut text = String::with_capacity(64);
+        self.push_hex(&mut text);
+        text
+    }
+
+    /// Appends the 64-digit lowercase hex form to `out`, for callers building a longer name
+    /// (a Redis key, a file path) without a string of its own for the digits.
+    pub fn push_hex(&self, out: &mut String) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.reserve(64);
+        for byte in self.0 {
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        }
     }
 
     /// A short form for log lines: the first 12 hex digits.

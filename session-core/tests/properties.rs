@@ -274,6 +274,15 @@ proptest! {
     }
 
     #[test]
+    fn a_keys_hex_is_the_lowercase_hex_of_its_bytes(bytes in any::<[u8; 32]>()) {
+        let key = SessionKey::from_bytes(bytes);
+        prop_assert_eq!(key.to_hex(), hex::encode(bytes));
+        let mut name = String::from("app:s:{");
+        key.push_hex(&mut name);
+        prop_assert_eq!(name, format!("app:s:{{{}", hex::encode(bytes)));
+    }
+
+    #[test]
     fn ids_round_trip_and_their_keys_are_stable(_seed in any::<u8>()) {
         let id = SessionId::generate().unwrap();
         let parsed = SessionId::parse(&id.expose_secret()).unwrap();

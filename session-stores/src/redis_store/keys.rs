@@ -30,7 +30,13 @@ impl Keys {
     }
 
     pub(crate) fn session(&self, key: &SessionKey) -> String {
-        format!("{}s:{{{}}}", self.prefix, key.to_hex())
+        // Built on every command of a session: one allocation, no formatting machinery.
+        let mut name = String::with_capacity(self.prefix.len() + 67);
+        name.push_str(&self.prefix);
+        name.push_str("s:{");
+        key.push_hex(&mut name);
+        name.push('}');
+        name
     }
 
     pub(crate) fn all(&self) -> String {
