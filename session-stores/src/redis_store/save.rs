@@ -23,7 +23,7 @@ impl Inner {
         let limits = &self.config.limits;
         let args = save_args(self.now(), changes, loaded_version);
         let reply = self
-            .run_decoded(OP, &self.scripts.save, &self.keys.session(key), args)
+            .run_decoded(OP, &self.scripts.save, &[&self.keys.session(key)], args)
             .await?;
         match reply {
             // The common save (only attributes changed): the new version alone.

@@ -129,6 +129,10 @@ const UPGRADE: &str = r#"
 
 /// `create`: ARGV = now, the expiry ('' for never), then field/value pairs. Refuses when a
 /// live record is there; replaces an expired one. Returns `{'ok'}` or `{'exists'}`.
+///
+/// On a single server the indexes may come along (KEYS[2] all sessions, KEYS[3] expiry,
+/// KEYS[4] the principal's set when the record has a principal), so a new session is one
+/// command instead of three; in a Cluster they live in other slots and the store adds them.
 const CREATE: &str = r#"
 local key = KEYS[1]
 local m = meta(key)
@@ -140,6 +144,12 @@ if m then
 end
 batched('HSET', key, ARGV, 3)
 set_ttl(key, ARGV[2] ~= '' and tonumber(ARGV[2]))
+if KEYS[2] then
+  local hex = string.match(key, '{(%x+)}$')
+  redis.call('ZADD', KEYS[2], 0, hex)
+  redis.call('ZADD', KEYS[3], ARGV[2] ~= '' and ARGV[2] or '+inf', hex)
+  if KEYS[4] then redis.call('SADD', KEYS[4], hex) end
+end
 return {'ok'}
 "#;
 

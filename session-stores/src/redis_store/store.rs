@@ -115,15 +115,18 @@ impl Inner {
         self.conn.clone()
     }
 
+    /// Runs `script` on `keys` (the session's hash first) with `args`.
     pub(super) async fn run_script<T: redis::FromRedisValue>(
         &self,
         operation: &'static str,
         script: &Script,
-        key: &str,
+        keys: &[&str],
         args: Vec<Vec<u8>>,
     ) -> CoreResult<T> {
         let mut invocation = script.prepare_invoke();
-        invocation.key(key);
+        for key in keys {
+            invocation.key(*key);
+        }
         for arg in args {
             invocation.arg(arg);
         }
@@ -138,10 +141,10 @@ impl Inner {
         &self,
         operation: &'static str,
         script: &Script,
-        key: &str,
+        keys: &[&str],
         args: Vec<Vec<u8>>,
     ) -> CoreResult<ScriptReply> {
-        let reply: redis::Value = self.run_script(operation, script, key, args).await?;
+        let reply: redis::Value = self.run_script(operation, script, keys, args).await?;
         replies::decode(reply).map_err(|reply| bad_reply(operation, &reply))
     }
 
@@ -188,7 +191,7 @@ impl Inner {
             .run_decoded(
                 operation,
                 &self.scripts.delete,
-                &self.keys.session(key),
+                &[&self.keys.session(key)],
                 vec![millis_arg(self.now())],
             )
             .await?;
@@ -206,22 +209,28 @@ impl Inner {
         }
     }
 
-    /// Runs the create script for `record`; `false` when a live record holds the key.
+    /// Runs the create script for `record`; `false` when a live record holds the key. With
+    /// `indexed`, the script also adds the record to the indexes, which a single server (not a
+    /// Cluster, where they live in other slots) lets one script do.
     pub(super) async fn put_new(
         &self,
         operation: &'static str,
         record: &Record,
+        indexed: bool,
     ) -> CoreResult<bool> {
         let expires = record.expires_at().map(millis_arg).unwrap_or_default();
         let mut args = vec![millis_arg(self.now()), expires];
         args.extend(record_fields(record));
+        let session = self.keys.session(&record.key);
+        let (all, expiry) = (self.keys.all(), self.keys.expiry());
+        let principal = record.principal.as_deref().map(|p| self.keys.principal(p));
+        let mut keys = vec![session.as_str()];
+        if indexed {
+            keys.extend([all.as_str(), expiry.as_str()]);
+            keys.extend(principal.as_deref());
+        }
         let reply = self
-            .run_decoded(
-                operation,
-                &self.scripts.create,
-                &self.keys.session(&record.key),
-                args,
-            )
+            .run_decoded(operation, &self.scripts.create, &keys, args)
             .await?;
         match reply {
             ScriptReply::Created => Ok(true),
@@ -240,7 +249,7 @@ impl Inner {
             return Err(CoreError::Gone { key: *old });
         };
         let moved = record.with_key(*new);
-        if !self.put_new(OP, &moved).await? {
+        if !self.put_new(OP, &moved, false).await? {
             return Err(CoreError::AlreadyExists { key: *new });
         }
         let removed: i64 = {
@@ -288,17 +297,20 @@ impl SessionStore for RedisStore {
                     None => return Err(refusal),
                 },
             };
-            if !inner.put_new(OP, record).await? {
+            let indexed_by_script = !inner.cluster;
+            if !inner.put_new(OP, record, indexed_by_script).await? {
                 return Err(CoreError::AlreadyExists { key: record.key });
             }
-            inner
-                .index_add(
-                    OP,
-                    &record.key,
-                    record.principal.as_deref(),
-                    record.expires_at(),
-                )
-                .await?;
+            if !indexed_by_script {
+                inner
+                    .index_add(
+                        OP,
+                        &record.key,
+                        record.principal.as_deref(),
+                        record.expires_at(),
+                    )
+                    .await?;
+            }
             inner.evict(OP, evicted).await
         };
         inner
@@ -355,7 +367,7 @@ impl SessionStore for RedisStore {
             .run_script(
                 OP,
                 &inner.scripts.touch,
-                &inner.keys.session(key),
+                &[&inner.keys.session(key)],
                 vec![millis_arg(inner.now())],
             )
             .await?;
@@ -415,7 +427,7 @@ impl SessionStore for RedisStore {
                 .run_decoded(
                     OP,
                     &inner.scripts.delete_if_expired,
-                    &inner.keys.session(&key),
+                    &[&inner.keys.session(&key)],
                     vec![millis_arg(now)],
                 )
                 .await?;
