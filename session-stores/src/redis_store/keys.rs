@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 /// - `<prefix>l:<sha256 of the principal>`: a short lease held while a write checks the
 ///   principal's session limit (see `principal_lease`).
 ///
-/// The index keys live in their own slots and are updated right after the session's script.
+/// The index keys live in their own slots and are updated right after the session's script (on
+/// a single server, where one script may touch them all, a create's script adds them itself).
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     prefix: String,

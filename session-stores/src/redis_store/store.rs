@@ -34,7 +34,8 @@ const CYCLE_ATTEMPTS: usize = 8;
 ///   Redis purges it by itself within a minute of its expiry (a touch or save renews the TTL
 ///   only when the expiry moves into another minute).
 /// - **Indexes** (`<prefix>all`, `<prefix>expiry`, `<prefix>p:<principal digest>`) live in their
-///   own keys (their own slots in a cluster) and are updated right after a session's script;
+///   own keys (their own slots in a cluster) and are updated right after a session's script
+///   (on a single server, a create's script adds them itself);
 ///   entries whose session Redis purged are dropped lazily and by
 ///   [`delete_expired`](SessionStore::delete_expired), which should run periodically. `count`
 ///   is exact; it is cheapest right after a sweep.
