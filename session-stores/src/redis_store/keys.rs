@@ -19,11 +19,18 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     prefix: String,
+    /// The two index names every create and delete uses, named once.
+    all: String,
+    expiry: String,
 }
 
 impl Keys {
     pub(crate) fn new(prefix: String) -> Self {
-        Keys { prefix }
+        Keys {
+            all: format!("{prefix}all"),
+            expiry: format!("{prefix}expiry"),
+            prefix,
+        }
     }
 
     pub(crate) fn prefix(&self) -> &str {
@@ -40,12 +47,12 @@ impl Keys {
         name
     }
 
-    pub(crate) fn all(&self) -> String {
-        format!("{}all", self.prefix)
+    pub(crate) fn all(&self) -> &str {
+        &self.all
     }
 
-    pub(crate) fn expiry(&self) -> String {
-        format!("{}expiry", self.prefix)
+    pub(crate) fn expiry(&self) -> &str {
+        &self.expiry
     }
 
     pub(crate) fn principal(&self, principal: &str) -> String {

@@ -157,8 +157,9 @@ return {'ok'}
 ///
 /// ARGV = now, loaded version, n (upserts), r (removals), options, the options' arguments, the
 /// n + r field names (`a:<name>`, upserts first), the additions' d field names, the n values,
-/// then the d amounts (the names side by side, so one `HMGET` reads every touched field). Options is empty for the common save that only sets and removes
-/// attributes; otherwise it holds `c` (cleared first), `s` (principal set: its argument is the
+/// then the d amounts (the names side by side, so one `HMGET` reads every touched field).
+/// Options is empty for the common save that only sets and removes attributes; otherwise it
+/// holds `c` (cleared first), `s` (principal set: its argument is the
 /// principal) or `r` (principal removed), `e` (new expiry policy: arguments idle and absolute
 /// milliseconds, '' when off) and `a` (additions: the argument is d), their arguments in that
 /// order.
@@ -174,8 +175,8 @@ return {'ok'}
 /// `{'limit_size', n}`.
 ///
 /// Without a clear it makes three calls whatever the number of changed attributes: one
-/// `HMGET` of the metadata and the touched attributes (additions included), one `HSET` (plus an `HDEL` when
-/// something is removed) and the expiry. When the record is still at the loaded version, no
+/// `HMGET` of the metadata and the touched attributes (additions included), one `HSET` (plus
+/// an `HDEL` when something is removed) and the expiry. When the record is still at the loaded version, no
 /// attribute can be newer, so the attributes' versions are not even parsed.
 const SAVE: &str = r#"
 local key = KEYS[1]

@@ -223,11 +223,14 @@ impl Inner {
         let mut args = vec![millis_arg(self.now()), expires];
         args.extend(record_fields(record));
         let session = self.keys.session(&record.key);
-        let (all, expiry) = (self.keys.all(), self.keys.expiry());
-        let principal = record.principal.as_deref().map(|p| self.keys.principal(p));
+        let principal = record
+            .principal
+            .as_deref()
+            .filter(|_| indexed)
+            .map(|p| self.keys.principal(p));
         let mut keys = vec![session.as_str()];
         if indexed {
-            keys.extend([all.as_str(), expiry.as_str()]);
+            keys.extend([self.keys.all(), self.keys.expiry()]);
             keys.extend(principal.as_deref());
         }
         let reply = self

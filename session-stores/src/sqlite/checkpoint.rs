@@ -10,10 +10,10 @@
 //! So the connection thread's connection has no automatic checkpoint. A WAL hook records the
 //! WAL's size after each commit, and past [`NUDGE_FRAMES`] the connection thread nudges a
 //! checkpoint thread with a connection of its own, which copies the WAL into the database file
-//! (`PASSIVE`: it never waits on, nor blocks, the writer or a reader), pass after pass until
-//! a pass finds little new. Commits go on meanwhile, so the passes leave the last few frames
-//! behind, and a WAL starts over from its beginning only once all of it has been copied. So
-//! the connection thread then copies the rest itself, which is a few frames' work, and its
+//! (`PASSIVE`: it never waits on, nor blocks, the writer or a reader), pass after pass (at
+//! most eight) until a pass finds little new. Commits go on meanwhile, so the passes leave the
+//! last frames behind, and a WAL starts over from its beginning only once all of it has been
+//! copied. So the connection thread then copies the rest itself, usually a few frames, and its
 //! next write starts the WAL over: the file stays near its nudge size instead of growing with
 //! every write. Should the checkpoint thread be gone, the connection thread checkpoints
 //! itself, as SQLite would have.
@@ -37,6 +37,10 @@ const NUDGE_FRAMES: c_int = 1_000;
 
 /// A checkpoint pass that finds fewer new frames than this is the checkpoint thread's last.
 const CAUGHT_UP_FRAMES: c_int = 64;
+
+/// The most passes per nudge: writes faster than a pass copies (a slow disk) would otherwise
+/// keep the thread copying while the WAL, never restarted, grows.
+const MAX_PASSES: usize = 8;
 
 /// The checkpoint thread has no pass to do or under way.
 const IDLE: u8 = 0;
@@ -134,13 +138,14 @@ fn copy_on_writer(writer: &Connection) {
 }
 
 /// Copies the WAL pass after pass, each taking what was committed during the one before,
-/// until a pass finds less than [`CAUGHT_UP_FRAMES`] new frames: what is left for the writing
-/// connection to copy is then about that much.
+/// until a pass finds less than [`CAUGHT_UP_FRAMES`] new frames (what is left for the writing
+/// connection to copy is then about that much), at most [`MAX_PASSES`] times.
 fn catch_up(conn: &Connection) {
     let mut copied_to = 0;
-    while let Some(frames) = copy_wal(conn) {
+    for _ in 0..MAX_PASSES {
+        let Some(frames) = copy_wal(conn) else { return };
         if frames - copied_to < CAUGHT_UP_FRAMES {
-            break;
+            return;
         }
         copied_to = frames;
     }
