@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Mutex, MutexGuard};
+// An uncontended lock and unlock here is two atomic operations; tokio's fair mutex also takes
+// its semaphore's internal lock on every release, on every request that uses a session.
+use futures_util::lock::{Mutex, MutexGuard};
 
 use crate::change_set::{ChangeSet, PrincipalChange};
 use crate::clock::Timestamp;

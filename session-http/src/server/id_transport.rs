@@ -88,21 +88,29 @@ pub fn token_from_cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&
 /// What the cookies called `name` present: the distinct well-formed ids among them (one, or
 /// [`Presented::Several`]), else the first malformed value.
 pub(crate) fn presented_in_cookies(headers: &HeaderMap, name: &str) -> Option<Presented> {
-    let mut ids: Vec<SessionId> = Vec::new();
+    // The usual request carries one id: it is kept aside, and a list is made only for others.
+    let mut first_id: Option<SessionId> = None;
+    let mut other_ids: Vec<SessionId> = Vec::new();
     let mut first_malformed = None;
     for value in cookie_values(headers, name) {
         match SessionId::parse(value) {
-            Ok(id) if !ids.contains(&id) => ids.push(id),
-            Ok(_) => {}
+            Ok(id) => match &first_id {
+                None => first_id = Some(id),
+                Some(first) if *first != id && !other_ids.contains(&id) => other_ids.push(id),
+                Some(_) => {}
+            },
             Err(_) => {
                 first_malformed.get_or_insert(value);
             }
         }
     }
-    match ids.len() {
-        0 => first_malformed.map(|value| Presented::Malformed(value.to_owned())),
-        1 => ids.pop().map(Presented::Id),
-        _ => Some(Presented::Several(ids)),
+    match first_id {
+        None => first_malformed.map(|value| Presented::Malformed(value.to_owned())),
+        Some(id) if other_ids.is_empty() => Some(Presented::Id(id)),
+        Some(id) => {
+            other_ids.insert(0, id);
+            Some(Presented::Several(other_ids))
+        }
     }
 }
 
