@@ -426,19 +426,27 @@ impl SessionStore for MemoryStore {
             let mut events = Vec::new();
             let dropped = {
                 let mut shard = inner.write(inner.shard_of(&record.key))?;
-                if shard.get(&record.key).is_some_and(|r| !r.is_expired(now)) {
-                    return Err(Error::AlreadyExists { key: record.key });
+                // One probe of the table finds the slot: in a store of many sessions each
+                // probe is a cache miss.
+                match shard.get_mut(&record.key) {
+                    Some(existing) if !existing.is_expired(now) => {
+                        return Err(Error::AlreadyExists { key: record.key });
+                    }
+                    Some(expired) => {
+                        if let Some(refusal) = refusal {
+                            return Err(refusal);
+                        }
+                        vec![std::mem::replace(expired, record.clone())]
+                    }
+                    None => {
+                        if let Some(refusal) = refusal {
+                            return Err(refusal);
+                        }
+                        let dropped = inner.make_shard_room(&mut shard, now, &mut events);
+                        shard.insert(record.key, record.clone());
+                        dropped
+                    }
                 }
-                if let Some(refusal) = refusal {
-                    return Err(refusal);
-                }
-                let dropped = if shard.contains_key(&record.key) {
-                    shard.remove(&record.key).into_iter().collect()
-                } else {
-                    inner.make_shard_room(&mut shard, now, &mut events)
-                };
-                shard.insert(record.key, record.clone());
-                dropped
             };
             for old in dropped {
                 inner.index_remove(&old.principal, &old.key)?;

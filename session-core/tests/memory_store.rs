@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{
-    Codec, EventKind, Events, ExpiryPolicy, MemoryStore, MockClock, Record, SessionId,
-    SessionStore, StoreConfig,
+    Codec, EventKind, Events, ExpiryPolicy, MemoryStore, MockClock, PrincipalIndex, Record,
+    SessionId, SessionStore, StoreConfig,
 };
 
 fn record(clock: &MockClock, expiry: ExpiryPolicy) -> Record {
@@ -52,6 +52,48 @@ async fn a_full_store_evicts_expired_records_first_then_the_least_recently_used(
     }
     assert_eq!(events.count(EventKind::Evicted), 1);
     assert_eq!(store.count().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_create_takes_over_the_key_of_an_expired_record_and_refuses_a_live_one() {
+    use session_core::Clock;
+    let clock = MockClock::new();
+    let store = MemoryStore::builder()
+        .capacity(1)
+        .shards(1)
+        .clock(clock.shared())
+        .sweep_interval(None)
+        .build();
+    let mut first = record(&clock, ExpiryPolicy::idle(Duration::from_secs(60)));
+    first.principal = Some("alice".into());
+    store.create(&first).await.unwrap();
+    let mut again = Record::new(first.key, Codec::Json, ExpiryPolicy::NEVER, clock.now());
+    let refused = store.create(&again).await;
+    assert!(
+        matches!(refused, Err(session_core::Error::AlreadyExists { .. })),
+        "{refused:?}"
+    );
+
+    clock.advance(Duration::from_secs(61));
+    again.created_at = clock.now();
+    again.last_access = clock.now();
+    again.principal = Some("bob".into());
+    // The full store (capacity 1) evicts nothing: the expired record's slot is reused.
+    store.create(&again).await.unwrap();
+    let stored = store.load(&first.key).await.unwrap().unwrap();
+    assert_eq!(stored.principal.as_deref(), Some("bob"));
+    assert_eq!(stored.expiry, ExpiryPolicy::NEVER);
+    assert_eq!(store.count().await.unwrap(), 1);
+    // The expired record's principal no longer lists it.
+    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+    let bobs: Vec<_> = store
+        .sessions_of("bob")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(bobs, vec![first.key]);
 }
 
 #[tokio::test(start_paused = true)]
