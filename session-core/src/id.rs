@@ -71,16 +71,18 @@ impl SessionId {
                 actual: text.len(),
             });
         }
-        if let Some(position) = text
+        let mut bytes = [0u8; ID_BYTES];
+        // The decoder checks the alphabet itself; the scan that names the offending position
+        // runs only for text it refused.
+        if let Ok(ID_BYTES) = URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            return Ok(SessionId(bytes));
+        }
+        match text
             .bytes()
             .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         {
-            return Err(IdError::Alphabet { position });
-        }
-        let mut bytes = [0u8; ID_BYTES];
-        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(ID_BYTES) => Ok(SessionId(bytes)),
-            _ => Err(IdError::NotCanonical),
+            Some(position) => Err(IdError::Alphabet { position }),
+            None => Err(IdError::NotCanonical),
         }
     }
 

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
 use proptest::prelude::*;
 use session_core::testkit::InstrumentedStore;
 use session_core::{
-    Attribute, ChangeSet, Codec, ExpiryPolicy, Limits, MemoryStore, MockClock, PrincipalChange,
-    Record, SaveOutcome, SessionConfig, SessionId, SessionKey, SessionManager, Timestamp,
-    TouchPolicy, decode_record, encode_record,
+    Attribute, ChangeSet, Codec, ExpiryPolicy, IdError, Limits, MemoryStore, MockClock,
+    PrincipalChange, Record, SaveOutcome, SessionConfig, SessionId, SessionKey, SessionManager,
+    Timestamp, TouchPolicy, decode_record, encode_record,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -270,6 +271,23 @@ proptest! {
         }
         if let Ok(key) = SessionKey::parse(&text) {
             prop_assert_eq!(key.to_hex(), text);
+        }
+    }
+
+    #[test]
+    fn a_43_character_text_is_an_id_or_names_its_first_foreign_byte(
+        text in "[A-Za-z0-9_=+/. -]{43}",
+    ) {
+        let foreign = text
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        match (SessionId::parse(&text), foreign) {
+            (Ok(id), None) => prop_assert_eq!(id.expose_secret(), text),
+            (Err(IdError::NotCanonical), None) => {
+                prop_assert!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&text).is_err());
+            }
+            (Err(IdError::Alphabet { position }), Some(first)) => prop_assert_eq!(position, first),
+            (other, foreign) => prop_assert!(false, "{:?} for first foreign byte {:?}", other, foreign),
         }
     }
 
