@@ -428,20 +428,16 @@ impl SessionStore for MemoryStore {
                 let mut shard = inner.write(inner.shard_of(&record.key))?;
                 // One probe of the table finds the slot: in a store of many sessions each
                 // probe is a cache miss.
-                match shard.get_mut(&record.key) {
-                    Some(existing) if !existing.is_expired(now) => {
-                        return Err(Error::AlreadyExists { key: record.key });
-                    }
-                    Some(expired) => {
-                        if let Some(refusal) = refusal {
-                            return Err(refusal);
-                        }
-                        vec![std::mem::replace(expired, record.clone())]
-                    }
+                let slot = shard.get_mut(&record.key);
+                if slot.as_ref().is_some_and(|r| !r.is_expired(now)) {
+                    return Err(Error::AlreadyExists { key: record.key });
+                }
+                if let Some(refusal) = refusal {
+                    return Err(refusal);
+                }
+                match slot {
+                    Some(expired) => vec![std::mem::replace(expired, record.clone())],
                     None => {
-                        if let Some(refusal) = refusal {
-                            return Err(refusal);
-                        }
                         let dropped = inner.make_shard_room(&mut shard, now, &mut events);
                         shard.insert(record.key, record.clone());
                         dropped
