@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cmd;
 use session_core::StoreConfig;
 
+use super::auto_pipeline::AutoPipeline;
 use super::connection::Connection;
 use super::keys::Keys;
 use super::scripts::Scripts;
@@ -73,7 +74,8 @@ impl RedisStoreBuilder {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_with_config(client, manager_config).await?;
-        self.finish(Connection::Single(conn), false).await
+        self.finish(Connection::Single(AutoPipeline::new(conn)), false)
+            .await
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`redis://HOST:PORT`).

@@ -1,22 +1,24 @@
 //! One connection type over a single server and a cluster, both reconnecting by themselves,
 //! and the client for a server URL (TLS with a given CA included).
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::aio::ConnectionLike;
 #[cfg(feature = "redis-cluster")]
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+use super::auto_pipeline::AutoPipeline;
 use crate::{Error, Result};
 
 /// A multiplexed connection: cheap to clone, shared by all tasks.
 ///
-/// - `Single`: a [`ConnectionManager`], which reconnects in the background after the server
-///   goes away; requests made while it is down fail with a connection error.
+/// - `Single`: a [`redis::aio::ConnectionManager`], which reconnects in the background after
+///   the server goes away (requests made while it is down fail with a connection error), with
+///   the single commands of concurrent tasks written together ([`AutoPipeline`]).
 /// - `Cluster` (feature `redis-cluster`): a cluster connection, which routes each command to
 ///   the node owning its slot, follows `MOVED`/`ASK` and reconnects to nodes that come back.
 #[derive(Clone)]
 pub(crate) enum Connection {
-    Single(ConnectionManager),
+    Single(AutoPipeline),
     #[cfg(feature = "redis-cluster")]
     Cluster(ClusterConnection),
 }

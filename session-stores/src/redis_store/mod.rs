@@ -1,5 +1,6 @@
 //! The Redis store: one server or a Redis Cluster.
 
+mod auto_pipeline;
 mod builder;
 mod connection;
 pub(crate) mod fields;
