@@ -14,6 +14,12 @@ const PREFIX: &str = "pipelined:";
 
 async fn server_and_store() -> Option<(RedisServer, RedisStore, redis::aio::MultiplexedConnection)>
 {
+    server_and_store_with(true).await
+}
+
+async fn server_and_store_with(
+    auto_pipeline: bool,
+) -> Option<(RedisServer, RedisStore, redis::aio::MultiplexedConnection)> {
     let server = match RedisServer::start() {
         Ok(server) => server,
         Err(missing) => {
@@ -23,6 +29,7 @@ async fn server_and_store() -> Option<(RedisServer, RedisStore, redis::aio::Mult
     };
     let store = RedisStore::builder()
         .prefix(PREFIX)
+        .auto_pipeline(auto_pipeline)
         .connect(&server.url())
         .await
         .unwrap();
@@ -210,4 +217,21 @@ async fn a_load_given_up_after_it_was_queued_strands_no_other_command() {
     .unwrap()
     .unwrap();
     assert_eq!(owner(&found), wanted.key.to_hex());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn with_auto_pipelining_off_concurrent_loads_still_get_their_own_records() {
+    let Some((_server, store, _admin)) = server_and_store_with(false).await else {
+        return;
+    };
+    let records: Vec<Record> = (0..16).map(|_| record_of_its_own()).collect();
+    for record in &records {
+        store.create(record).await.unwrap();
+    }
+    for (record, result) in records
+        .iter()
+        .zip(load_concurrently(&store, &records).await)
+    {
+        assert_eq!(owner(&result.unwrap().unwrap()), record.key.to_hex());
+    }
 }

@@ -23,6 +23,7 @@ pub struct RedisStoreBuilder {
     config: StoreConfig,
     connection_timeout: Duration,
     response_timeout: Duration,
+    auto_pipeline: bool,
 }
 
 impl RedisStoreBuilder {
@@ -50,6 +51,17 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Whether the single commands of concurrent tasks are written to the server together, as
+    /// one pipeline (default on; one server only, a Cluster routes each command itself). On,
+    /// a command waits until the tasks ready on its worker have queued theirs: under load that
+    /// saves a write and a server wake-up per command (1.4–1.6x the reads per second at 8–64
+    /// concurrent requests, `benches/RESULTS.md`); on an idle server it costs one more system
+    /// call per command.
+    pub fn auto_pipeline(mut self, on: bool) -> Self {
+        self.auto_pipeline = on;
+        self
+    }
+
     fn check_prefix(&self) -> Result<()> {
         if self.prefix.contains(['{', '}']) {
             return Err(Error::BadUrl {
@@ -74,8 +86,12 @@ impl RedisStoreBuilder {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_with_config(client, manager_config).await?;
-        self.finish(Connection::Single(AutoPipeline::new(conn)), false)
-            .await
+        let conn = if self.auto_pipeline {
+            Connection::Pipelined(AutoPipeline::new(conn))
+        } else {
+            Connection::Single(conn)
+        };
+        self.finish(conn, false).await
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`redis://HOST:PORT`).
@@ -117,6 +133,7 @@ impl RedisStore {
             config: StoreConfig::default(),
             connection_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
+            auto_pipeline: true,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One connection type over a single server and a cluster, both reconnecting by themselves,
 //! and the client for a server URL (TLS with a given CA included).
 
-use redis::aio::ConnectionLike;
+use redis::aio::{ConnectionLike, ConnectionManager};
 #[cfg(feature = "redis-cluster")]
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
@@ -11,14 +11,16 @@ use crate::{Error, Result};
 
 /// A multiplexed connection: cheap to clone, shared by all tasks.
 ///
-/// - `Single`: a [`redis::aio::ConnectionManager`], which reconnects in the background after
-///   the server goes away (requests made while it is down fail with a connection error), with
-///   the single commands of concurrent tasks written together ([`AutoPipeline`]).
+/// - `Single`: a [`ConnectionManager`], which reconnects in the background after the server
+///   goes away; requests made while it is down fail with a connection error.
+/// - `Pipelined`: the same, with the single commands of concurrent tasks written together
+///   ([`AutoPipeline`]).
 /// - `Cluster` (feature `redis-cluster`): a cluster connection, which routes each command to
 ///   the node owning its slot, follows `MOVED`/`ASK` and reconnects to nodes that come back.
 #[derive(Clone)]
 pub(crate) enum Connection {
-    Single(AutoPipeline),
+    Single(ConnectionManager),
+    Pipelined(AutoPipeline),
     #[cfg(feature = "redis-cluster")]
     Cluster(ClusterConnection),
 }
@@ -27,6 +29,7 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Pipelined(c) => c.req_packed_command(cmd),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.req_packed_command(cmd),
         }
@@ -40,6 +43,7 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Pipelined(c) => c.req_packed_commands(pipeline, offset, count),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
@@ -48,6 +52,7 @@ impl ConnectionLike for Connection {
     fn get_db(&self) -> i64 {
         match self {
             Connection::Single(c) => c.get_db(),
+            Connection::Pipelined(c) => c.get_db(),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.get_db(),
         }
