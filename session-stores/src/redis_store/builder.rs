@@ -54,9 +54,11 @@ impl RedisStoreBuilder {
     /// Whether the single commands of concurrent tasks are written to the server together, as
     /// one pipeline (default on; one server only, a Cluster routes each command itself). On,
     /// a command waits until the tasks ready on its worker have queued theirs: under load that
-    /// saves a write and a server wake-up per command (1.4–1.6x the reads per second at 8–64
-    /// concurrent requests, `benches/RESULTS.md`); on an idle server it costs one more system
-    /// call per command.
+    /// saves a write and a server wake-up per command (1.3–1.55x the reads per second at 8–64
+    /// concurrent requests when the redis crate was not batching by itself,
+    /// `benches/RESULTS.md`). On an idle server it costs one more system call per command,
+    /// and a load of costly scripts, which keep the server busy for the whole batch before it
+    /// answers, may do better with it off.
     pub fn auto_pipeline(mut self, on: bool) -> Self {
         self.auto_pipeline = on;
         self
