@@ -135,7 +135,8 @@ const UPGRADE: &str = r#"
 /// command instead of three; in a Cluster they live in other slots and the store adds them.
 const CREATE: &str = r#"
 local key = KEYS[1]
-local m = meta(key)
+-- A fresh key, the common case, costs one call here instead of meta's two.
+local m = redis.call('EXISTS', key) == 1 and meta(key)
 if m then
   local e = lifetime(m)
   if (not e) or e > tonumber(ARGV[1]) then return {'exists'} end
