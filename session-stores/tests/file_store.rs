@@ -18,7 +18,7 @@ mod file_specific {
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
-    use session_core::{Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig};
+    use session_core::{SessionId, SessionStore, StoreConfig};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_by_url_gives_a_private_directory_of_digest_named_files() {
@@ -30,12 +30,7 @@ mod file_specific {
                 .unwrap();
         assert_eq!(store.name(), "file");
         let id = SessionId::generate().unwrap();
-        let mut record = Record::new(
-            id.key(),
-            Codec::Json,
-            ExpiryPolicy::idle(Duration::from_secs(600)),
-            StoreConfig::default().now(),
-        );
+        let mut record = session_core::testkit::json_record(id.key(), Duration::from_secs(600));
         record.insert("a", "1").unwrap();
         store.create(&record).await.unwrap();
         let names: Vec<String> = std::fs::read_dir(&root)

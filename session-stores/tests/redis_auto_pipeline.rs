@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use session_core::{Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig};
+use session_core::testkit::json_record;
+use session_core::{Record, SessionId, SessionStore};
 use session_stores::RedisStore;
 use test_support::redis::RedisServer;
 
@@ -43,14 +44,9 @@ async fn server_and_store_with(
 
 /// A new session whose `owner` attribute names its own key.
 fn record_of_its_own() -> Record {
-    let id = SessionId::generate().unwrap();
-    let mut record = Record::new(
-        id.key(),
-        Codec::Json,
-        ExpiryPolicy::idle(Duration::from_secs(600)),
-        StoreConfig::default().now(),
-    );
-    record.insert("owner", &id.key().to_hex()).unwrap();
+    let key = SessionId::generate().unwrap().key();
+    let mut record = json_record(key, Duration::from_secs(600));
+    record.insert("owner", &key.to_hex()).unwrap();
     record
 }
 

@@ -511,10 +511,7 @@ mod redis_specific {
 mod principal_limit_across_processes {
     use std::time::Duration;
 
-    use session_core::{
-        Codec, Error, ExpiryPolicy, PrincipalLimit, Record, SessionId, SessionStore, StoreConfig,
-        WhenFull,
-    };
+    use session_core::{Error, PrincipalLimit, SessionId, SessionStore, StoreConfig, WhenFull};
     use session_stores::RedisStore;
 
     /// Eight stores on their own connections, as eight processes sharing one Redis would be.
@@ -551,13 +548,9 @@ mod principal_limit_across_processes {
             .map(|store| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    let id = SessionId::generate().unwrap();
-                    let mut record = Record::new(
-                        id.key(),
-                        Codec::Json,
-                        ExpiryPolicy::idle(Duration::from_secs(600)),
-                        StoreConfig::default().now(),
-                    );
+                    let key = SessionId::generate().unwrap().key();
+                    let mut record =
+                        session_core::testkit::json_record(key, Duration::from_secs(600));
                     record.principal = Some("alice".to_owned());
                     store.create(&record).await
                 })

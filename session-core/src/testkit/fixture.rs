@@ -26,6 +26,18 @@ pub struct Fixture<S, G> {
     pub guard: G,
 }
 
+/// A new record (not stored) under `key`: JSON, expiring after `idle` unused, created now by
+/// the system clock — what a store's own tests create when the contract's cases are not
+/// enough.
+pub fn json_record(key: SessionKey, idle: Duration) -> Record {
+    Record::new(
+        key,
+        Codec::Json,
+        ExpiryPolicy::idle(idle),
+        StoreConfig::default().now(),
+    )
+}
+
 /// Limits used by every case: small enough to hit, large enough for the cases' data.
 pub(crate) fn kit_limits() -> Limits {
     Limits {

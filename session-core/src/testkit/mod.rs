@@ -26,7 +26,7 @@ pub mod golden;
 mod instrumented;
 pub mod throttle_state;
 
-pub use fixture::Fixture;
+pub use fixture::{Fixture, json_record};
 pub use instrumented::{InstrumentedStore, Instruments, OperationCounts};
 
 /// Generates one `#[tokio::test]` per store contract case, each building its store with
