@@ -10,8 +10,9 @@
 //! all of them are in the queue by then; the flush sends them as one pipeline (one write, one
 //! wake-up of the server) and hands each its own reply. The commands keep their meaning: a
 //! pipeline is not a transaction, each command runs on its own and answers for itself, an error
-//! reply (`NOSCRIPT` included) goes to its command only. Multi-command pipelines, and a batch
-//! of one, go straight to the connection.
+//! reply (`NOSCRIPT` included) goes to its command only. A batch of one goes straight to the
+//! connection, and so do multi-command pipelines (`Connection` hands them to the connection
+//! under the queue).
 //!
 //! The flush is a task of its own, so a caller that stops waiting (its request was dropped)
 //! never strands the commands queued behind its own.
@@ -19,13 +20,14 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
 use tokio::sync::oneshot;
 
 /// A connection to one server that writes concurrent single commands together.
 #[derive(Clone)]
 pub(crate) struct AutoPipeline {
-    conn: ConnectionManager,
+    /// The connection under the queue; multi-command pipelines go to it directly.
+    pub(crate) conn: ConnectionManager,
     queue: Arc<Mutex<Vec<Queued>>>,
 }
 
@@ -44,7 +46,7 @@ impl AutoPipeline {
     }
 
     /// Queues `command`; the first command of a batch starts the flush that will send it.
-    async fn send(&self, command: &Cmd) -> RedisResult<Value> {
+    pub(crate) async fn send(&self, command: &Cmd) -> RedisResult<Value> {
         let (reply, answer) = oneshot::channel();
         let first = {
             let mut queue = lock(&self.queue);
@@ -89,20 +91,24 @@ async fn flush(mut conn: ConnectionManager, queue: Arc<Mutex<Vec<Queued>>>) {
         pipeline.add_command(command);
         replies.push(reply);
     }
-    match conn.req_packed_commands(&pipeline, 0, count).await {
-        Ok(values) if values.len() == count => {
+    let answered = conn
+        .req_packed_commands(&pipeline, 0, count)
+        .await
+        .and_then(|values| {
+            if values.len() == count {
+                Ok(values)
+            } else {
+                Err(RedisError::from((
+                    ErrorKind::Parse,
+                    "Redis answered a pipeline with the wrong number of replies",
+                    format!("{} replies to {count} commands", values.len()),
+                )))
+            }
+        });
+    match answered {
+        Ok(values) => {
             for (reply, value) in replies.into_iter().zip(values) {
                 let _ = reply.send(Ok(value));
-            }
-        }
-        Ok(values) => {
-            let error = RedisError::from((
-                ErrorKind::Parse,
-                "Redis answered a pipeline with the wrong number of replies",
-                format!("{} replies to {count} commands", values.len()),
-            ));
-            for reply in replies {
-                let _ = reply.send(Err(error.clone()));
             }
         }
         Err(error) => {
@@ -110,24 +116,5 @@ async fn flush(mut conn: ConnectionManager, queue: Arc<Mutex<Vec<Queued>>>) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
-    }
-}
-
-impl ConnectionLike for AutoPipeline {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(self.send(cmd))
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        self.conn.req_packed_commands(pipeline, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.conn.get_db()
     }
 }

@@ -29,7 +29,7 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Pipelined(c) => c.req_packed_command(cmd),
+            Connection::Pipelined(c) => Box::pin(c.send(cmd)),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.req_packed_command(cmd),
         }
@@ -43,7 +43,7 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Pipelined(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Pipelined(c) => c.conn.req_packed_commands(pipeline, offset, count),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
@@ -52,7 +52,7 @@ impl ConnectionLike for Connection {
     fn get_db(&self) -> i64 {
         match self {
             Connection::Single(c) => c.get_db(),
-            Connection::Pipelined(c) => c.get_db(),
+            Connection::Pipelined(c) => c.conn.get_db(),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.get_db(),
         }
