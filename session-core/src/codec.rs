@@ -22,7 +22,8 @@ use serde_json::value::RawValue;
 use crate::clock::Timestamp;
 use crate::expiry::ExpiryPolicy;
 use crate::id::SessionKey;
-use crate::record::{Attribute, Record};
+use crate::record::Record;
+use crate::record_attributes::Attribute;
 
 /// The envelope version this crate writes.
 pub const ENVELOPE_VERSION: u8 = 1;

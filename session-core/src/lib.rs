@@ -92,6 +92,7 @@ mod memory;
 mod principal_limit;
 mod random_pool;
 mod record;
+mod record_attributes;
 mod session;
 mod store;
 mod store_session;
@@ -120,7 +121,8 @@ pub use login_throttle::{
 pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use principal_limit::{PrincipalLimit, RoomDecision, WhenFull};
-pub use record::{Attribute, Record};
+pub use record::Record;
+pub use record_attributes::{Attribute, Attributes};
 pub use session::{Changes, LoginError, Principal, Session, SessionTimes, log_in};
 pub use store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 pub use store_session::{

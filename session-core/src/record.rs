@@ -1,6 +1,5 @@
 //! The stored form of a session.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -13,16 +12,7 @@ use crate::error::{Error, Result};
 use crate::expiry::ExpiryPolicy;
 use crate::id::SessionKey;
 use crate::limits::{LimitError, Limits};
-
-/// One attribute: its value as encoded by the record's codec, and the record version that
-/// last wrote it (what concurrent saves are checked against).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribute {
-    /// The encoded value.
-    pub value: Vec<u8>,
-    /// The record version that wrote this value.
-    pub version: u64,
-}
+use crate::record_attributes::{Attribute, Attributes};
 
 /// A session as a store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +21,8 @@ pub struct Record {
     pub key: SessionKey,
     /// The codec of the attribute values (and of the record's stored form).
     pub codec: Codec,
-    /// Attributes by name.
-    pub attributes: BTreeMap<String, Attribute>,
+    /// Attributes by name (shared with copies of the record until one of them writes).
+    pub attributes: Attributes,
     /// Who the session belongs to, once someone logged in.
     pub principal: Option<String>,
     /// When the session was created.
@@ -51,7 +41,7 @@ impl Record {
         Record {
             key,
             codec,
-            attributes: BTreeMap::new(),
+            attributes: Attributes::default(),
             principal: None,
             created_at: now,
             last_access: now,
@@ -218,7 +208,8 @@ impl Record {
         self.version += 1;
         let version = self.version;
         if changes.cleared {
-            self.attributes.clear();
+            // A fresh map rather than a cleared copy of one another record still shares.
+            self.attributes = Attributes::default();
         }
         for name in &changes.removals {
             self.attributes.remove(name);

@@ -17,7 +17,8 @@ use crate::events::{EventKind, SessionEvent};
 use crate::expiry::ExpiryPolicy;
 use crate::id::{SessionId, SessionKey};
 use crate::manager::ManagerInner;
-use crate::record::{Attribute, Record};
+use crate::record::Record;
+use crate::record_attributes::Attribute;
 use crate::store::TouchOutcome;
 
 /// How many times [`StoreSession::update`] tries its read-modify-write before it gives up with the
@@ -48,6 +49,16 @@ pub enum SaveOutcome {
     /// The client's id no longer names a session (invalidated, expired or unknown): the client
     /// should forget it (the HTTP layer expires the cookie).
     Removed,
+}
+
+impl SaveOutcome {
+    /// The session's id after the save, when the client keeps one.
+    pub fn id(&self) -> Option<&SessionId> {
+        match self {
+            SaveOutcome::Stored { id, .. } | SaveOutcome::Unchanged { id, .. } => Some(id),
+            SaveOutcome::Nothing | SaveOutcome::Removed => None,
+        }
+    }
 }
 
 /// The kind of write [`SaveOutcome::Stored`] reports.
@@ -397,11 +408,11 @@ impl StoreSession {
     /// Writes what changed and says what the client must be told. The handle can be used
     /// again afterwards; it reloads on next use.
     pub async fn save(&self) -> Result<SaveOutcome> {
-        let manager = &self.inner.manager;
         let mut state = self.inner.state.lock().await;
-        if !state.loaded {
-            return Ok(SaveOutcome::Nothing);
+        if let Some(outcome) = self.save_without_store(&mut state) {
+            return Ok(outcome);
         }
+        let manager = &self.inner.manager;
         let result = self.save_loaded(&mut state).await;
         if let Err(error) = &result {
             let key = state.base.as_ref().map(|(_, r)| r.key);
@@ -417,26 +428,56 @@ impl StoreSession {
                 );
             }
         }
-        // Whatever happened, the next use starts from the store again.
         let next_id = match &result {
-            Ok(SaveOutcome::Stored { id, .. } | SaveOutcome::Unchanged { id, .. }) => {
-                Some(id.clone())
-            }
-            Ok(SaveOutcome::Nothing | SaveOutcome::Removed) => None,
+            Ok(outcome) => outcome.id().cloned(),
             Err(_) => state.base.as_ref().map(|(id, _)| id.clone()),
         };
-        *state = State {
-            incoming: next_id,
-            client_had_token: state.client_had_token,
-            loaded: false,
-            base: None,
-            changes: ChangeSet::default(),
-            renew: false,
-            invalidated: false,
-        };
+        state.start_over(next_id);
         result
     }
 
+    /// [`save`](StoreSession::save) done at once when it needs no store call: nothing was
+    /// loaded; or nothing changed (no id cycle, no invalidation) and no touch is due yet. `None`
+    /// when the save needs the store, or when another task is using the session this very
+    /// moment: then call `save`. Lets a caller that finishes many requests skip the
+    /// asynchronous save for the most common one, a read.
+    pub fn try_save_without_store(&self) -> Option<SaveOutcome> {
+        let mut state = self.inner.state.try_lock()?;
+        self.save_without_store(&mut state)
+    }
+
+    /// The outcome of a save that needs no store call, with the handle reset as a save resets
+    /// it; `None` when the save needs the store.
+    fn save_without_store(&self, state: &mut State) -> Option<SaveOutcome> {
+        if !state.loaded {
+            return Some(SaveOutcome::Nothing);
+        }
+        let outcome = match &state.base {
+            None if state.invalidated || state.changes.is_empty() => {
+                state.forget_if_client_had_token()
+            }
+            Some((id, base))
+                if !state.invalidated
+                    && !state.renew
+                    && state.changes.is_empty()
+                    && !self
+                        .inner
+                        .manager
+                        .touch
+                        .is_due(base.last_access, self.inner.manager.config.clock.now()) =>
+            {
+                SaveOutcome::Unchanged {
+                    id: id.clone(),
+                    expires_at: base.expires_at(),
+                }
+            }
+            _ => return None,
+        };
+        state.start_over(outcome.id().cloned());
+        Some(outcome)
+    }
+
+    /// Does the writes [`save_without_store`](Self::save_without_store) left to the store.
     async fn save_loaded(&self, state: &mut State) -> Result<SaveOutcome> {
         let manager = &self.inner.manager;
         let store = &manager.store;
@@ -448,19 +489,7 @@ impl StoreSession {
                 .emit(SessionEvent::new(kind, Some(key), now))
         };
 
-        if state.invalidated {
-            if let Some((_, record)) = &state.base {
-                store.delete(&record.key).await?;
-                emit(EventKind::Invalidated, record.key);
-                return Ok(SaveOutcome::Removed);
-            }
-            return Ok(state.forget_if_client_had_token());
-        }
-
         let Some((id, base)) = &state.base else {
-            if state.changes.is_empty() {
-                return Ok(state.forget_if_client_had_token());
-            }
             let id = SessionId::generate()?;
             let mut record =
                 Record::new(id.key(), manager.config.codec, manager.config.expiry, now);
@@ -475,6 +504,11 @@ impl StoreSession {
             });
         };
 
+        if state.invalidated {
+            store.delete(&base.key).await?;
+            emit(EventKind::Invalidated, base.key);
+            return Ok(SaveOutcome::Removed);
+        }
         let mut id = id.clone();
         let mut key = base.key;
         let expiry = state.changes.expiry.unwrap_or(base.expiry);
@@ -561,6 +595,20 @@ fn state_key(state: &State) -> SessionKey {
 }
 
 impl State {
+    /// Back to a handle that has loaded nothing, on `incoming` (after a save: whatever
+    /// happened, the next use starts from the store again).
+    fn start_over(&mut self, incoming: Option<SessionId>) {
+        *self = State {
+            incoming,
+            client_had_token: self.client_had_token,
+            loaded: false,
+            base: None,
+            changes: ChangeSet::default(),
+            renew: false,
+            invalidated: false,
+        };
+    }
+
     /// Attribute `key`'s encoded value as this request sees it: the loaded value, or what the
     /// request set or removed, plus what it added.
     fn view(&self, key: &str) -> Result<Option<Cow<'_, [u8]>>> {

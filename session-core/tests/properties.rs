@@ -181,7 +181,7 @@ fn record_with(
             move |(key, principal, created, idle_for, idle, absolute, version)| Record {
                 key: SessionKey::from_bytes(key),
                 codec,
-                attributes: attributes.clone(),
+                attributes: attributes.clone().into(),
                 principal,
                 created_at: Timestamp::from_millis(created),
                 last_access: Timestamp::from_millis(created + idle_for),

@@ -155,6 +155,77 @@ async fn read_only_requests_touch_at_most_once_per_interval() {
     assert_eq!(s.events.count(EventKind::Touched), 1);
 }
 
+/// `try_save_without_store` finishes at once exactly the saves that need no store call, as
+/// `save` would finish them (the handle reloads on its next use), and leaves every other save
+/// to `save`.
+#[tokio::test]
+async fn saves_that_need_no_store_finish_without_it() {
+    let s = setup(thirty_minutes());
+    let id = stored_session(&s, &[("a", 1)]).await;
+
+    let unused = s.manager.session(Some(id.clone()));
+    assert_eq!(unused.try_save_without_store(), Some(SaveOutcome::Nothing));
+
+    let reader = s.manager.session(Some(id.clone()));
+    assert_eq!(reader.get::<i64>("a").await.unwrap(), Some(1));
+    let writes = s.counts.writes();
+    match reader.try_save_without_store() {
+        Some(SaveOutcome::Unchanged { id: kept, .. }) => assert_eq!(kept, id),
+        other => panic!("a read with nothing to write finishes at once, got {other:?}"),
+    }
+    assert_eq!(s.counts.writes(), writes, "no store call");
+    // Like `save`, it lets the next use start from the store again.
+    let other = s.manager.session(Some(id.clone()));
+    other.insert("a", &2).await.unwrap();
+    other.save().await.unwrap();
+    assert_eq!(reader.get::<i64>("a").await.unwrap(), Some(2));
+
+    let writer = s.manager.session(Some(id.clone()));
+    writer.insert("a", &3).await.unwrap();
+    assert_eq!(
+        writer.try_save_without_store(),
+        None,
+        "a change needs the store"
+    );
+    assert!(matches!(
+        writer.save().await.unwrap(),
+        SaveOutcome::Stored {
+            change: StoredChange::Updated,
+            ..
+        }
+    ));
+
+    s.clock.advance(Duration::from_secs(61));
+    let due = s.manager.session(Some(id.clone()));
+    due.get::<i64>("a").await.unwrap();
+    assert_eq!(
+        due.try_save_without_store(),
+        None,
+        "a due touch needs the store"
+    );
+
+    let fresh = s.manager.session(None);
+    assert_eq!(fresh.get::<i64>("a").await.unwrap(), None);
+    assert_eq!(fresh.try_save_without_store(), Some(SaveOutcome::Nothing));
+
+    let unknown = s.manager.session(Some(SessionId::generate().unwrap()));
+    assert_eq!(unknown.get::<i64>("a").await.unwrap(), None);
+    assert_eq!(
+        unknown.try_save_without_store(),
+        Some(SaveOutcome::Removed),
+        "the client is told to forget an id that names no session"
+    );
+
+    let ended = s.manager.session(Some(id.clone()));
+    ended.invalidate().await.unwrap();
+    assert_eq!(
+        ended.try_save_without_store(),
+        None,
+        "the delete needs the store"
+    );
+    assert_eq!(ended.save().await.unwrap(), SaveOutcome::Removed);
+}
+
 #[tokio::test]
 async fn touches_keep_an_active_session_alive_past_its_idle_timeout() {
     let s = setup(thirty_minutes());

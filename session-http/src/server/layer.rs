@@ -356,7 +356,7 @@ where
                     let Some(session) = session.take() else {
                         return Poll::Ready(Ok(response.map(Either::Left)));
                     };
-                    let saving = match finish_unused(&session, response) {
+                    let saving = match finish_without_store(&session, via, response) {
                         Ok(done) => return Poll::Ready(Ok(done)),
                         Err((core, response)) => Box::pin(finish(session, core, via, response)),
                     };
@@ -406,23 +406,33 @@ fn presented_id(shared: &Shared, headers: &http::HeaderMap) -> (Presented, Via) 
     (Presented::Nothing, Via::Nothing)
 }
 
-/// The response when the session needs no saving (unused, or given up on after a store
-/// failure); otherwise the session to save, with the response back.
-fn finish_unused<B>(
+/// The response when finishing the session needs no store call (unused, given up on after a
+/// store failure, not saved after a server error, or read with nothing to write); otherwise
+/// the session to save, with the response back.
+fn finish_without_store<B>(
     session: &Session,
+    via: Via,
     response: Response<B>,
 ) -> Result<Response<SessionBody<B>>, (session_core::StoreSession, Response<B>)> {
+    let shared = session.shared();
     match session.used() {
         Used::Untouched => {
             session.report_untouched_token();
             Ok(response.map(Either::Left))
         }
         Used::Degraded => Ok(response.map(Either::Left)),
-        Used::StoreFailed => Ok(match session.shared().store_failure {
+        Used::StoreFailed => Ok(match shared.store_failure {
             StoreFailurePolicy::FailClosed => store_unavailable(),
             StoreFailurePolicy::ContinueWithoutSession => response.map(Either::Left),
         }),
-        Used::Active(core) => Err((core, response)),
+        Used::Active(_) if response.status().is_server_error() && !shared.save_on_server_error => {
+            tracing::debug!(status = %response.status(), "session not saved after a server error");
+            Ok(response.map(Either::Left))
+        }
+        Used::Active(core) => match core.try_save_without_store() {
+            Some(outcome) => Ok(conclude(shared, via, response, Ok(outcome))),
+            None => Err((core, response)),
+        },
     }
 }
 
@@ -433,13 +443,20 @@ async fn finish<B>(
     via: Via,
     response: Response<B>,
 ) -> Response<SessionBody<B>> {
-    let shared = session.shared();
-    if response.status().is_server_error() && !shared.save_on_server_error {
-        tracing::debug!(status = %response.status(), "session not saved after a server error");
-        return response.map(Either::Left);
-    }
+    let saved = core.save().await;
+    conclude(session.shared(), via, response, saved)
+}
+
+/// The response once the session is saved: the id announced or forgotten, or the handler's
+/// response replaced when the save failed.
+fn conclude<B>(
+    shared: &Shared,
+    via: Via,
+    response: Response<B>,
+    saved: session_core::Result<SaveOutcome>,
+) -> Response<SessionBody<B>> {
     let mut response = response.map(Either::Left);
-    match core.save().await {
+    match saved {
         Ok(SaveOutcome::Nothing | SaveOutcome::Unchanged { .. }) => {}
         Ok(SaveOutcome::Stored {
             id,

@@ -190,7 +190,7 @@ fn record_from_current_fields(key: SessionKey, fields: FieldPairs) -> Result<Rec
     Ok(Record {
         key,
         codec,
-        attributes,
+        attributes: attributes.into(),
         principal,
         created_at: Timestamp::from_millis(created),
         last_access: Timestamp::from_millis(last),
@@ -241,7 +241,7 @@ fn record_from_first_layout(key: SessionKey, fields: FieldPairs) -> Result<Recor
     Ok(Record {
         key,
         codec,
-        attributes,
+        attributes: attributes.into(),
         principal,
         created_at: Timestamp::from_millis(required(created, "m:created")?),
         last_access: Timestamp::from_millis(required(last, "m:last")?),

@@ -243,7 +243,7 @@ pub(super) fn record_from_columns<'a>(
         _ => return Ok(Err(corrupt(&key, format!("unknown codec {codec}")))),
     };
     let attributes = match attributes::decode(blob) {
-        Ok(attributes) => attributes,
+        Ok(attributes) => attributes.into(),
         Err(reason) => return Ok(Err(corrupt(&key, reason))),
     };
     Ok(Ok(Record {
