@@ -19,17 +19,20 @@ use crate::store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig,
 
 const STORE: &str = "memory";
 
-type Shard = HashMap<SessionKey, Record>;
+mod shard;
+
+use shard::Shard;
 
 /// A session store in this process's memory.
 ///
 /// - **Sharded**: records are spread over independently locked shards by key, so many tasks
 ///   work in parallel. Locks are never held across an `.await`.
-/// - **Bounded**: at most `capacity` records. When a shard is full, its expired records go
-///   first; if that frees less than a sixteenth of the shard, the least recently used records
-///   of that shard are evicted until a sixteenth is free (an [`EventKind::Evicted`] event each),
-///   so a flood of new sessions pushes out idle ones, at amortized constant cost, rather than
-///   failing.
+/// - **Bounded**: at most `capacity` records. A new record in a full shard takes the place of
+///   one that is expired or else the least recently used one of that shard (an
+///   [`EventKind::Evicted`] event), found from a queue of the shard's keys in constant
+///   amortized time, without scanning the shard: a flood of new sessions pushes out idle
+///   ones, one for one, rather than failing or pausing the shard. The queue costs about 40
+///   bytes per record.
 /// - **Swept**: a background task (started when the store is built inside a tokio runtime)
 ///   removes expired records every `sweep_interval`; it ends when the last handle to the store
 ///   is dropped. Expired records are never returned even before the sweep.
@@ -123,7 +126,7 @@ impl MemoryStoreBuilder {
         let shard_capacity = self.capacity.div_ceil(shard_count);
         let inner = Arc::new(Inner {
             shards: (0..shard_count)
-                .map(|_| RwLock::new(Shard::new()))
+                .map(|_| RwLock::new(Shard::default()))
                 .collect(),
             shard_capacity,
             principals: Mutex::new(HashMap::new()),
@@ -304,49 +307,6 @@ impl Inner {
         Ok(())
     }
 
-    /// Frees room in a full shard: expired records first; if that frees less than a sixteenth of
-    /// the shard, the least recently used records go until a sixteenth is free. Freeing a batch
-    /// keeps a flood of new sessions at amortized constant cost instead of a scan per insert.
-    fn make_shard_room(
-        &self,
-        shard: &mut Shard,
-        now: Timestamp,
-        events: &mut Vec<SessionEvent>,
-    ) -> Vec<Record> {
-        let mut dropped = Vec::new();
-        if shard.len() < self.shard_capacity {
-            return dropped;
-        }
-        let expired: Vec<SessionKey> = shard
-            .values()
-            .filter(|r| r.is_expired(now))
-            .map(|r| r.key)
-            .collect();
-        for key in expired {
-            if let Some(record) = shard.remove(&key) {
-                events.push(SessionEvent::new(EventKind::Expired, Some(key), now));
-                dropped.push(record);
-            }
-        }
-        let target = self.shard_capacity - (self.shard_capacity / 16).max(1);
-        if shard.len() > target {
-            let mut by_age: Vec<(Timestamp, SessionKey)> =
-                shard.values().map(|r| (r.last_access, r.key)).collect();
-            let excess = shard.len() - target;
-            by_age.select_nth_unstable(excess - 1);
-            for (_, key) in by_age.into_iter().take(excess) {
-                if let Some(record) = shard.remove(&key) {
-                    events.push(
-                        SessionEvent::new(EventKind::Evicted, Some(key), now)
-                            .with_detail("memory store capacity"),
-                    );
-                    dropped.push(record);
-                }
-            }
-        }
-        dropped
-    }
-
     fn sweep(&self) -> u64 {
         let now = self.now();
         let mut removed = Vec::new();
@@ -423,8 +383,7 @@ impl SessionStore for MemoryStore {
         record.check_limits(&inner.config.limits)?;
         inner.with_principal_limit(record.principal.as_deref(), &record.key, |refusal| {
             let now = inner.now();
-            let mut events = Vec::new();
-            let dropped = {
+            let (replaced, let_go) = {
                 let mut shard = inner.write(inner.shard_of(&record.key))?;
                 // One probe of the table finds the slot: in a store of many sessions each
                 // probe is a cache miss.
@@ -436,19 +395,26 @@ impl SessionStore for MemoryStore {
                     return Err(refusal);
                 }
                 match slot {
-                    Some(expired) => vec![std::mem::replace(expired, record.clone())],
+                    Some(expired) => (Some(std::mem::replace(expired, record.clone())), None),
                     None => {
-                        let dropped = inner.make_shard_room(&mut shard, now, &mut events);
+                        let let_go = shard.make_room(inner.shard_capacity, now);
                         shard.insert(record.key, record.clone());
-                        dropped
+                        (None, let_go)
                     }
                 }
             };
-            for old in dropped {
+            if let Some(old) = replaced {
                 inner.index_remove(&old.principal, &old.key)?;
             }
+            if let Some((old, kind)) = let_go {
+                inner.index_remove(&old.principal, &old.key)?;
+                let event = SessionEvent::new(kind, Some(old.key), now);
+                inner.config.events.emit(match kind {
+                    EventKind::Evicted => event.with_detail("memory store capacity"),
+                    _ => event,
+                });
+            }
             inner.index_add(&record.principal, record.key)?;
-            inner.emit(events);
             Ok(())
         })
     }
