@@ -18,7 +18,7 @@ use crate::expiry::ExpiryPolicy;
 use crate::id::{SessionId, SessionKey};
 use crate::manager::ManagerInner;
 use crate::record::Record;
-use crate::record_attributes::Attribute;
+use crate::record_attributes::{Attribute, Attributes};
 use crate::store::TouchOutcome;
 
 /// How many times [`StoreSession::update`] tries its read-modify-write before it gives up with the
@@ -521,7 +521,14 @@ impl StoreSession {
             key = id.key();
         }
         if !state.changes.is_empty() {
-            store.save(&key, &state.changes, base.version).await?;
+            let loaded_version = base.version;
+            // The handle starts over after a save, so the loaded attributes are not read
+            // again: letting go of them first lets a store that shares them with its own
+            // record (the memory store) change that record in place instead of copying it.
+            if let Some((_, loaded)) = &mut state.base {
+                loaded.attributes = Attributes::default();
+            }
+            store.save(&key, &state.changes, loaded_version).await?;
             let change = if state.renew {
                 StoredChange::Renewed
             } else {
