@@ -199,8 +199,7 @@ impl Session {
         }
         let manager = &self.inner.shared.manager;
         let chosen = match &self.inner.presented {
-            Presented::Several(ids) => self
-                .live_one_of(ids)
+            Presented::Several(ids) => Box::pin(self.live_one_of(ids))
                 .await?
                 .map(|id| manager.session(Some(id))),
             _ => None,
@@ -271,45 +270,64 @@ impl Session {
                 }
                 Ok(value)
             }
+            // Rare, and its future is large: boxed, so that every use of the session does not
+            // carry its room.
             Err(error) if is_store_failure(&error) => {
-                let loaded = match &core {
-                    Some(core) => core.is_loaded().await,
-                    None => false,
-                };
-                // A codec error before anything was loaded is the load's: the stored record
-                // does not decode.
-                if !loaded
-                    && is_undecodable(&error)
-                    && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard
-                    && let Presented::Id(id) = &self.inner.presented
-                {
-                    let fresh = self.discard_unreadable(id, &error).await;
-                    if let Ok(mut guard) = self.inner.core.lock() {
-                        *guard = Some(fresh.clone());
-                    }
-                    let result = op(fresh).await;
-                    // The store may fail the fresh session too; that is a failure as usual.
-                    if result.as_ref().is_err_and(is_store_failure) {
-                        self.inner.store_failed.store(true, Ordering::Relaxed);
-                    }
-                    return result;
-                }
-                self.inner.store_failed.store(true, Ordering::Relaxed);
-                let continue_policy =
-                    self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
-                if continue_policy && !loaded {
-                    tracing::warn!(error = %error, "session store failed; continuing without a session");
-                    self.inner.degraded.store(true, Ordering::Relaxed);
-                    let fresh = self.inner.shared.manager.session(None);
-                    if let Ok(mut guard) = self.inner.core.lock() {
-                        *guard = Some(fresh.clone());
-                    }
-                    op(fresh).await
-                } else {
-                    Err(error)
-                }
+                Box::pin(self.recover_from_store_failure(&op, core, error)).await
             }
             Err(error) => Err(error),
+        }
+    }
+
+    /// What a use of the session comes to when the store failed it (`core` is the session it
+    /// was made on, if one was): a record that does not decode is discarded per the
+    /// [`UnreadableRecordPolicy`] and the use retried on a fresh session; otherwise the
+    /// failure is recorded, and per the [`StoreFailurePolicy`] either returned or, when
+    /// nothing was loaded yet, the use carried on with an empty session.
+    async fn recover_from_store_failure<T, F>(
+        &self,
+        op: &impl Fn(session_core::StoreSession) -> F,
+        core: Option<session_core::StoreSession>,
+        error: Error,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let loaded = match &core {
+            Some(core) => core.is_loaded().await,
+            None => false,
+        };
+        // A codec error before anything was loaded is the load's: the stored record
+        // does not decode.
+        if !loaded
+            && is_undecodable(&error)
+            && self.inner.shared.unreadable == UnreadableRecordPolicy::Discard
+            && let Presented::Id(id) = &self.inner.presented
+        {
+            let fresh = self.discard_unreadable(id, &error).await;
+            if let Ok(mut guard) = self.inner.core.lock() {
+                *guard = Some(fresh.clone());
+            }
+            let result = op(fresh).await;
+            // The store may fail the fresh session too; that is a failure as usual.
+            if result.as_ref().is_err_and(is_store_failure) {
+                self.inner.store_failed.store(true, Ordering::Relaxed);
+            }
+            return result;
+        }
+        self.inner.store_failed.store(true, Ordering::Relaxed);
+        let continue_policy =
+            self.inner.shared.store_failure == StoreFailurePolicy::ContinueWithoutSession;
+        if continue_policy && !loaded {
+            tracing::warn!(error = %error, "session store failed; continuing without a session");
+            self.inner.degraded.store(true, Ordering::Relaxed);
+            let fresh = self.inner.shared.manager.session(None);
+            if let Ok(mut guard) = self.inner.core.lock() {
+                *guard = Some(fresh.clone());
+            }
+            op(fresh).await
+        } else {
+            Err(error)
         }
     }
 
