@@ -64,6 +64,21 @@ async fn first_write_sets_a_safe_cookie_whose_max_age_matches_the_record() {
 }
 
 #[tokio::test]
+async fn a_cookie_header_with_a_neighbour_that_is_not_ascii_still_carries_the_session() {
+    let app = start(|b| b).await;
+    let cookie = send(app.addr, "POST", "/set/theme/dark", &[])
+        .await
+        .cookie_pair();
+    let line = format!("pref=caf\u{e9}; {cookie}; emoji=\u{1F36A}");
+    let reply = send(app.addr, "GET", "/get/theme", &[("cookie", &line)]).await;
+    assert_eq!(reply.body, "\"dark\"");
+    assert!(
+        reply.set_cookies().is_empty(),
+        "the session was found: no new id"
+    );
+}
+
+#[tokio::test]
 async fn reads_roll_the_idle_expiry_and_the_absolute_expiry_caps_it() {
     let app = start(|b| b).await;
     let cookie = send(app.addr, "POST", "/set/a/1", &[]).await.cookie_pair();

@@ -44,8 +44,11 @@ impl Presented {
 
 /// The values of every cookie called `name` in the `Cookie` headers of a request, in order.
 ///
-/// Follows RFC 6265 §5.4 loosely: pairs are separated by `;`, names and values are trimmed,
-/// a value may be wrapped in double quotes. Pairs without `=` are skipped.
+/// Follows RFC 6265 §5.4 loosely: pairs are separated by `;`, names and values are trimmed of
+/// spaces and tabs, a value may be wrapped in double quotes. Pairs without `=` are skipped.
+/// The headers are read as bytes, so that another cookie whose value is not ASCII (browsers
+/// send what a page's script set) does not hide this one; a value of `name` that is not
+/// UTF-8 is skipped.
 pub fn cookie_values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
@@ -53,20 +56,30 @@ pub fn cookie_values<'a>(
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .flat_map(|line| line.as_bytes().split(|&byte| byte == b';'))
         .filter_map(move |pair| {
-            let (n, v) = pair.split_once('=')?;
-            if n.trim() != name {
+            let equals = pair.iter().position(|&byte| byte == b'=')?;
+            if trim_spaces(&pair[..equals]) != name.as_bytes() {
                 return None;
             }
-            let v = v.trim();
-            Some(
-                v.strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(v),
-            )
+            let value = trim_spaces(&pair[equals + 1..]);
+            let value = value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(value);
+            std::str::from_utf8(value).ok()
         })
+}
+
+/// `bytes` without the spaces and tabs around them (a header's optional white space).
+fn trim_spaces(bytes: &[u8]) -> &[u8] {
+    let blank = |byte: &u8| *byte == b' ' || *byte == b'\t';
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |last| last + 1);
+    &bytes[start..end]
 }
 
 /// The token a request presents in a cookie: the first value that looks like an id (so that a
@@ -205,10 +218,32 @@ mod tests {
 
     #[test]
     fn finds_cookie_among_others_and_across_headers() {
-        let h = headers(&["a=1; session=abc ; b=2", "session=\"def\""]);
+        let h = headers(&[
+            "a=1; session=abc ; b=2",
+            "session=\"def\"",
+            "\tsession\t=\tghi\t;x",
+        ]);
         let found: Vec<_> = cookie_values(&h, "session").collect();
-        assert_eq!(found, ["abc", "def"]);
+        assert_eq!(found, ["abc", "def", "ghi"]);
         assert_eq!(cookie_values(&h, "sess").count(), 0);
+    }
+
+    #[test]
+    fn a_neighbour_cookie_that_is_not_ascii_hides_nothing() {
+        let id = session_core::SessionId::generate().unwrap().expose_secret();
+        let mut h = HeaderMap::new();
+        let line = format!("pref=caf\u{e9}; session={id}; other=\u{1F36A}");
+        h.append(COOKIE, HeaderValue::from_bytes(line.as_bytes()).unwrap());
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"session=\xff\xfe").unwrap(),
+        );
+        let found: Vec<_> = cookie_values(&h, "session").collect();
+        assert_eq!(found, [id.as_str()], "a value that is not UTF-8 is skipped");
+        assert!(matches!(
+            presented_in_cookies(&h, "session"),
+            Some(Presented::Id(_))
+        ));
     }
 
     #[test]

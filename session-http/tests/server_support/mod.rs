@@ -314,7 +314,9 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
         .uri(path)
         .header("host", addr.to_string());
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        // As bytes: a browser may send what is not ASCII (a cookie a page's script set).
+        let value = http::HeaderValue::from_bytes(value.as_bytes()).unwrap();
+        request = request.header(*name, value);
     }
     let response = sender
         .send_request(request.body(Full::new(Bytes::new())).unwrap())
