@@ -101,8 +101,9 @@ impl CrossOriginProtection {
         if !self.enabled || is_safe(method) {
             return Ok(());
         }
-        let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
-        let trusted = || origin.is_some_and(|o| self.is_trusted(o));
+        // Absent (`None`), or present and readable as text or not (`Some(None)`).
+        let origin = headers.get(ORIGIN).map(|v| v.to_str().ok());
+        let trusted = || origin.flatten().is_some_and(|o| self.is_trusted(o));
         match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
             Some(b"same-origin" | b"none") => return Ok(()),
             Some(b"same-site") if self.allow_same_site => return Ok(()),
@@ -113,6 +114,10 @@ impl CrossOriginProtection {
         }
         let Some(origin) = origin else {
             return Ok(());
+        };
+        // An origin that is not even text is nobody's own: refused, not waved through.
+        let Some(origin) = origin else {
+            return Err(CrossOriginRefusal::ForeignOrigin);
         };
         let host = headers
             .get(HOST)
@@ -275,6 +280,16 @@ mod tests {
                 "{origin}"
             );
         }
+        // An Origin that is not visible ASCII is no origin of this server's.
+        let mut h = headers(&[("host", "app.example")]);
+        h.insert(
+            ORIGIN,
+            HeaderValue::from_bytes(b"https://app.example\xff").unwrap(),
+        );
+        assert_eq!(
+            p.check(&Method::POST, &Uri::from_static("/"), &h, true),
+            Err(CrossOriginRefusal::ForeignOrigin)
+        );
         // No Origin and no Fetch Metadata: not a browser; it passes.
         assert_eq!(
             check(&p, Method::POST, &[("host", "app.example")], true),
