@@ -28,11 +28,12 @@ use shard::Shard;
 /// - **Sharded**: records are spread over independently locked shards by key, so many tasks
 ///   work in parallel. Locks are never held across an `.await`.
 /// - **Bounded**: at most `capacity` records. A new record in a full shard takes the place of
-///   one that is expired or else the least recently used one of that shard (an
-///   [`EventKind::Evicted`] event), found from a queue of the shard's keys in constant
-///   amortized time, without scanning the shard: a flood of new sessions pushes out idle
-///   ones, one for one, rather than failing or pausing the shard. The queue costs about 40
-///   bytes per record.
+///   the one closest to its end: an expired one first, then the one that would expire soonest
+///   (with one idle timeout for every session, the least recently used), records that never
+///   expire last (an [`EventKind::Evicted`] event). The shard keeps its keys in a queue by
+///   that rank, updated lazily, so finding the record costs a few logarithmic steps instead
+///   of a scan: a flood of new sessions pushes out idle ones, one for one, rather than failing
+///   or pausing the shard. The queue costs about 50 bytes per record.
 /// - **Swept**: a background task (started when the store is built inside a tokio runtime)
 ///   removes expired records every `sweep_interval`; it ends when the last handle to the store
 ///   is dropped. Expired records are never returned even before the sweep.

@@ -1,27 +1,44 @@
 //! One shard of the memory store: its records, and the queue that picks which one a full
 //! shard lets go.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::clock::Timestamp;
 use crate::events::EventKind;
 use crate::id::SessionKey;
 use crate::record::Record;
 
-/// Records by key, and every key in a queue by the time it was last queued: when it was
-/// filed, or, for a record used since, the time of that use (its second chance).
+/// Records by key, and every key in a queue by its record's end: a min-heap of each record's
+/// [`Rank`] as it was when the key was last queued.
 ///
-/// Freeing room takes keys off the front of the queue until one names a record that is
-/// expired or was not used since it was queued; a record used since goes to the back. That
-/// lets go of the least recently used record (nearly: a record is ranked by its use as of
-/// the last time it reached the front), at constant amortized cost and without scanning the
-/// shard, so a flood of new sessions into a full store costs each one about one step.
+/// A full shard lets go of the record closest to its end: an expired one first, then the one
+/// that would expire soonest (with one idle timeout for every session, the least recently
+/// used), records that never expire last, by last use. A touch only moves the record's own
+/// times; the queue learns of it lazily: freeing room takes the lowest key off the queue, and
+/// if its record ranks later now (it was used since), the key goes back at that rank;
+/// otherwise the record is the lowest of the shard (no queued rank is above its record's, so
+/// none can rank below this one) and goes. That costs a logarithmic step per key taken, and
+/// a key goes back at most once per use of its record, so a flood of new sessions into a full
+/// store costs each one a few steps instead of a scan of the shard. (A record whose lifetime
+/// a save shortened keeps its place until it comes out.)
 #[derive(Default)]
 pub(super) struct Shard {
     records: HashMap<SessionKey, Record>,
-    /// Holds every key of `records` at least once; a key whose record is gone stays until it
-    /// reaches the front or the queue is compacted.
-    queue: VecDeque<(SessionKey, Timestamp)>,
+    /// Holds every key of `records` at least once, at a rank no later than its record's; a
+    /// key whose record is gone stays until it comes out or the queue is compacted.
+    queue: BinaryHeap<Reverse<(Rank, SessionKey)>>,
+}
+
+/// Where a record stands in the queue: when it expires (the end of time for never), then when
+/// it was last used.
+type Rank = (Timestamp, Timestamp);
+
+fn rank(record: &Record) -> Rank {
+    let end = record
+        .expires_at()
+        .unwrap_or(Timestamp::from_millis(u64::MAX));
+    (end, record.last_access)
 }
 
 impl Shard {
@@ -42,10 +59,10 @@ impl Shard {
 
     /// Files `record` under `key`, replacing what was there (which is returned).
     pub(super) fn insert(&mut self, key: SessionKey, record: Record) -> Option<Record> {
-        let last_access = record.last_access;
+        let rank = rank(&record);
         let replaced = self.records.insert(key, record);
         if replaced.is_none() {
-            self.queue.push_back((key, last_access));
+            self.queue.push(Reverse((rank, key)));
         }
         replaced
     }
@@ -57,14 +74,14 @@ impl Shard {
         // larger part of it: linear work after at least as many removals.
         if self.queue.len() > 2 * self.records.len() + 32 {
             let Shard { records, queue } = self;
-            queue.retain(|(key, _)| records.contains_key(key));
+            queue.retain(|Reverse((_, key))| records.contains_key(key));
         }
         removed
     }
 
-    /// When the shard holds `capacity` records or more, removes one to make room for another:
-    /// the first one from the front of the queue that is expired at `now` (reported as
-    /// [`EventKind::Expired`]) or not used since it was queued ([`EventKind::Evicted`]).
+    /// When the shard holds `capacity` records or more, removes the record closest to its end
+    /// to make room for another: reported as [`EventKind::Expired`] when it is expired at
+    /// `now`, else as [`EventKind::Evicted`].
     pub(super) fn make_room(
         &mut self,
         capacity: usize,
@@ -73,17 +90,17 @@ impl Shard {
         if self.records.len() < capacity {
             return None;
         }
-        // Every pass either ends or moves a key that was used since it was queued to the back
-        // with the time of that use, so each key comes round at most twice.
-        while let Some((key, queued_at)) = self.queue.pop_front() {
+        while let Some(Reverse((queued, key))) = self.queue.pop() {
             let Some(record) = self.records.get(&key) else {
                 continue;
             };
+            let current = rank(record);
+            if current > queued {
+                self.queue.push(Reverse((current, key)));
+                continue;
+            }
             let kind = if record.is_expired(now) {
                 EventKind::Expired
-            } else if record.last_access > queued_at {
-                self.queue.push_back((key, record.last_access));
-                continue;
             } else {
                 EventKind::Evicted
             };
@@ -122,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn the_least_recently_used_record_goes_and_a_used_one_gets_a_second_chance() {
+    fn the_least_recently_used_record_goes() {
         let mut shard = Shard::default();
         for n in 1..=3 {
             file(&mut shard, record(n, ExpiryPolicy::NEVER, at(u64::from(n))));
@@ -149,18 +166,98 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_record_at_the_front_goes_as_expired() {
+    fn an_expired_record_goes_first_and_one_that_never_expires_last() {
         let mut shard = Shard::default();
+        let half_hour = ExpiryPolicy::idle(Duration::from_secs(1800));
+        file(&mut shard, record(1, ExpiryPolicy::NEVER, at(0)));
+        file(&mut shard, record(2, half_hour, at(1)));
         file(
             &mut shard,
-            record(1, ExpiryPolicy::idle(Duration::from_secs(5)), at(0)),
+            record(3, ExpiryPolicy::idle(Duration::from_secs(5)), at(2)),
         );
-        file(&mut shard, record(2, ExpiryPolicy::NEVER, at(1)));
-        let (gone, kind) = shard.make_room(2, at(10)).expect("a full shard makes room");
+        let (gone, kind) = shard.make_room(3, at(10)).expect("a full shard makes room");
         assert_eq!(
             (gone.key, kind),
-            (SessionKey::from_bytes([1; 32]), EventKind::Expired)
+            (SessionKey::from_bytes([3; 32]), EventKind::Expired),
+            "expired, though used after the others"
         );
+        file(&mut shard, record(4, half_hour, at(10)));
+        let (gone, kind) = shard.make_room(3, at(11)).expect("a full shard makes room");
+        assert_eq!(
+            (gone.key, kind),
+            (SessionKey::from_bytes([2; 32]), EventKind::Evicted),
+            "the live record that would expire soonest, not the one that never does"
+        );
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// File a new record `n` (idle timeout in seconds, none for never), making room first.
+        File(u8, Option<u64>),
+        Touch(u8),
+        Remove(u8),
+        Wait(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..24, proptest::option::of(1u64..100)).prop_map(|(n, idle)| Step::File(n, idle)),
+            (0u8..24).prop_map(Step::Touch),
+            (0u8..24).prop_map(Step::Remove),
+            (1u64..30).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever is filed, touched, removed and however time passes: the shard never holds
+        /// more than its capacity, every record's key is queued, and the record let go is
+        /// always one of those closest to their end.
+        #[test]
+        fn a_full_shard_lets_go_of_the_record_closest_to_its_end(
+            capacity in 1usize..8,
+            steps in proptest::collection::vec(step(), 1..120),
+        ) {
+            let mut shard = Shard::default();
+            let mut now = at(0);
+            for step in steps {
+                match step {
+                    Step::File(n, idle) => {
+                        let key = SessionKey::from_bytes([n; 32]);
+                        if shard.get(&key).is_some() {
+                            continue;
+                        }
+                        let lowest = shard.values().map(rank).min();
+                        if let Some((gone, kind)) = shard.make_room(capacity, now) {
+                            proptest::prop_assert_eq!(Some(rank(&gone)), lowest);
+                            proptest::prop_assert_eq!(kind == EventKind::Expired, gone.is_expired(now));
+                        }
+                        let expiry = idle.map_or(ExpiryPolicy::NEVER, |s| {
+                            ExpiryPolicy::idle(Duration::from_secs(s))
+                        });
+                        file(&mut shard, record(n, expiry, now));
+                    }
+                    Step::Touch(n) => {
+                        if let Some(record) = shard.get_mut(&SessionKey::from_bytes([n; 32])) {
+                            record.touch(now);
+                        }
+                    }
+                    Step::Remove(n) => {
+                        shard.remove(&SessionKey::from_bytes([n; 32]));
+                    }
+                    Step::Wait(seconds) => {
+                        now = Timestamp::from_millis(now.as_millis() + seconds * 1000);
+                    }
+                }
+                proptest::prop_assert!(shard.records.len() <= capacity);
+                for key in shard.records.keys() {
+                    proptest::prop_assert!(
+                        shard.queue.iter().any(|Reverse((_, queued))| queued == key),
+                        "a record's key is missing from the queue"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
