@@ -41,6 +41,16 @@ impl Attributes {
     pub fn into_map(self) -> BTreeMap<String, Attribute> {
         Arc::unwrap_or_clone(self.0)
     }
+
+    /// The names, in order (as [`BTreeMap::into_keys`]).
+    pub fn into_keys(self) -> std::collections::btree_map::IntoKeys<String, Attribute> {
+        self.into_map().into_keys()
+    }
+
+    /// The attributes, in the order of their names (as [`BTreeMap::into_values`]).
+    pub fn into_values(self) -> std::collections::btree_map::IntoValues<String, Attribute> {
+        self.into_map().into_values()
+    }
 }
 
 impl Deref for Attributes {
@@ -66,6 +76,33 @@ impl From<BTreeMap<String, Attribute>> for Attributes {
 impl FromIterator<(String, Attribute)> for Attributes {
     fn from_iter<I: IntoIterator<Item = (String, Attribute)>>(iter: I) -> Self {
         Attributes(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl From<Attributes> for BTreeMap<String, Attribute> {
+    fn from(attributes: Attributes) -> Self {
+        attributes.into_map()
+    }
+}
+
+impl PartialEq<BTreeMap<String, Attribute>> for Attributes {
+    fn eq(&self, other: &BTreeMap<String, Attribute>) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl Extend<(String, Attribute)> for Attributes {
+    fn extend<I: IntoIterator<Item = (String, Attribute)>>(&mut self, iter: I) {
+        Arc::make_mut(&mut self.0).extend(iter);
+    }
+}
+
+impl IntoIterator for Attributes {
+    type Item = (String, Attribute);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Attribute>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_map().into_iter()
     }
 }
 
@@ -112,6 +149,32 @@ mod tests {
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded["a"], attribute(b"1", 1));
         assert_eq!(stored["a"], attribute(b"1", 3));
+    }
+
+    #[test]
+    fn it_reads_and_converts_as_the_map_it_replaced() {
+        let map: BTreeMap<String, Attribute> = [
+            ("a".to_owned(), attribute(b"1", 1)),
+            ("b".to_owned(), attribute(b"2", 2)),
+        ]
+        .into_iter()
+        .collect();
+        let mut attributes = Attributes::from(map.clone());
+        assert_eq!(attributes, map);
+        let shared = attributes.clone();
+        attributes.extend([("c".to_owned(), attribute(b"3", 3))]);
+        assert_eq!(shared, map, "extending a copy leaves the other alone");
+        let names: Vec<String> = attributes.clone().into_keys().collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let versions: Vec<u64> = attributes
+            .clone()
+            .into_values()
+            .map(|a| a.version)
+            .collect();
+        assert_eq!(versions, [1, 2, 3]);
+        let owned: Vec<(String, Attribute)> = shared.into_iter().collect();
+        assert_eq!(owned.len(), 2);
+        assert_eq!(BTreeMap::from(attributes).len(), 3);
     }
 
     #[test]

@@ -217,7 +217,7 @@ impl Session for LocalSession {
         let draft = self.loaded_draft().await?;
         Ok(self
             .view(&draft)?
-            .map(|r| r.attributes.keys().cloned().collect())
+            .map(|r| r.attributes.into_keys().collect())
             .unwrap_or_default())
     }
 
