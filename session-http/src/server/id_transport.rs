@@ -45,8 +45,8 @@ impl Presented {
 /// The values of every cookie called `name` in the `Cookie` headers of a request, in order.
 ///
 /// Follows RFC 6265 §5.4 loosely: pairs are separated by `;`, names and values are trimmed of
-/// spaces and tabs, a value may be wrapped in double quotes. Pairs without `=` are skipped.
-/// The headers are read as bytes, so that another cookie whose value is not ASCII (browsers
+/// white space (a header value holds none but spaces and tabs), a value may be wrapped in
+/// double quotes. Pairs without `=` are skipped. The headers are read as bytes, so that another cookie whose value is not ASCII (browsers
 /// send what a page's script set) does not hide this one; a value of `name` that is not
 /// UTF-8 is skipped.
 pub fn cookie_values<'a>(
@@ -59,27 +59,16 @@ pub fn cookie_values<'a>(
         .flat_map(|line| line.as_bytes().split(|&byte| byte == b';'))
         .filter_map(move |pair| {
             let equals = pair.iter().position(|&byte| byte == b'=')?;
-            if trim_spaces(&pair[..equals]) != name.as_bytes() {
+            if pair[..equals].trim_ascii() != name.as_bytes() {
                 return None;
             }
-            let value = trim_spaces(&pair[equals + 1..]);
+            let value = pair[equals + 1..].trim_ascii();
             let value = value
                 .strip_prefix(b"\"")
                 .and_then(|v| v.strip_suffix(b"\""))
                 .unwrap_or(value);
             std::str::from_utf8(value).ok()
         })
-}
-
-/// `bytes` without the spaces and tabs around them (a header's optional white space).
-fn trim_spaces(bytes: &[u8]) -> &[u8] {
-    let blank = |byte: &u8| *byte == b' ' || *byte == b'\t';
-    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !blank(b))
-        .map_or(start, |last| last + 1);
-    &bytes[start..end]
 }
 
 /// The token a request presents in a cookie: the first value that looks like an id (so that a
