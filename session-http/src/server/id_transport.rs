@@ -46,9 +46,9 @@ impl Presented {
 ///
 /// Follows RFC 6265 §5.4 loosely: pairs are separated by `;`, names and values are trimmed of
 /// white space (a header value holds none but spaces and tabs), a value may be wrapped in
-/// double quotes. Pairs without `=` are skipped. The headers are read as bytes, so that another cookie whose value is not ASCII (browsers
-/// send what a page's script set) does not hide this one; a value of `name` that is not
-/// UTF-8 is skipped.
+/// double quotes. Pairs without `=` are skipped. The headers are read as bytes, so that
+/// another cookie whose value is not ASCII (browsers send what a page's script set) does not
+/// hide this one; a value of `name` that is not UTF-8 is skipped.
 pub fn cookie_values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
