@@ -12,8 +12,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -65,30 +63,21 @@ impl SessionId {
     /// Parses the text form strictly: exactly 43 characters of URL-safe base64 in canonical form.
     /// Nothing else is accepted, so bad input is rejected before any store is asked.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        if text.len() != ID_TEXT_LEN {
-            return Err(IdError::Length {
-                expected: ID_TEXT_LEN,
-                actual: text.len(),
-            });
-        }
-        let mut bytes = [0u8; ID_BYTES];
-        // The decoder checks the alphabet itself; the scan that names the offending position
-        // runs only for text it refused.
-        if let Ok(ID_BYTES) = URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            return Ok(SessionId(bytes));
-        }
-        match text
-            .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            Some(position) => Err(IdError::Alphabet { position }),
-            None => Err(IdError::NotCanonical),
-        }
+        crate::id_text::decode(text.as_bytes()).map(SessionId)
     }
 
     /// The whole secret in its text form, for a cookie or a header. Handle with care.
     pub fn expose_secret(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
+        self.expose_secret_ascii()
+            .iter()
+            .map(|&digit| char::from(digit))
+            .collect()
+    }
+
+    /// [`expose_secret`](SessionId::expose_secret) as ASCII bytes, without allocating: for
+    /// writing the id straight into a header. Handle with care.
+    pub fn expose_secret_ascii(&self) -> [u8; ID_TEXT_LEN] {
+        crate::id_text::encode(&self.0)
     }
 
     /// The key a store files this session under.

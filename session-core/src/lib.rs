@@ -84,6 +84,7 @@ mod events;
 mod expiry;
 mod hooked_store;
 mod id;
+mod id_text;
 mod limits;
 mod local;
 mod login_throttle;

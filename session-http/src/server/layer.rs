@@ -471,7 +471,7 @@ fn conclude<B>(
                 shared,
                 via,
                 &mut response,
-                &id.expose_secret(),
+                &id.expose_secret_ascii(),
                 expires_at,
                 now,
             );
@@ -559,7 +559,7 @@ fn announce_id<B>(
     shared: &Shared,
     via: Via,
     response: &mut Response<B>,
-    id: &str,
+    id: &[u8],
     expires_at: Option<Timestamp>,
     now: Timestamp,
 ) {
@@ -580,7 +580,7 @@ fn announce_id<B>(
     }
     if let Some(transport) = &shared.header
         && header_allowed(shared, via)
-        && let Ok(value) = HeaderValue::from_str(id)
+        && let Ok(value) = HeaderValue::from_bytes(id)
     {
         headers.insert(response_header(transport).clone(), value);
     }

@@ -175,7 +175,7 @@ pub use csrf::CSRF_TOKEN_KEY;
 pub use extract::MissingSessionLayer;
 pub use handle::Session;
 pub use id_transport::{
-    cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
+    CookieValues, cookie_values, expire_cookie, set_cookie, token_from_cookies, token_from_header,
 };
 pub use layer::{
     ResponseFuture, SESSION_TRANSPORT_HEADER, SessionBody, SessionLayer, SessionLayerBuilder,
