@@ -38,7 +38,7 @@ pub fn add_to_json_integer(current: Option<&[u8]>, amount: i64) -> Result<Vec<u8
     if !safe(sum) {
         return Err(AdditionError::OutOfRange);
     }
-    Ok(sum.to_string().into_bytes())
+    Ok(itoa::Buffer::new().format(sum).as_bytes().to_vec())
 }
 
 /// The integer `bytes` spell in JSON's integer grammar, when within ±[`MAX_SAFE_INTEGER`].
@@ -53,7 +53,15 @@ pub fn parse_json_integer(bytes: &[u8]) -> Option<i64> {
     if !canonical || digits.len() > 16 {
         return None;
     }
-    let value: i64 = std::str::from_utf8(bytes).ok()?.parse().ok()?;
+    // At most 16 digits: below 10^16, far from overflowing an i64.
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
+    let value = if digits.len() < bytes.len() {
+        -magnitude
+    } else {
+        magnitude
+    };
     safe(value).then_some(value)
 }
 
@@ -63,7 +71,26 @@ fn safe(value: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Every safe integer reads back from the text the JSON codec writes for it.
+        #[test]
+        fn safe_integers_read_back(value in -MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER) {
+            prop_assert_eq!(parse_json_integer(value.to_string().as_bytes()), Some(value));
+        }
+
+        /// Nothing else reads as an integer: what is accepted is the canonical text of its
+        /// value (or `-0`).
+        #[test]
+        fn only_canonical_texts_are_integers(text in "[-+0-9 .e]{0,20}") {
+            if let Some(value) = parse_json_integer(text.as_bytes()) {
+                prop_assert!(text == value.to_string() || (text == "-0" && value == 0), "{text}");
+            }
+        }
+    }
 
     #[test]
     fn json_integers_and_what_is_not_one() {

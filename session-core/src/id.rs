@@ -10,6 +10,7 @@
 //! what identifies them (a base URL, a user name, an environment).
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -117,8 +118,19 @@ impl FromStr for SessionId {
 /// The key a store files a session under: SHA-256 of the session id, or a key derived from
 /// what identifies a client-side cache. Not a secret; its text form is 64 lowercase hex digits
 /// and is what admin tools and logs show (as the session's "id hash").
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SessionKey([u8; 32]);
+
+/// A key is a digest, as evenly spread as a hash: eight of its bytes make as good a hash
+/// input as all 32 at a fraction of the work (the memory store's lookups hash only these).
+/// Bytes 8 to 15 rather than the first eight, which the memory store uses to pick a shard:
+/// within a shard, those are alike.
+impl Hash for SessionKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let [_, _, _, _, _, _, _, _, a, b, c, d, e, f, g, h, ..] = self.0;
+        state.write_u64(u64::from_le_bytes([a, b, c, d, e, f, g, h]));
+    }
+}
 
 impl SessionKey {
     /// A key derived from a namespace and a list of parts, for caches keyed by something other

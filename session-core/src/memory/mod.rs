@@ -19,8 +19,10 @@ use crate::store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig,
 
 const STORE: &str = "memory";
 
+mod key_hasher;
 mod shard;
 
+use key_hasher::BuildKeyHasher;
 use shard::Shard;
 
 /// A session store in this process's memory.
@@ -48,7 +50,7 @@ pub struct MemoryStore {
 struct Inner {
     shards: Box<[RwLock<Shard>]>,
     shard_capacity: usize,
-    principals: Mutex<HashMap<String, HashSet<SessionKey>>>,
+    principals: Mutex<HashMap<String, HashSet<SessionKey, BuildKeyHasher>>>,
     /// Held while a principal's session count is checked and a session added to it.
     principal_limit_lock: Mutex<()>,
     config: StoreConfig,
@@ -228,7 +230,9 @@ impl Inner {
         self.shards[index].write().map_err(|_| poisoned())
     }
 
-    fn principals(&self) -> Result<MutexGuard<'_, HashMap<String, HashSet<SessionKey>>>> {
+    fn principals(
+        &self,
+    ) -> Result<MutexGuard<'_, HashMap<String, HashSet<SessionKey, BuildKeyHasher>>>> {
         self.principals.lock().map_err(|_| poisoned())
     }
 

@@ -9,6 +9,8 @@ use crate::events::EventKind;
 use crate::id::SessionKey;
 use crate::record::Record;
 
+use super::key_hasher::BuildKeyHasher;
+
 /// Records by key, and every key in a queue by its record's end: a min-heap of each record's
 /// [`Rank`] as it was when the key was last queued.
 ///
@@ -24,7 +26,7 @@ use crate::record::Record;
 /// a save shortened keeps its place until it comes out.)
 #[derive(Default)]
 pub(super) struct Shard {
-    records: HashMap<SessionKey, Record>,
+    records: HashMap<SessionKey, Record, BuildKeyHasher>,
     /// Holds every key of `records` at least once, at a rank no later than its record's; a
     /// key whose record is gone stays until it comes out or the queue is compacted.
     queue: BinaryHeap<Reverse<(Rank, SessionKey)>>,
