@@ -6,11 +6,14 @@
 //! real purge). The hash layout is described in `fields.rs`.
 //!
 //! Lua in Redis is slow at exactly what these scripts must do (a number parsed with `tonumber`
-//! costs about 0.2 µs, one formatted with `%.0f` about 0.7 µs, each `redis.call` about 1 µs),
-//! and a script's time is added to every round trip. So the scripts keep numbers as the strings
-//! they arrived in wherever they only pass through (the new `last` is the caller's "now"
-//! argument), format the few they compute with `%d`, return numbers as integer replies, and
-//! read and write the metadata as one field.
+//! costs about 0.15 µs, one formatted with `%.0f` about 0.7 µs, a pattern capture 0.08 µs,
+//! each `redis.call` 0.5 to 1 µs), and a script's time is added to every round trip. So the
+//! scripts keep numbers as the strings they arrived in wherever they only pass through (the
+//! new `last` is the caller's "now" argument), format the few they compute with `%d`, return
+//! numbers as integer replies, and read and write the metadata as one field. The save script,
+//! run by every write, reads text that is digits by construction (its own arguments, fields
+//! its pattern matched as `%d+`) with `text + 0`, half the cost of a `tonumber` call; input
+//! that may not be a number still goes through `tonumber`.
 
 use redis::Script;
 use session_core::Limits;
@@ -181,7 +184,7 @@ return {'ok'}
 /// attribute can be newer, so the attributes' versions are not even parsed.
 const SAVE: &str = r#"
 local key = KEYS[1]
-local n, r, options = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local n, r, options = ARGV[3] + 0, ARGV[4] + 0, ARGV[5]
 local at = 6
 local cleared, principal_mode, new_policy = false, false, false
 local principal_arg, idle_arg, abs_arg
@@ -197,7 +200,7 @@ if options ~= '' then
     new_policy, idle_arg, abs_arg, at = true, ARGV[at], ARGV[at + 1], at + 2
   end
   if string.find(options, 'a', 1, true) then
-    adds, at = tonumber(ARGV[at]), at + 1
+    adds, at = ARGV[at] + 0, at + 1
   end
 end
 local names_end = at + n + r - 1
@@ -223,17 +226,17 @@ if not got[1] then
   got = fetch()
 end
 local v, c, l, i, a, codec, size, count, p = string.match(got[1], META)
-local now = tonumber(ARGV[1])
-local last = tonumber(l)
-local idle, abs = i ~= '' and tonumber(i), a ~= '' and tonumber(a)
-local created = abs and tonumber(c)
+local now = ARGV[1] + 0
+local last = l + 0
+local idle, abs = i ~= '' and i + 0, a ~= '' and a + 0
+local created = abs and c + 0
 local e = expiry(created, last, idle, abs)
 if e and e <= now then return {'gone'} end
-local version = tonumber(v)
-local loaded = tonumber(ARGV[2])
+local version = v + 0
+local loaded = ARGV[2] + 0
 -- Every write gives its attributes the record's new version, so none is newer than the record.
 local check = version > loaded
-size, count = tonumber(size), tonumber(count)
+size, count = size + 0, count + 0
 
 local all = false
 if cleared then
@@ -242,7 +245,7 @@ if cleared then
     local f = all[k]
     if check and string.sub(f, 1, 2) == 'a:' then
       local value = all[k + 1]
-      if tonumber(string.sub(value, 1, string.find(value, ' ', 1, true) - 1)) > loaded then
+      if string.sub(value, 1, string.find(value, ' ', 1, true) - 1) + 0 > loaded then
         return {'conflict', 'clear would drop attribute "' .. string.sub(f, 3) .. '"'}
       end
     end
@@ -252,7 +255,7 @@ for k = 2, n + r + 1 do
   local value = got[k]
   if value then
     local space = string.find(value, ' ', 1, true)
-    if check and tonumber(string.sub(value, 1, space - 1)) > loaded then
+    if check and string.sub(value, 1, space - 1) + 0 > loaded then
       return {'conflict', 'attribute "' .. string.sub(ARGV[at + k - 2], 3) .. '"'}
     end
     size = size - #ARGV[at + k - 2] + 2 - #value + space
@@ -283,9 +286,16 @@ local sums = {}
 if adds > 0 then
   local refused = function(field, why) return {'addition', string.sub(field, 3), why} end
   if codec ~= '1' then return refused(ARGV[adds_at], 'additions need a record of the JSON codec') end
-  local upserted, removed = {}, {}
-  for k = at, at + n - 1 do upserted[ARGV[k]] = ARGV[k + vo] end
-  for k = at + n, names_end do removed[ARGV[k]] = true end
+  -- Tables only when there is something to look up in them.
+  local upserted, removed = false, false
+  if n > 0 then
+    upserted = {}
+    for k = at, at + n - 1 do upserted[ARGV[k]] = ARGV[k + vo] end
+  end
+  if r > 0 then
+    removed = {}
+    for k = at + n, names_end do removed[ARGV[k]] = true end
+  end
   for j = 1, adds do
     local field = ARGV[adds_at + j - 1]
     local old_value = got[n + r + 1 + j]
@@ -293,8 +303,8 @@ if adds > 0 then
     if not amount or math.abs(amount) > MAX_SAFE then
       return refused(field, OUT_OF_RANGE)
     end
-    local base, existing = upserted[field], false
-    if (not base) and (not cleared) and (not removed[field]) and old_value then
+    local base, existing = upserted and upserted[field], false
+    if (not base) and (not cleared) and (not (removed and removed[field])) and old_value then
       existing = string.sub(old_value, string.find(old_value, ' ', 1, true) + 1)
       base = existing
     end
@@ -304,13 +314,13 @@ if adds > 0 then
       if not digits or #digits > 16 or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
         return refused(field, NOT_AN_INTEGER)
       end
-      value = tonumber(base)
+      value = base + 0
       if math.abs(value) > MAX_SAFE then return refused(field, NOT_AN_INTEGER) end
     end
     local sum = value + amount
     if math.abs(sum) > MAX_SAFE then return refused(field, OUT_OF_RANGE) end
     local text = string.format('%d', sum)
-    if upserted[field] then
+    if upserted and upserted[field] then
       size = size + #text - #upserted[field]
     elseif existing then
       size = size + #text - #existing
@@ -360,9 +370,9 @@ if now > last then
   l = ARGV[1]
 end
 set[#set + 1] = 'm'
--- The principal is appended, not formatted: `%s` would stop at a NUL byte.
-set[#set + 1] = string.format('%d %s %s %s %s %s %d %d ', version, c, l, i, a, codec, size, count) ..
-  (new_principal and ('=' .. new_principal) or '')
+-- One concatenation (size and count are small integers, which `..` writes as `%d` would).
+set[#set + 1] = prefix .. c .. ' ' .. l .. ' ' .. i .. ' ' .. a .. ' ' .. codec .. ' ' .. size .. ' ' ..
+  count .. ' ' .. (new_principal and ('=' .. new_principal) or '')
 batched('HSET', key, set)
 local old_e = e
 e = expiry(created, last, idle, abs)
