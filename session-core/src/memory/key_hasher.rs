@@ -13,9 +13,10 @@ pub(super) type BuildKeyHasher = BuildHasherDefault<KeyHasher>;
 /// A key is a SHA-256 digest and hashes as eight of its bytes (see its `Hash`), which are
 /// already evenly spread: hashing them again (SipHash, the standard maps' default) costs a
 /// few hundred instructions per lookup and adds nothing. Nor does it give up the standard
-/// hasher's defence against flooding: the keys a store holds are digests of ids the server
-/// drew at random, which no client chooses. Anything hashed otherwise is mixed in, a word
-/// at a time, so the hasher is still sound for other input.
+/// hasher's defence against flooding: the keys a session manager files are digests of ids
+/// it drew at random, which no client chooses (and a key made with `SessionKey::derive` from
+/// client input would cost a digest search per bit made to collide). Anything hashed
+/// otherwise is mixed in, a word at a time, so the hasher is still sound for other input.
 #[derive(Default)]
 pub(super) struct KeyHasher(u64);
 
