@@ -35,6 +35,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,10 +44,12 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
     SignatureScheme,
@@ -317,6 +320,9 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct HttpTransport {
     client: Result<HyperClient, Arc<TlsConfigError>>,
     verify: Verify,
+    /// Without a client certificate: whether a server asked for one (see
+    /// [`NoClientCertificate`]).
+    certificate_requests: Option<Arc<NoClientCertificate>>,
 }
 
 impl fmt::Debug for HttpTransport {
@@ -336,6 +342,7 @@ impl Default for HttpTransport {
         HttpTransport::new(&options).unwrap_or_else(|error| HttpTransport {
             client: Err(Arc::new(error)),
             verify: options.verify,
+            certificate_requests: None,
         })
     }
 }
@@ -344,7 +351,7 @@ impl HttpTransport {
     /// A transport with `options`: reads the CA bundle and client certificate now, so a
     /// missing or unreadable file is reported before any request.
     pub fn new(options: &TlsOptions) -> Result<Self, TlsConfigError> {
-        let tls = client_config(options)?;
+        let (tls, certificate_requests) = client_config(options)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -356,6 +363,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             client: Ok(Client::builder(TokioExecutor::new()).build(connector)),
             verify: options.verify.clone(),
+            certificate_requests,
         })
     }
 
@@ -373,10 +381,13 @@ impl HttpTransport {
             .client
             .as_ref()
             .map_err(|e| TransportError::Config(e.clone()))?;
+        if let Some(requests) = &self.certificate_requests {
+            requests.asked.store(false, Ordering::Relaxed);
+        }
         let response = client
             .request(request)
             .await
-            .map_err(TransportError::from_error)?;
+            .map_err(|e| self.request_error(e))?;
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
@@ -385,9 +396,88 @@ impl HttpTransport {
             .to_bytes();
         Ok((parts, body))
     }
+
+    /// Why a request got no response. A connection that closed before answering, on a server
+    /// that asked for the client certificate this transport does not have, is that refusal.
+    fn request_error(&self, error: hyper_util::client::legacy::Error) -> TransportError {
+        match TransportError::from_error(error) {
+            TransportError::Connection(cause)
+                if self
+                    .certificate_requests
+                    .as_ref()
+                    .is_some_and(|requests| requests.asked.load(Ordering::Relaxed))
+                    && closed_before_answering(cause.as_ref()) =>
+            {
+                TransportError::Tls(TlsProblem::ClientCertificateRequired(
+                    "it asked for one in the handshake, none was given, and it closed the \
+                     connection without answering"
+                        .to_string(),
+                ))
+            }
+            other => other,
+        }
+    }
 }
 
-fn client_config(options: &TlsOptions) -> Result<ClientConfig, TlsConfigError> {
+/// Whether `error` says the connection ended before a response: hyper's "canceled", "closed"
+/// or "incomplete message", or a reset, broken pipe or early end of the stream underneath.
+fn closed_before_answering(error: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>()
+            && (hyper.is_canceled() || hyper.is_closed() || hyper.is_incomplete_message())
+        {
+            return true;
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+/// The client side of a handshake without a client certificate: presents none, and notes
+/// that a server asked for one.
+///
+/// A TLS 1.3 server that requires a certificate can only refuse a missing one after the
+/// handshake, when the request is already on its way. The request then usually fails with
+/// the server's alert, but when the connection's closing reaches it first, with a bare
+/// "connection closed" (one time in ten on loopback), and the alert goes to the connection
+/// alone. The note lets [`HttpTransport::fetch`] name the cause either way.
+#[derive(Debug, Default)]
+struct NoClientCertificate {
+    /// A server asked for a client certificate since the current request began.
+    asked: AtomicBool,
+}
+
+impl ResolvesClientCert for NoClientCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+/// The rustls configuration for `options`, and the note of certificate requests when it has
+/// no client certificate.
+fn client_config(
+    options: &TlsOptions,
+) -> Result<(ClientConfig, Option<Arc<NoClientCertificate>>), TlsConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -402,15 +492,20 @@ fn client_config(options: &TlsOptions) -> Result<ClientConfig, TlsConfigError> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider))),
     };
     match &options.client_cert {
-        None => Ok(builder.with_no_client_auth()),
+        None => {
+            let requests = Arc::new(NoClientCertificate::default());
+            let config = builder.with_client_cert_resolver(Arc::clone(&requests) as _);
+            Ok((config, Some(requests)))
+        }
         Some(client) => {
             let (chain, key) = client_certificate(client)?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
+            let config = builder.with_client_auth_cert(chain, key).map_err(|e| {
                 TlsConfigError::ClientCertificate {
                     path: client.cert.clone(),
                     reason: e.to_string(),
                 }
-            })
+            })?;
+            Ok((config, None))
         }
     }
 }
