@@ -422,26 +422,20 @@ impl HttpTransport {
 /// Whether `error` says the connection ended before a response: hyper's "canceled", "closed"
 /// or "incomplete message", or a reset, broken pipe or early end of the stream underneath.
 fn closed_before_answering(error: &(dyn StdError + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(hyper) = error.downcast_ref::<hyper::Error>()
-            && (hyper.is_canceled() || hyper.is_closed() || hyper.is_incomplete_message())
-        {
-            return true;
-        }
-        if let Some(io) = error.downcast_ref::<std::io::Error>()
-            && matches!(
+    std::iter::successors(Some(error), |&error| error.source()).any(|error| {
+        let hyper_closed = error.downcast_ref::<hyper::Error>().is_some_and(|hyper| {
+            hyper.is_canceled() || hyper.is_closed() || hyper.is_incomplete_message()
+        });
+        let stream_ended = error.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::UnexpectedEof
             )
-        {
-            return true;
-        }
-        current = error.source();
-    }
-    false
+        });
+        hyper_closed || stream_ended
+    })
 }
 
 /// The client side of a handshake without a client certificate: presents none, and notes
