@@ -15,7 +15,9 @@
 //! TLS 1.2 and 1.3 with the `ring` crypto provider; a client certificate (PEM, the key in the
 //! same file or its own) is optional. Connection failures caused by TLS come back as a
 //! [`TlsProblem`] that says what to do: an untrusted certificate, a certificate for another
-//! host name, an expired one, a server that does not speak TLS on that port.
+//! host name, an expired one, a server that does not speak TLS on that port, a server that
+//! requires a client certificate (named so even when, under TLS 1.3, its refusal arrives as
+//! a closed connection).
 //!
 //! ```
 //! use session_http::transport::{HttpTransport, TlsOptions, Verify};
