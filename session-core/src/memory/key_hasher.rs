@@ -64,6 +64,12 @@ mod tests {
             map.insert(crate::SessionKey::from_bytes(bytes), n);
         }
         assert_eq!(map.len(), 10_000);
+        // Every key its own hash: nothing of the shard's bytes narrows them.
+        let hashes: std::collections::HashSet<u64> = map
+            .keys()
+            .map(|key| BuildKeyHasher::default().hash_one(key))
+            .collect();
+        assert_eq!(hashes.len(), 10_000);
         for n in [0u64, 4_999, 9_999] {
             let mut bytes = [7u8; 32];
             bytes[8..16].copy_from_slice(&n.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
