@@ -123,7 +123,7 @@ pub use manager::{SessionConfig, SessionManager};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use principal_limit::{PrincipalLimit, RoomDecision, WhenFull};
 pub use record::Record;
-pub use record_attributes::{Attribute, Attributes};
+pub use record_attributes::{Attribute, AttributeMap, Attributes};
 pub use session::{Changes, LoginError, Principal, Session, SessionTimes, log_in};
 pub use store::{Page, PageRequest, PrincipalIndex, SessionStore, StoreConfig, TouchOutcome};
 pub use store_session::{

@@ -214,6 +214,15 @@ impl Record {
         for name in &changes.removals {
             self.attributes.remove(name);
         }
+        let new_names = changes
+            .upserts
+            .keys()
+            .chain(sums.iter().map(|(name, _)| *name))
+            .filter(|name| !self.attributes.contains_key(*name))
+            .count();
+        if new_names > 0 {
+            self.attributes.reserve(new_names);
+        }
         for (name, value) in &changes.upserts {
             match self.attributes.get_mut(name) {
                 Some(attribute) => {

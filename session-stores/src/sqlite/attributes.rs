@@ -12,23 +12,20 @@
 //!
 //! Reading it copies bytes; nothing is parsed as JSON or bincode, whatever the record's codec.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
-
-use session_core::Attribute;
+use session_core::{Attribute, AttributeMap};
 
 /// The first byte of every blob this module writes.
 const FORMAT: u8 = 1;
 
 /// The blob for `attributes`.
-pub fn encode(attributes: &BTreeMap<String, Attribute>) -> Vec<u8> {
+pub fn encode(attributes: &AttributeMap) -> Vec<u8> {
     let size: usize = attributes
         .iter()
         .map(|(name, a)| 16 + name.len() + a.value.len())
         .sum();
     let mut out = Vec::with_capacity(1 + size);
     out.push(FORMAT);
-    for (name, attribute) in attributes {
+    for (name, attribute) in attributes.iter() {
         put_bytes(&mut out, name.as_bytes());
         out.extend_from_slice(&attribute.version.to_le_bytes());
         put_bytes(&mut out, &attribute.value);
@@ -44,25 +41,25 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// The attributes in `blob`; an error (never a panic) for anything [`encode`] did not write.
-pub fn decode(blob: &[u8]) -> Result<BTreeMap<String, Attribute>, String> {
+pub fn decode(blob: &[u8]) -> Result<AttributeMap, String> {
     let Some((&format, mut rest)) = blob.split_first() else {
         return Err("empty attributes blob".into());
     };
     if format != FORMAT {
         return Err(format!("unknown attributes format {format}"));
     }
-    let mut attributes = BTreeMap::new();
+    let mut attributes = AttributeMap::new();
     while !rest.is_empty() {
         let name = take_bytes(&mut rest, "an attribute name")?;
         let name =
             std::str::from_utf8(name).map_err(|_| "an attribute name is not UTF-8".to_string())?;
         let version = u64::from_le_bytes(take_array(&mut rest, "a version")?);
         let value = take_bytes(&mut rest, "a value")?.to_vec();
-        match attributes.entry(name.to_owned()) {
-            Entry::Vacant(slot) => {
-                slot.insert(Attribute { value, version });
-            }
-            Entry::Occupied(_) => return Err(format!("attribute {name:?} appears twice")),
+        if attributes
+            .try_insert(name.to_owned(), Attribute { value, version })
+            .is_some()
+        {
+            return Err(format!("attribute {name:?} appears twice"));
         }
     }
     Ok(attributes)
@@ -100,7 +97,7 @@ mod tests {
                 0..8,
             ),
         ) {
-            let attributes: BTreeMap<String, Attribute> = attributes
+            let attributes: AttributeMap = attributes
                 .into_iter()
                 .map(|(name, (value, version))| (name, Attribute { value, version }))
                 .collect();
@@ -117,7 +114,7 @@ mod tests {
             value in proptest::collection::vec(any::<u8>(), 1..40),
             cut in 1usize..40,
         ) {
-            let mut attributes = BTreeMap::new();
+            let mut attributes = AttributeMap::new();
             attributes.insert("name".to_string(), Attribute { value, version: 3 });
             let blob = encode(&attributes);
             // Keep more than the format byte (which alone is a valid empty blob).
@@ -128,7 +125,10 @@ mod tests {
 
     #[test]
     fn an_empty_record_and_foreign_bytes() {
-        assert_eq!(decode(&encode(&BTreeMap::new())), Ok(BTreeMap::new()));
+        assert_eq!(
+            decode(&encode(&AttributeMap::new())),
+            Ok(AttributeMap::new())
+        );
         assert!(decode(b"").is_err());
         assert!(decode(br#"{"format":"session-record"}"#).is_err());
     }
