@@ -22,6 +22,11 @@
 //! peer crate in `benches/peers`, built on its own (`cargo build --release --manifest-path
 //! benches/peers/Cargo.toml`; `HTTP_LOAD_PEERS` names another binary); without it those rows
 //! are skipped, loudly.
+//!
+//! Each row reports the median round's requests per second and latencies, and over all
+//! rounds the server's CPU time per request, the backend's (redis-server's) and how much the
+//! server's resident memory grew per request: on `new` with the memory stores, what one
+//! session costs in memory.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "support/scenario.rs"]
@@ -343,6 +348,17 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// A process's resident memory, from `/proc/PID/status` (`VmRSS`), in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(addr: SocketAddr) -> Sender {
@@ -476,6 +492,9 @@ struct Row {
     /// The backend's (redis-server's) CPU time per request, in microseconds (all rounds), for
     /// stores whose backend is a server of its own.
     backend_us: Option<f64>,
+    /// How much the server's resident memory grew per request over the measured rounds, in
+    /// bytes: on `new`, what a session costs in a store held in the server's memory.
+    growth_bytes: f64,
 }
 
 /// CPU time the backend server of `store` has used so far (`INFO cpu` of redis-server, to
@@ -539,6 +558,10 @@ async fn measure_group(
     let mut cpu: Vec<(Duration, u64)> = vec![(Duration::ZERO, 0); members.len()];
     let mut backend: Vec<Option<Duration>> = vec![None; members.len()];
     let mut lost: Vec<i64> = vec![0; members.len()];
+    let resident_before: Vec<u64> = servers
+        .iter()
+        .map(|server| resident_bytes(server.child.id()))
+        .collect();
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
             let shared = shared_session(server.addr).await;
@@ -571,8 +594,19 @@ async fn measure_group(
             ));
         }
     }
-    for (((((variant, store), mut runs), (cpu_used, requests)), lost), backend_used) in
-        members.iter().zip(results).zip(cpu).zip(lost).zip(backend)
+    let growth: Vec<u64> = servers
+        .iter()
+        .zip(resident_before)
+        .map(|(server, before)| resident_bytes(server.child.id()).saturating_sub(before))
+        .collect();
+    for ((((((variant, store), mut runs), (cpu_used, requests)), lost), backend_used), grown) in
+        members
+            .iter()
+            .zip(results)
+            .zip(cpu)
+            .zip(lost)
+            .zip(backend)
+            .zip(growth)
     {
         // Refusals and losses over all rounds; the rest from the median round.
         let errors = runs.iter().map(|r| r.3).sum();
@@ -591,9 +625,10 @@ async fn measure_group(
             lost: (scenario == Scenario::Shared).then_some(lost),
             cpu_us,
             backend_us,
+            growth_bytes: grown as f64 / requests.max(1) as f64,
         };
         println!(
-            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  backend CPU {} us/req  refused {}  lost {}",
+            "{:<20} {:<8} {:<11} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  server CPU {:>6.1} us/req  backend CPU {} us/req  memory +{:.0} B/req  refused {}  lost {}",
             row.variant,
             row.store,
             row.scenario.name(),
@@ -602,6 +637,7 @@ async fn measure_group(
             row.p99,
             row.cpu_us,
             row.backend_us.map_or("-".to_owned(), |b| format!("{b:.1}")),
+            row.growth_bytes,
             row.errors,
             row.lost.map_or("-".to_owned(), |l| l.to_string())
         );
@@ -687,12 +723,12 @@ fn find<'a>(rows: &'a [Row], variant: &str, store: &str, scenario: Scenario) -> 
 
 fn print_summary(rows: &[Row]) {
     println!(
-        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | backend CPU µs/req | refused | lost |"
+        "\n| server | store | scenario | req/s | p50 ms | p99 ms | server CPU µs/req | backend CPU µs/req | server memory growth B/req | refused | lost |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} | {:.0} | {} | {} |",
             r.variant,
             r.store,
             r.scenario.name(),
@@ -701,6 +737,7 @@ fn print_summary(rows: &[Row]) {
             r.p99,
             r.cpu_us,
             r.backend_us.map_or("–".to_owned(), |b| format!("{b:.1}")),
+            r.growth_bytes,
             r.errors,
             r.lost.map_or("–".to_owned(), |l| l.to_string())
         );
