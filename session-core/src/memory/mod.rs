@@ -403,7 +403,7 @@ impl SessionStore for MemoryStore {
                     Some(expired) => (Some(std::mem::replace(expired, record.clone())), None),
                     None => {
                         let let_go = shard.make_room(inner.shard_capacity, now);
-                        shard.insert(record.key, record.clone());
+                        shard.insert(record.clone());
                         (None, let_go)
                     }
                 }
@@ -516,7 +516,7 @@ impl SessionStore for MemoryStore {
             if target.get(new).is_some_and(|r| !r.is_expired(now)) {
                 return Err(Error::AlreadyExists { key: *new });
             }
-            target.insert(*new, record.with_key(*new));
+            target.insert(record.with_key(*new));
             first.remove(old);
             record
         };

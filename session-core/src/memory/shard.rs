@@ -2,7 +2,11 @@
 //! shard lets go.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use crate::clock::Timestamp;
 use crate::events::EventKind;
@@ -26,7 +30,9 @@ use super::key_hasher::BuildKeyHasher;
 /// a save shortened keeps its place until it comes out.)
 #[derive(Default)]
 pub(super) struct Shard {
-    records: HashMap<SessionKey, Record, BuildKeyHasher>,
+    /// Each record found by its own `key`: a map from key to record would hold every key
+    /// twice, 32 bytes more per session (and per copy when the table grows).
+    records: HashTable<Record>,
     /// Holds every key of `records` at least once, at a rank no later than its record's; a
     /// key whose record is gone stays until it comes out or the queue is compacted.
     queue: BinaryHeap<Reverse<(Rank, SessionKey)>>,
@@ -35,6 +41,11 @@ pub(super) struct Shard {
 /// Where a record stands in the queue: when it expires (the end of time for never), then when
 /// it was last used.
 type Rank = (Timestamp, Timestamp);
+
+/// Where `key` is looked up in the table.
+fn hash(key: &SessionKey) -> u64 {
+    BuildKeyHasher::default().hash_one(key)
+}
 
 fn rank(record: &Record) -> Rank {
     let end = record
@@ -46,37 +57,47 @@ fn rank(record: &Record) -> Rank {
 impl Shard {
     /// The record under `key`.
     pub(super) fn get(&self, key: &SessionKey) -> Option<&Record> {
-        self.records.get(key)
+        self.records.find(hash(key), |r| r.key == *key)
     }
 
-    /// The record under `key`, to change in place.
+    /// The record under `key`, to change in place (all but its key, which files it).
     pub(super) fn get_mut(&mut self, key: &SessionKey) -> Option<&mut Record> {
-        self.records.get_mut(key)
+        self.records.find_mut(hash(key), |r| r.key == *key)
     }
 
     /// Every record.
     pub(super) fn values(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
+        self.records.iter()
     }
 
-    /// Files `record` under `key`, replacing what was there (which is returned).
-    pub(super) fn insert(&mut self, key: SessionKey, record: Record) -> Option<Record> {
-        let rank = rank(&record);
-        let replaced = self.records.insert(key, record);
-        if replaced.is_none() {
-            self.queue.push(Reverse((rank, key)));
+    /// Files `record` under its key, replacing what was there (which is returned).
+    pub(super) fn insert(&mut self, record: Record) -> Option<Record> {
+        let key = record.key;
+        match self
+            .records
+            .entry(hash(&key), |r| r.key == key, |r| hash(&r.key))
+        {
+            Entry::Occupied(mut filed) => Some(std::mem::replace(filed.get_mut(), record)),
+            Entry::Vacant(slot) => {
+                self.queue.push(Reverse((rank(&record), key)));
+                slot.insert(record);
+                None
+            }
         }
-        replaced
     }
 
     /// Removes the record under `key`.
     pub(super) fn remove(&mut self, key: &SessionKey) -> Option<Record> {
-        let removed = self.records.remove(key);
+        let removed = self
+            .records
+            .find_entry(hash(key), |r| r.key == *key)
+            .ok()
+            .map(|filed| filed.remove().0);
         // Keys of removed records are dropped from the queue in one pass once they are the
         // larger part of it: linear work after at least as many removals.
         if self.queue.len() > 2 * self.records.len() + 32 {
             let Shard { records, queue } = self;
-            queue.retain(|Reverse((_, key))| records.contains_key(key));
+            queue.retain(|Reverse((_, key))| records.find(hash(key), |r| r.key == *key).is_some());
         }
         removed
     }
@@ -93,7 +114,7 @@ impl Shard {
             return None;
         }
         while let Some(Reverse((queued, key))) = self.queue.pop() {
-            let Some(record) = self.records.get(&key) else {
+            let Some(record) = self.get(&key) else {
                 continue;
             };
             let current = rank(record);
@@ -106,7 +127,7 @@ impl Shard {
             } else {
                 EventKind::Evicted
             };
-            return self.records.remove(&key).map(|record| (record, kind));
+            return self.remove(&key).map(|record| (record, kind));
         }
         None
     }
@@ -129,7 +150,7 @@ mod tests {
     }
 
     fn file(shard: &mut Shard, record: Record) {
-        shard.insert(record.key, record);
+        shard.insert(record);
     }
 
     #[test]
@@ -252,7 +273,7 @@ mod tests {
                     }
                 }
                 proptest::prop_assert!(shard.records.len() <= capacity);
-                for key in shard.records.keys() {
+                for key in shard.values().map(|r| &r.key) {
                     proptest::prop_assert!(
                         shard.queue.iter().any(|Reverse((_, queued))| queued == key),
                         "a record's key is missing from the queue"
