@@ -47,6 +47,11 @@ fn hash(key: &SessionKey) -> u64 {
     BuildKeyHasher::default().hash_one(key)
 }
 
+/// Whether a record in the table is the one filed under `key`.
+fn filed_under(key: &SessionKey) -> impl Fn(&Record) -> bool + '_ {
+    move |record| record.key == *key
+}
+
 fn rank(record: &Record) -> Rank {
     let end = record
         .expires_at()
@@ -57,12 +62,12 @@ fn rank(record: &Record) -> Rank {
 impl Shard {
     /// The record under `key`.
     pub(super) fn get(&self, key: &SessionKey) -> Option<&Record> {
-        self.records.find(hash(key), |r| r.key == *key)
+        self.records.find(hash(key), filed_under(key))
     }
 
     /// The record under `key`, to change in place (all but its key, which files it).
     pub(super) fn get_mut(&mut self, key: &SessionKey) -> Option<&mut Record> {
-        self.records.find_mut(hash(key), |r| r.key == *key)
+        self.records.find_mut(hash(key), filed_under(key))
     }
 
     /// Every record.
@@ -75,7 +80,7 @@ impl Shard {
         let key = record.key;
         match self
             .records
-            .entry(hash(&key), |r| r.key == key, |r| hash(&r.key))
+            .entry(hash(&key), filed_under(&key), |r| hash(&r.key))
         {
             Entry::Occupied(mut filed) => Some(std::mem::replace(filed.get_mut(), record)),
             Entry::Vacant(slot) => {
@@ -90,14 +95,14 @@ impl Shard {
     pub(super) fn remove(&mut self, key: &SessionKey) -> Option<Record> {
         let removed = self
             .records
-            .find_entry(hash(key), |r| r.key == *key)
+            .find_entry(hash(key), filed_under(key))
             .ok()
             .map(|filed| filed.remove().0);
         // Keys of removed records are dropped from the queue in one pass once they are the
         // larger part of it: linear work after at least as many removals.
         if self.queue.len() > 2 * self.records.len() + 32 {
             let Shard { records, queue } = self;
-            queue.retain(|Reverse((_, key))| records.find(hash(key), |r| r.key == *key).is_some());
+            queue.retain(|Reverse((_, key))| records.find(hash(key), filed_under(key)).is_some());
         }
         removed
     }
@@ -114,20 +119,21 @@ impl Shard {
             return None;
         }
         while let Some(Reverse((queued, key))) = self.queue.pop() {
-            let Some(record) = self.get(&key) else {
+            // One probe finds the record, and removes it if it goes.
+            let Ok(filed) = self.records.find_entry(hash(&key), filed_under(&key)) else {
                 continue;
             };
-            let current = rank(record);
+            let current = rank(filed.get());
             if current > queued {
                 self.queue.push(Reverse((current, key)));
                 continue;
             }
-            let kind = if record.is_expired(now) {
+            let kind = if filed.get().is_expired(now) {
                 EventKind::Expired
             } else {
                 EventKind::Evicted
             };
-            return self.remove(&key).map(|record| (record, kind));
+            return Some((filed.remove().0, kind));
         }
         None
     }
