@@ -10,6 +10,7 @@ use redis::{Script, cmd};
 use session_core::{AttemptState, ThrottleState};
 
 use crate::error::Result;
+use crate::redis_store::connection::OnDropped;
 
 /// The key prefix used unless told otherwise.
 pub const DEFAULT_THROTTLE_PREFIX: &str = "sessions:throttle:";
@@ -70,6 +71,17 @@ impl RedisThrottleState {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
+
+    /// Sends `command` (a read or an idempotent write), once more if its connection turns out
+    /// dropped.
+    async fn send<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        OnDropped::SendAgain
+            .run(|| {
+                let mut conn = self.conn.clone();
+                async move { command.query_async(&mut conn).await }
+            })
+            .await
+    }
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> session_core::Error {
@@ -79,10 +91,8 @@ fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> session_
 #[async_trait]
 impl ThrottleState for RedisThrottleState {
     async fn load(&self, key: &str) -> session_core::Result<Option<AttemptState>> {
-        let mut conn = self.conn.clone();
-        let text: Option<String> = cmd("GET")
-            .arg(self.key(key))
-            .query_async(&mut conn)
+        let text: Option<String> = self
+            .send(cmd("GET").arg(self.key(key)))
             .await
             .map_err(failed("throttle load"))?;
         // A value this code did not write counts as no state (it is overwritten next).
@@ -96,27 +106,32 @@ impl ThrottleState for RedisThrottleState {
         new: AttemptState,
         keep_for: Duration,
     ) -> session_core::Result<bool> {
-        let mut conn = self.conn.clone();
         let keep_ms = u64::try_from(keep_for.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let swapped: i64 = self
-            .swap
-            .key(self.key(key))
+        let mut swap = self.swap.prepare_invoke();
+        swap.key(self.key(key))
             .arg(expected.map(|s| s.encode()).unwrap_or_default())
             .arg(new.encode())
-            .arg(keep_ms)
-            .invoke_async(&mut conn)
+            .arg(keep_ms);
+        // Sent again after a dropped connection: should the first have swapped, the second
+        // finds the new state instead of the expected one and reports no swap; the throttle
+        // then reads the state again and records its attempt on it, so at worst one attempt
+        // counts twice, which errs on the strict side.
+        let swapped: i64 = OnDropped::SendAgain
+            .run(|| {
+                let mut conn = self.conn.clone();
+                let swap = &swap;
+                async move { swap.invoke_async(&mut conn).await }
+            })
             .await
             .map_err(failed("throttle swap"))?;
         Ok(swapped == 1)
     }
 
     async fn clear(&self, key: &str) -> session_core::Result<()> {
-        let mut conn = self.conn.clone();
-        let _: i64 = cmd("DEL")
-            .arg(self.key(key))
-            .query_async(&mut conn)
+        let _: i64 = self
+            .send(cmd("DEL").arg(self.key(key)))
             .await
             .map_err(failed("throttle clear"))?;
         Ok(())

@@ -89,7 +89,8 @@ mod redis_specific {
 
     use redis::AsyncCommands;
     use session_core::{
-        Codec, ExpiryPolicy, Record, SessionId, SessionStore, StoreConfig, TouchOutcome,
+        Codec, ExpiryPolicy, PageRequest, Record, SessionId, SessionStore, StoreConfig,
+        TouchOutcome,
     };
     use session_stores::RedisStore;
     use test_support::redis::RedisServer;
@@ -292,6 +293,67 @@ mod redis_specific {
             Some("value")
         );
         assert_eq!(store.count().await.unwrap(), 1);
+    }
+
+    /// The connection reconnects by itself, but the command that finds it dead used to fail:
+    /// every Redis restart cost each server process a failed request. Each operation that may
+    /// run twice is now sent again over the new connection, so the first of each kind after
+    /// a restart succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_request_of_each_kind_after_a_restart_succeeds() {
+        let mut server = match RedisServer::start() {
+            Ok(server) => server,
+            Err(missing) => {
+                test_support::skip(
+                    "the_first_request_of_each_kind_after_a_restart_succeeds",
+                    &missing,
+                );
+                return;
+            }
+        };
+        for auto_pipeline in [true, false] {
+            let store = RedisStore::builder()
+                .auto_pipeline(auto_pipeline)
+                .connection_timeout(Duration::from_secs(5))
+                .response_timeout(Duration::from_secs(10))
+                .connect(&server.url())
+                .await
+                .unwrap();
+            for operation in ["create", "load", "touch", "delete", "count", "list"] {
+                // A record the operation finds, written before the restart; the server keeps
+                // nothing over a restart (no persistence), so it is written again after it.
+                let id = SessionId::generate().unwrap();
+                store
+                    .create(&record(&id, Duration::from_secs(600)))
+                    .await
+                    .unwrap();
+                server.restart().unwrap();
+                assert!(server.is_up());
+                let context = format!("{operation} (auto-pipelining {auto_pipeline})");
+                match operation {
+                    "create" => {
+                        let fresh = SessionId::generate().unwrap();
+                        let new = record(&fresh, Duration::from_secs(600));
+                        store.create(&new).await.expect(&context);
+                        assert!(store.load(&fresh.key()).await.unwrap().is_some());
+                    }
+                    "load" => {
+                        let loaded = store.load(&id.key()).await.expect(&context);
+                        assert!(loaded.is_none(), "{context}: the restart kept nothing");
+                    }
+                    "touch" => {
+                        let touched = store.touch(&id.key()).await.expect(&context);
+                        assert_eq!(touched, TouchOutcome::Missing, "{context}");
+                    }
+                    "delete" => assert!(!store.delete(&id.key()).await.expect(&context)),
+                    "count" => assert_eq!(store.count().await.expect(&context), 0),
+                    _ => {
+                        let page = store.list(PageRequest::first(10)).await.expect(&context);
+                        assert!(page.records.is_empty(), "{context}");
+                    }
+                }
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,3 +139,31 @@ async fn compare_and_swap_expires_its_keys_and_ignores_foreign_values() {
     state.clear("k").await.unwrap();
     assert_eq!(state.load("k").await.unwrap(), None);
 }
+
+/// A Redis restart must not refuse the next logins: each throttle command that finds its
+/// connection dropped is sent again over the new one.
+#[tokio::test]
+async fn the_first_logins_after_a_redis_restart_are_counted_not_refused() {
+    let Some(mut redis) = server() else { return };
+    let clock = MockClock::new();
+    let throttle = ThrottledAuthenticator::new(
+        OnePassword,
+        Arc::new(RedisThrottleState::connect(&redis.url()).await.unwrap()),
+    )
+    .per_principal(BACKOFF)
+    .clock(clock.shared());
+    let result = throttle.authenticate(&guess("wrong")).await;
+    assert!(matches!(result, Err(AuthError::InvalidCredentials)));
+
+    redis.restart().unwrap();
+    let result = throttle.authenticate(&guess("wrong")).await;
+    assert!(
+        matches!(result, Err(AuthError::InvalidCredentials)),
+        "{result:?}"
+    );
+    redis.restart().unwrap();
+    assert_eq!(
+        throttle.authenticate(&guess("right")).await.unwrap(),
+        "alice"
+    );
+}

@@ -417,6 +417,63 @@ async fn the_api_works_on_a_real_redis_store() {
     assert_eq!(session_of(addr, &a).await.status, 404);
 }
 
+/// An orchestrator restarts a server whose liveness fails and stops routing to one whose
+/// readiness fails: with its Redis stopped the server stays live (`/healthz` answers from the
+/// process) but reports itself not ready, and ready again once Redis is back.
+#[tokio::test]
+async fn readiness_follows_the_store_and_liveness_does_not() {
+    if test_support::redis::redis_server_program().is_none() {
+        test_support::skip(
+            "readiness_follows_the_store_and_liveness_does_not",
+            "redis-server",
+        );
+        return;
+    }
+    let mut redis = test_support::redis::RedisServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
+    let server = ServerProcess::start(&redis.url(), &users, &[]);
+    let addr = server.addr;
+    let readyz = || async move {
+        let reply = send(addr, "GET", "/readyz", &[], None).await;
+        (reply.status.as_u16(), reply.body)
+    };
+    assert_eq!(readyz().await, (200, "ready\n".to_owned()));
+
+    redis.stop();
+    // A readiness answer is reused for a second; the next probe must see the store gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = readyz().await;
+        if answer.0 == 503 {
+            assert_eq!(answer.1, "session store unavailable\n");
+            break;
+        }
+        assert_eq!(answer, (200, "ready\n".to_owned()));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still ready with Redis stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reply = send(addr, "GET", "/healthz", &[], None).await;
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "ok\n"));
+
+    redis.restart().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while readyz().await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready again after Redis came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // And the sessions work again.
+    let cookie = login(addr, "alice", "wonderland").await;
+    let reply = send(addr, "POST", "/api/counter/r", &[("cookie", &cookie)], None).await;
+    assert_eq!(reply.json(), json!({"value": 1}));
+}
+
 /// The README's first command has no accounts: the server makes a `demo` account with a
 /// random password, shows it once on the terminal, and that password logs in.
 #[tokio::test]

@@ -1,10 +1,13 @@
 //! One connection type over a single server and a cluster, both reconnecting by themselves,
-//! and the client for a server URL (TLS with a given CA included).
+//! the rule for sending a command again over the new connection, and the client for a server
+//! URL (TLS with a given CA included).
+
+use std::future::Future;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 #[cfg(feature = "redis-cluster")]
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use super::auto_pipeline::AutoPipeline;
 use crate::{Error, Result};
@@ -12,7 +15,8 @@ use crate::{Error, Result};
 /// A multiplexed connection: cheap to clone, shared by all tasks.
 ///
 /// - `Single`: a [`ConnectionManager`], which reconnects in the background after the server
-///   goes away; requests made while it is down fail with a connection error.
+///   goes away; requests made while it is down fail with a connection error, and the one
+///   that finds the connection dropped is sent again when [`OnDropped`] allows.
 /// - `Pipelined`: the same, with the single commands of concurrent tasks written together
 ///   ([`AutoPipeline`]).
 /// - `Cluster` (feature `redis-cluster`): a cluster connection, which routes each command to
@@ -55,6 +59,38 @@ impl ConnectionLike for Connection {
             Connection::Pipelined(c) => c.conn.get_db(),
             #[cfg(feature = "redis-cluster")]
             Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// What a command does when the connection it went out on turns out to be dropped.
+///
+/// A connection reconnects by itself, but the command that finds it dead (the first one
+/// after a Redis restart, or after a proxy closed an idle connection) fails. Failing it would
+/// turn every Redis restart into a failed request per connection, so a command that may run
+/// twice is sent once more, over the new connection. A dropped connection does not tell
+/// whether the server ran the command before it went, so a command whose second run could
+/// apply a change twice (a save with an addition, a conditional delete) fails instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnDropped {
+    /// Send it once more: a second run changes nothing a first one did not.
+    SendAgain,
+    /// Fail with the connection error.
+    Fail,
+}
+
+impl OnDropped {
+    /// Runs `send`, and once more when `self` allows and the first run found the connection
+    /// dropped.
+    pub(crate) async fn run<T, Fut>(self, mut send: impl FnMut() -> Fut) -> RedisResult<T>
+    where
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        match send().await {
+            Err(error) if self == OnDropped::SendAgain && error.is_connection_dropped() => {
+                send().await
+            }
+            result => result,
         }
     }
 }

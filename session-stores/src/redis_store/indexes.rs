@@ -82,11 +82,7 @@ impl Inner {
         principal: &str,
     ) -> CoreResult<Vec<Record>> {
         let set = self.keys.principal(principal);
-        let members: Vec<String> = cmd("SMEMBERS")
-            .arg(&set)
-            .query_async(&mut self.conn())
-            .await
-            .map_err(redis_error(operation))?;
+        let members: Vec<String> = self.query(operation, cmd("SMEMBERS").arg(&set)).await?;
         let keys: Vec<SessionKey> = members
             .iter()
             .filter_map(|m| SessionKey::parse(m).ok())

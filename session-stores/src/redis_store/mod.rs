@@ -2,7 +2,7 @@
 
 mod auto_pipeline;
 mod builder;
-mod connection;
+pub(crate) mod connection;
 pub(crate) mod fields;
 mod indexes;
 mod keys;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use redis::{Script, cmd};
 use session_core::{Error as CoreError, Result as CoreResult};
 
-use super::connection::Connection;
+use super::connection::{Connection, OnDropped};
 use crate::error::Error;
 
 const STORE: &str = "redis";
@@ -39,13 +39,20 @@ pub(crate) async fn holding<T>(
     let token = token()?;
     let deadline = Instant::now() + WAIT;
     loop {
-        let taken: Option<String> = cmd("SET")
-            .arg(lease_key)
+        let mut take = cmd("SET");
+        take.arg(lease_key)
             .arg(&token)
             .arg("NX")
             .arg("PX")
-            .arg(LEASE.as_millis() as u64)
-            .query_async(&mut conn.clone())
+            .arg(LEASE.as_millis() as u64);
+        // Sent again after a dropped connection: should the first have taken the lease, the
+        // second finds it busy and this writer waits for it to expire, as for any holder.
+        let taken: Option<String> = OnDropped::SendAgain
+            .run(|| {
+                let mut conn = conn.clone();
+                let take = &take;
+                async move { take.query_async(&mut conn).await }
+            })
             .await
             .map_err(|e| Error::Redis(e).into_core(STORE, operation))?;
         if taken.is_some() {

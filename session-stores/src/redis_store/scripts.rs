@@ -18,6 +18,8 @@
 use redis::Script;
 use session_core::Limits;
 
+use super::connection::OnDropped;
+
 /// Helpers every script starts with: reading the metadata field (upgrading a hash of the first
 /// layout on the way, see `UPGRADE`), expiry arithmetic and the native TTL.
 ///
@@ -446,15 +448,29 @@ return {'expired', p ~= '' and string.sub(p, 2) or ''}
 const RELEASE_LEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
                              return redis.call('DEL', KEYS[1]) end return 0";
 
+/// A script of a store operation, and whether it may be sent again when its connection drops.
+pub(crate) struct StoreScript {
+    pub(crate) script: Script,
+    pub(crate) on_dropped: OnDropped,
+}
+
 /// The compiled scripts (each carries its SHA-1; `EVALSHA` first, loaded on `NOSCRIPT`, so a
 /// restarted server or a new cluster node gets them again by itself).
 pub(crate) struct Scripts {
-    pub(crate) create: Script,
-    pub(crate) save: Script,
-    pub(crate) touch: Script,
-    pub(crate) delete: Script,
+    /// Sent again: a second run finds the record the first made and refuses (`exists`), so
+    /// the worst outcome is a refused create, never a changed record.
+    pub(crate) create: StoreScript,
+    /// Never sent again: a second run would add an addition twice.
+    pub(crate) save: StoreScript,
+    /// Sent again: a second touch sets the same access time.
+    pub(crate) touch: StoreScript,
+    /// Sent again: a second run finds nothing to delete.
+    pub(crate) delete: StoreScript,
+    /// Sent once (the last step of `cycle_id`, which retries on its own terms).
     pub(crate) delete_if_version: Script,
-    pub(crate) delete_if_expired: Script,
+    /// Sent again: a second run finds the record gone or live as before.
+    pub(crate) delete_if_expired: StoreScript,
+    /// Sent once: a lease not given back expires.
     pub(crate) release_lease: Script,
 }
 
@@ -473,13 +489,17 @@ impl Scripts {
             session_core::AdditionError::NotAnInteger,
             session_core::AdditionError::OutOfRange,
         );
+        let store_script = |body: &str, on_dropped| StoreScript {
+            script: with_prelude(body),
+            on_dropped,
+        };
         Scripts {
-            create: with_prelude(CREATE),
-            save: with_prelude(&format!("{limits}{SAVE}")),
-            touch: with_prelude(TOUCH),
-            delete: with_prelude(DELETE),
+            create: store_script(CREATE, OnDropped::SendAgain),
+            save: store_script(&format!("{limits}{SAVE}"), OnDropped::Fail),
+            touch: store_script(TOUCH, OnDropped::SendAgain),
+            delete: store_script(DELETE, OnDropped::SendAgain),
             delete_if_version: with_prelude(DELETE_IF_VERSION),
-            delete_if_expired: with_prelude(DELETE_IF_EXPIRED),
+            delete_if_expired: store_script(DELETE_IF_EXPIRED, OnDropped::SendAgain),
             release_lease: Script::new(RELEASE_LEASE),
         }
     }

@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
-use redis::{Script, cmd};
+use redis::cmd;
 use session_core::{
     ChangeSet, CodecError, Error as CoreError, EventKind, Page, PageRequest, PrincipalIndex,
     Record, Result as CoreResult, SessionEvent, SessionKey, SessionStore, StoreConfig, Timestamp,
     TouchOutcome,
 };
 
-use super::connection::Connection;
+use super::connection::{Connection, OnDropped};
 use super::fields::{hash_pairs, record_fields, record_from_fields};
 use super::keys::Keys;
 use super::replies::{self, ScriptReply};
-use super::scripts::Scripts;
+use super::scripts::{Scripts, StoreScript};
 use crate::error::Error;
 
 pub(super) const STORE: &str = "redis";
@@ -120,19 +120,24 @@ impl Inner {
     pub(super) async fn run_script<T: redis::FromRedisValue>(
         &self,
         operation: &'static str,
-        script: &Script,
+        script: &StoreScript,
         keys: &[&str],
         args: Vec<Vec<u8>>,
     ) -> CoreResult<T> {
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = script.script.prepare_invoke();
         for key in keys {
             invocation.key(*key);
         }
         for arg in args {
             invocation.arg(arg);
         }
-        invocation
-            .invoke_async::<T>(&mut self.conn())
+        script
+            .on_dropped
+            .run(|| {
+                let mut conn = self.conn();
+                let invocation = &invocation;
+                async move { invocation.invoke_async::<T>(&mut conn).await }
+            })
             .await
             .map_err(redis_error(operation))
     }
@@ -141,12 +146,42 @@ impl Inner {
     pub(super) async fn run_decoded(
         &self,
         operation: &'static str,
-        script: &Script,
+        script: &StoreScript,
         keys: &[&str],
         args: Vec<Vec<u8>>,
     ) -> CoreResult<ScriptReply> {
         let reply: redis::Value = self.run_script(operation, script, keys, args).await?;
         replies::decode(reply).map_err(|reply| bad_reply(operation, &reply))
+    }
+
+    /// The keys (hex) the expiry index files at or before `now`: expired sessions, and live
+    /// ones touched since they were indexed.
+    pub(super) async fn indexed_as_expired_by(
+        &self,
+        operation: &'static str,
+        now: Timestamp,
+    ) -> CoreResult<Vec<String>> {
+        let mut range = cmd("ZRANGEBYSCORE");
+        range
+            .arg(self.keys.expiry())
+            .arg("-inf")
+            .arg(now.as_millis());
+        self.query(operation, &range).await
+    }
+
+    /// Sends a command that only reads, once more if its connection turns out dropped.
+    pub(super) async fn query<T: redis::FromRedisValue>(
+        &self,
+        operation: &'static str,
+        command: &redis::Cmd,
+    ) -> CoreResult<T> {
+        OnDropped::SendAgain
+            .run(|| {
+                let mut conn = self.conn();
+                async move { command.query_async::<T>(&mut conn).await }
+            })
+            .await
+            .map_err(redis_error(operation))
     }
 
     /// The record under `key`, expired or not.
@@ -155,11 +190,9 @@ impl Inner {
         operation: &'static str,
         key: &SessionKey,
     ) -> CoreResult<Option<Record>> {
-        let reply: redis::Value = cmd("HGETALL")
-            .arg(self.keys.session(key))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(redis_error(operation))?;
+        let reply: redis::Value = self
+            .query(operation, cmd("HGETALL").arg(self.keys.session(key)))
+            .await?;
         hash_pairs(reply)
             .and_then(|fields| record_from_fields(*key, fields))
             .map_err(|reason| {
@@ -415,13 +448,7 @@ impl SessionStore for RedisStore {
         const OP: &str = "delete_expired";
         let inner = &self.inner;
         let now = inner.now();
-        let candidates: Vec<String> = cmd("ZRANGEBYSCORE")
-            .arg(inner.keys.expiry())
-            .arg("-inf")
-            .arg(now.as_millis())
-            .query_async(&mut inner.conn())
-            .await
-            .map_err(redis_error(OP))?;
+        let candidates: Vec<String> = inner.indexed_as_expired_by(OP, now).await?;
         let mut removed = 0;
         for hex in candidates {
             let Ok(key) = SessionKey::parse(&hex) else {
@@ -469,16 +496,18 @@ impl SessionStore for RedisStore {
         let mut records = Vec::new();
         while records.len() < want {
             let batch = (want - records.len()).clamp(16, 1000);
-            let members: Vec<String> = cmd("ZRANGEBYLEX")
-                .arg(inner.keys.all())
-                .arg(&start)
-                .arg("+")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(batch)
-                .query_async(&mut inner.conn())
-                .await
-                .map_err(redis_error(OP))?;
+            let members: Vec<String> = inner
+                .query(
+                    OP,
+                    cmd("ZRANGEBYLEX")
+                        .arg(inner.keys.all())
+                        .arg(&start)
+                        .arg("+")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(batch),
+                )
+                .await?;
             let Some(last) = members.last() else { break };
             start = format!("({last}");
             let keys: Vec<SessionKey> = members
@@ -505,22 +534,17 @@ impl SessionStore for RedisStore {
         const OP: &str = "count";
         let inner = &self.inner;
         let now = inner.now();
-        let mut conn = inner.conn();
-        let later: u64 = cmd("ZCOUNT")
-            .arg(inner.keys.expiry())
-            .arg(format!("({}", now.as_millis()))
-            .arg("+inf")
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_error(OP))?;
+        let later: u64 = inner
+            .query(
+                OP,
+                cmd("ZCOUNT")
+                    .arg(inner.keys.expiry())
+                    .arg(format!("({}", now.as_millis()))
+                    .arg("+inf"),
+            )
+            .await?;
         // Entries at or before now may belong to sessions touched since they were indexed.
-        let candidates: Vec<String> = cmd("ZRANGEBYSCORE")
-            .arg(inner.keys.expiry())
-            .arg("-inf")
-            .arg(now.as_millis())
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_error(OP))?;
+        let candidates: Vec<String> = inner.indexed_as_expired_by(OP, now).await?;
         let keys: Vec<SessionKey> = candidates
             .iter()
             .filter_map(|m| SessionKey::parse(m).ok())
