@@ -375,6 +375,7 @@ async fn store_failure_fails_closed_with_a_plain_503_by_default() {
                 .unwrap()
                 .starts_with("text/plain")
         );
+        assert_eq!(reply.header("retry-after"), Some("1"), "{method} {path}");
         assert!(!reply.body.contains("10.0.0.7") && !reply.body.contains("probe"));
         assert!(reply.set_cookies().is_empty());
     }

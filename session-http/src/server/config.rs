@@ -152,8 +152,9 @@ impl HeaderTransport {
 /// What the layer does when the session store fails (an unreachable backend, a corrupt record).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StoreFailurePolicy {
-    /// Answer `503 Service Unavailable` with a plain-text body that names no detail, whatever
-    /// the handler answered (the default: nothing pretends to have been saved).
+    /// Answer `503 Service Unavailable` with `Retry-After: 1` and a plain-text body that names
+    /// no detail, whatever the handler answered (the default: nothing pretends to have been
+    /// saved).
     #[default]
     FailClosed,
     /// Carry on without a session: a failed load gives the handler a fresh, empty session;

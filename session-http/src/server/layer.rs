@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
@@ -608,10 +608,21 @@ fn forget_id<B>(shared: &Shared, via: Via, response: &mut Response<B>) {
 }
 
 fn store_unavailable<B>() -> Response<SessionBody<B>> {
-    plain(
+    store_unavailable_response().map(Either::Right)
+}
+
+/// The answer when the session store fails: `503`, and a `Retry-After` of a second, about the
+/// time a store's dropped connection takes to come back, so that a client or proxy that
+/// honours it tries again soon rather than never or at once.
+pub(crate) fn store_unavailable_response() -> Response<Full<Bytes>> {
+    let mut response = plain_full(
         StatusCode::SERVICE_UNAVAILABLE,
         "The session service is temporarily unavailable. Please try again later.\n",
-    )
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn plain<B>(status: StatusCode, text: &'static str) -> Response<SessionBody<B>> {

@@ -70,11 +70,9 @@ impl IntoResponse for LoginRequired {
                 "{\"error\":\"not logged in\"}",
             )
                 .into_response(),
-            LoginRequired::SessionUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The session service is temporarily unavailable. Please try again later.\n",
-            )
-                .into_response(),
+            LoginRequired::SessionUnavailable => {
+                super::layer::store_unavailable_response().map(axum_core::body::Body::new)
+            }
             LoginRequired::NoSessionLayer(missing) => missing.into_response(),
         }
     }
@@ -140,6 +138,16 @@ mod tests {
             headers.append(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn a_failed_store_answers_as_the_layer_does() {
+        let response = LoginRequired::SessionUnavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let headers = response.headers();
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     }
 
     #[test]
