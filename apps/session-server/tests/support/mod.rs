@@ -151,37 +151,67 @@ pub async fn send_body(
     headers: &[(&str, &str)],
     body: Option<(&str, String)>,
 ) -> Reply {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    KeepAlive::open(addr)
+        .await
+        .send_body(method, path, headers, body)
+        .await
+}
+
+/// One HTTP/1.1 connection kept open for requests in a row, as a browser or a load generator
+/// sends them.
+pub struct KeepAlive {
+    addr: SocketAddr,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl KeepAlive {
+    /// Connects to `addr`.
+    pub async fn open(addr: SocketAddr) -> KeepAlive {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        KeepAlive { addr, sender }
+    }
+
+    /// One request on this connection, with an optional body of the given content type.
+    pub async fn send_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let bytes = match body {
+            Some((content_type, text)) => {
+                request = request.header("content-type", content_type);
+                Bytes::from(text)
+            }
+            None => Bytes::new(),
+        };
+        self.sender.ready().await.unwrap();
+        let response = self
+            .sender
+            .send_request(request.body(Full::new(bytes)).unwrap())
             .await
             .unwrap();
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let bytes = match body {
-        Some((content_type, text)) => {
-            request = request.header("content-type", content_type);
-            Bytes::from(text)
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
         }
-        None => Bytes::new(),
-    };
-    let response = sender
-        .send_request(request.body(Full::new(bytes)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
