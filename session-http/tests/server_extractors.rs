@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use session_core::{MemoryStore, SessionConfig, SessionManager};
 use session_http::server::{ConfigError, RequireLogin, Session, SessionLayer};
+use test_support::http::Reply;
 use tower::ServiceExt;
 
 /// Chromium's `Accept` for a navigation.
@@ -48,12 +48,6 @@ fn app() -> Router {
         .route("/outside", get(visits))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
 async fn send(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = Request::builder().method(method).uri(path);
     for (name, value) in headers {
@@ -64,14 +58,7 @@ async fn send(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) 
         .oneshot(request.body(axum::body::Body::empty()).unwrap())
         .await
         .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    Reply::read(response).await
 }
 
 fn cookie_of(reply: &Reply) -> String {

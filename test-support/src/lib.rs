@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub mod browser;
 #[cfg(feature = "hac")]
 pub mod hac;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod lyskomd;
 pub mod redis;
 pub mod startup;

@@ -6,7 +6,8 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::json;
-use support::{KeepAlive, ServerProcess, login, send, session_of, write_users_file};
+use support::{ServerProcess, login, send, session_of, write_users_file};
+use test_support::http::KeepAlive;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -353,7 +354,7 @@ async fn sixty_four_clients_on_one_shared_session_lose_no_increment() {
                 for round in 1..=ROUNDS {
                     let path = format!("/api/counter/c{client}");
                     let headers = [("cookie", cookie.as_str())];
-                    let reply = connection.send_body("POST", &path, &headers, None).await;
+                    let reply = connection.send("POST", &path, &headers, None).await;
                     assert_eq!(reply.status, 200, "{}", reply.body);
                     assert_eq!(reply.json()["value"], round);
                 }
@@ -419,7 +420,7 @@ async fn sixty_four_clients_on_one_counter_lose_none_on_every_store() {
                     for _ in 0..ROUNDS {
                         let path = "/api/counter/shared";
                         let headers = [("cookie", cookie.as_str())];
-                        let reply = connection.send_body("POST", path, &headers, None).await;
+                        let reply = connection.send("POST", path, &headers, None).await;
                         statuses.push(reply.status.as_u16());
                     }
                     statuses

@@ -1,5 +1,5 @@
 //! Shared by the server_* integration tests: a store that counts and fails on demand, an
-//! axum test app served on loopback, and a tiny HTTP/1.1 client.
+//! axum test app served on loopback, and the loopback HTTP client.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::net::SocketAddr;
@@ -10,15 +10,12 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
 use session_core::{
     Error, ExpiryPolicy, HookedStore, MemoryStore, MockClock, Result, SessionConfig,
     SessionManager, SessionStore, StoreHook, StoreOperation,
 };
 use session_http::server::{Session, SessionLayer, SessionLayerBuilder};
-use tokio::net::TcpStream;
 use tokio::sync::{Barrier, Notify, Semaphore};
 
 /// A MemoryStore that counts per-session operations and fails each while `fail` is set.
@@ -269,67 +266,11 @@ pub async fn start(configure: impl FnOnce(SessionLayerBuilder) -> SessionLayerBu
     }
 }
 
-/// A response as the tests see it.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(http::header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// The single `Set-Cookie` of the response.
-    pub fn set_cookie(&self) -> String {
-        let all = self.set_cookies();
-        assert_eq!(all.len(), 1, "expected one Set-Cookie, got {all:?}");
-        all[0].clone()
-    }
-
-    /// `name=value` of the single `Set-Cookie`, ready for a `Cookie` header.
-    pub fn cookie_pair(&self) -> String {
-        self.set_cookie().split(';').next().unwrap().to_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
+pub use test_support::http::Reply;
 
 /// Sends one request over a fresh loopback connection.
 pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        // As bytes: a browser may send what is not ASCII (a cookie a page's script set).
-        let value = http::HeaderValue::from_bytes(value.as_bytes()).unwrap();
-        request = request.header(*name, value);
-    }
-    let response = sender
-        .send_request(request.body(Full::new(Bytes::new())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    test_support::http::send(addr, method, path, headers, None).await
 }
 
 /// The `Max-Age` of a `Set-Cookie` value.

@@ -10,12 +10,8 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
 use test_support::ChildGuard;
 use test_support::startup::{Announced, spawn_announced};
-use tokio::net::TcpStream;
 
 /// A server with the accounts alice/wonderland and bob/builder, its files in a private
 /// directory that lives as long as the fixture.
@@ -97,34 +93,9 @@ pub fn start_announced(command: &mut Command) -> Announced {
     )
 }
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-    pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-    /// `name=value` of the single Set-Cookie.
-    pub fn cookie_pair(&self) -> String {
-        let all = self.set_cookies();
-        assert_eq!(all.len(), 1, "{all:?}");
-        all[0].split(';').next().unwrap().to_owned()
-    }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
+pub use test_support::http::Reply;
+/// One request over a fresh connection, with an optional body of the given content type.
+pub use test_support::http::send as send_body;
 
 /// One request over a fresh connection, with an optional JSON body.
 pub async fn send(
@@ -140,78 +111,6 @@ pub async fn send(
             send_body(addr, method, path, headers, body).await
         }
         None => send_body(addr, method, path, headers, None).await,
-    }
-}
-
-/// One request over a fresh connection, with an optional body of the given content type.
-pub async fn send_body(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<(&str, String)>,
-) -> Reply {
-    KeepAlive::open(addr)
-        .await
-        .send_body(method, path, headers, body)
-        .await
-}
-
-/// One HTTP/1.1 connection kept open for requests in a row, as a browser or a load generator
-/// sends them.
-pub struct KeepAlive {
-    addr: SocketAddr,
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-}
-
-impl KeepAlive {
-    /// Connects to `addr`.
-    pub async fn open(addr: SocketAddr) -> KeepAlive {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        KeepAlive { addr, sender }
-    }
-
-    /// One request on this connection, with an optional body of the given content type.
-    pub async fn send_body(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<(&str, String)>,
-    ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string());
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let bytes = match body {
-            Some((content_type, text)) => {
-                request = request.header("content-type", content_type);
-                Bytes::from(text)
-            }
-            None => Bytes::new(),
-        };
-        self.sender.ready().await.unwrap();
-        let response = self
-            .sender
-            .send_request(request.body(Full::new(bytes)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
     }
 }
 
