@@ -42,9 +42,12 @@ const CYCLE_ATTEMPTS: usize = 8;
 /// - **Principal limit**: the check and the write that uses the last slot run under a short
 ///   per-principal lease (`<prefix>l:<principal digest>`, `SET NX PX`), so concurrent logins
 ///   of one principal, from any number of processes, never exceed it.
-/// - **Reconnects**: a dropped connection fails the requests in flight with a clear error and
-///   is re-established in the background; the same store object works again once the server
-///   is back (scripts are loaded again by themselves).
+/// - **Reconnects**: a dropped connection is re-established in the background; the same
+///   store object works again once the server is back (scripts are loaded again by
+///   themselves). A command that finds the connection dropped — the first after a restart —
+///   is sent once more over the new one when running it twice changes nothing (loads,
+///   creates, touches, deletes, listing, counting); a save fails with a clear error instead,
+///   as do requests made while the server is down.
 ///
 /// Clones share one multiplexed connection.
 #[derive(Clone)]
