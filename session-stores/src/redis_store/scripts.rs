@@ -458,7 +458,9 @@ pub(crate) struct StoreScript {
 /// restarted server or a new cluster node gets them again by itself).
 pub(crate) struct Scripts {
     /// Sent again: a second run finds the record the first made and refuses (`exists`), so
-    /// the worst outcome is a refused create, never a changed record.
+    /// the worst outcome is a create reported refused whose record stays until it expires,
+    /// never a changed record. (After a restart, the usual case, the first run never
+    /// reached the new server.)
     pub(crate) create: StoreScript,
     /// Never sent again: a second run would add an addition twice.
     pub(crate) save: StoreScript,
