@@ -32,7 +32,8 @@ pub(crate) struct Config {
     /// The most LysKOM connections opened from one client address (default 16).
     #[serde(default)]
     pub(crate) max_connections_per_address: Option<usize>,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for that cap (default none).
+    /// Reverse proxies whose `X-Forwarded-For` is believed for that cap, and whose HTTP
+    /// connections are held to the total HTTP cap only (default none).
     #[serde(default)]
     pub(crate) trusted_proxies: Vec<IpAddr>,
     /// Seconds to wait for a LysKOM server when connecting (default 10).
@@ -102,6 +103,7 @@ impl HttpConfig {
                 .unwrap_or(d.max_connections_per_address),
             max_header_bytes: d.max_header_bytes,
             drain_timeout: seconds(self.drain_timeout_secs, d.drain_timeout),
+            ..d
         }
     }
 }
@@ -180,6 +182,11 @@ impl Config {
             g.max_connections_per_address = m;
         }
         g.trusted_proxies = self.trusted_proxies.clone();
+        // A proxy's HTTP connections carry many clients: the total cap holds them, not the
+        // per-address one.
+        g.http = g
+            .http
+            .with_trusted_proxies(self.trusted_proxies.iter().copied());
         if let Some(s) = self.connect_timeout_secs {
             g.connect.connect_timeout = Duration::from_secs(s);
         }

@@ -10,6 +10,7 @@
 //! max_connections = 10000                 # LysKOM connections in all (lowered under ulimit -n)
 //! max_connections_per_address = 16        # LysKOM connections per client address (then 429)
 //! trusted_proxies = []                    # proxies whose X-Forwarded-For names the client
+//!                                         # (their HTTP connections: total cap only)
 //! connect_timeout_secs = 10
 //! call_timeout_secs = 30
 //! allowed_origins = ["*"]                 # CORS and WebSocket origins

@@ -1,10 +1,11 @@
 //! The routes: the JSON API under `/api`, the HTML pages, `/healthz`, `/readyz` and
 //! `/metrics`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{Extensions, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -14,7 +15,7 @@ use session_core::{PrincipalIndex, Record, SessionKey, SessionManager};
 use session_http::server::{CSRF_TOKEN_KEY, RequireLogin, Session, SessionLayer};
 
 use crate::health::{ActiveSessions, Readiness};
-use crate::login::{self, GuardedLogin, LoginLimits};
+use crate::login::{self, GuardedLogin, LoginClient, LoginLimits};
 use crate::metrics::{self, StoreTimings};
 use crate::pages;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// The live-session count of `/metrics`, refreshed in the background.
     pub active: Arc<ActiveSessions>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
 /// The whole application: routes, state and the session layer.
@@ -138,11 +141,10 @@ struct LoginBody {
 pub async fn log_in(
     state: &AppState,
     session: &Session,
-    extensions: &Extensions,
+    LoginClient(client): LoginClient,
     username: &str,
     password: &str,
 ) -> Result<Option<String>, ApiError> {
-    let client = login::client_address(extensions);
     login::log_in(
         &state.login,
         &state.login_limits,
@@ -157,18 +159,10 @@ pub async fn log_in(
 async fn api_login(
     State(state): State<AppState>,
     session: Session,
-    extensions: Extensions,
+    client: LoginClient,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
-    match log_in(
-        &state,
-        &session,
-        &extensions,
-        &body.username,
-        &body.password,
-    )
-    .await?
-    {
+    match log_in(&state, &session, client, &body.username, &body.password).await? {
         Some(principal) => Ok(Json(json!({ "principal": principal })).into_response()),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -40,8 +40,8 @@
 //!
 //! | attack | what stops it | flag |
 //! |---|---|---|
-//! | connections that send half a request and stall | the serve loop closes a connection whose request head is not complete in 10 s (and idle keep-alive ones); requests get 60 s; connection caps in total (1024) and per address (128) answer 503 at once | `--header-read-timeout-secs`, `--request-timeout-secs`, `--write-stall-timeout-secs`, `--max-connections`, `--max-connections-per-address`, `--drain-timeout-secs` |
-//! | password guessing | 5 free attempts per user name, then a wait doubling from 1 s to 5 min (429 `Retry-After`); 20 per client address likewise; counts shared through Redis when the store is Redis | `--login-free-attempts`, `--login-address-free-attempts` (0: off, behind a proxy), `--login-max-wait-secs`, `--throttle-store` |
+//! | connections that send half a request and stall | the serve loop closes a connection whose request head is not complete in 10 s (and idle keep-alive ones); requests get 60 s; connection caps in total (1024) and per address (128; a trusted reverse proxy is held to the total only) answer 503 at once | `--header-read-timeout-secs`, `--request-timeout-secs`, `--write-stall-timeout-secs`, `--max-connections`, `--max-connections-per-address`, `--trusted-proxy`, `--drain-timeout-secs` |
+//! | password guessing | 5 free attempts per user name, then a wait doubling from 1 s to 5 min (429 `Retry-After`); 20 per client address likewise (behind a trusted reverse proxy, per client its `X-Forwarded-For` names); counts shared through Redis when the store is Redis | `--login-free-attempts`, `--login-address-free-attempts` (0: off), `--trusted-proxy`, `--login-max-wait-secs`, `--throttle-store` |
 //! | a login flood eating memory (Argon2 takes 19 MiB a hash) | one hash per core at a time, others wait 2 s then 503 `Retry-After` | `--hash-concurrency`, `--hash-queue-ms` |
 //! | telling real user names from unknown ones by timing | unknown names are checked against a dummy hash of the accounts' own parameters | — |
 //! | cross-site requests riding the cookie (CSRF), login CSRF | the session layer refuses unsafe requests from other origins (Fetch Metadata, then `Origin`); every form carries a token kept in the session | `--trusted-origin`, `--allow-same-site` |
@@ -468,6 +468,7 @@ async fn build(config: &Config) -> Result<Built, StartError> {
         timings,
         readiness: Arc::new(Readiness::new(store.clone())?),
         active: active.clone(),
+        trusted_proxies: config.serve.trusted_proxies.clone().into(),
     };
     Ok(Built {
         router: request_log::wrap(app::router(state, layer), cookie_name),

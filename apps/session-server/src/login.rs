@@ -13,16 +13,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{Extensions, StatusCode};
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use session_core::{
     AuthError, Authenticator, Backoff, ConcurrencyLimited, Events, LoginAttempt,
     MemoryThrottleState, PasswordCredentials, ThrottleState, ThrottledAuthenticator, whole_seconds,
 };
-use session_http::serve::PeerAddr;
+use session_http::serve::{PeerAddr, client_address};
 use session_http::server::Session;
 
 use crate::StartError;
-use crate::app::ApiError;
+use crate::app::{ApiError, AppState};
 use crate::users::Users;
 
 /// The accounts behind the throttle and the hashing bound.
@@ -33,7 +35,8 @@ pub type GuardedLogin = ThrottledAuthenticator<ConcurrencyLimited<Users>>;
 pub struct LoginLimits {
     /// Backoff per user name.
     pub per_user: Backoff,
-    /// Backoff per client address; `None` when every client comes through one proxy address.
+    /// Backoff per client address (behind trusted proxies, the address they name); `None`
+    /// when every client comes through one proxy address that is not trusted.
     pub per_address: Option<Backoff>,
     /// Passwords hashed at once.
     pub hash_concurrency: usize,
@@ -107,9 +110,22 @@ async fn throttle_state(
     Ok(Arc::new(state))
 }
 
-/// The client's address as the serve loop saw the connection.
-pub fn client_address(extensions: &Extensions) -> Option<IpAddr> {
-    extensions.get::<PeerAddr>().map(|peer| peer.0.ip())
+/// The client a login attempt counts against: the connection's address, or behind a trusted
+/// reverse proxy the client it names in `X-Forwarded-For` (`None` outside the serve loop).
+#[derive(Clone, Copy, Debug)]
+pub struct LoginClient(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for LoginClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(LoginClient(parts.extensions.get::<PeerAddr>().map(
+            |peer| client_address(peer.0.ip(), &parts.headers, &state.trusted_proxies),
+        )))
+    }
 }
 
 /// Checks credentials and logs the session in with a new id (and a new form token), keeping

@@ -88,6 +88,17 @@ struct Args {
     /// with 503 at once.
     #[arg(long, default_value_t = 128)]
     max_connections_per_address: usize,
+    /// A reverse proxy in front of the server (repeatable, or comma-separated in
+    /// SESSION_SERVER_TRUSTED_PROXIES): its X-Forwarded-For names the client that login
+    /// throttling counts, and its connections are held to --max-connections only, not to
+    /// the per-address cap.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP",
+        env = "SESSION_SERVER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Seconds a shutdown waits for requests in flight.
     #[arg(long, default_value_t = 10)]
     drain_timeout_secs: u64,
@@ -180,6 +191,7 @@ async fn main() -> ExitCode {
             .with_write_stall_timeout(Duration::from_secs(args.write_stall_timeout_secs.max(1)))
             .with_max_connections(args.max_connections.max(1))
             .with_max_connections_per_address(args.max_connections_per_address.max(1))
+            .with_trusted_proxies(args.trusted_proxies)
             .with_drain_timeout(Duration::from_secs(args.drain_timeout_secs)),
         idle: Duration::from_secs(args.idle_secs),
         absolute: Duration::from_secs(args.absolute_secs),

@@ -10,13 +10,14 @@ use std::fmt::Write as _;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{Extensions, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use session_core::{SessionMetadata, Timestamp};
 use session_http::html_escape::escape;
 use session_http::server::{RequireLogin, Session};
 
 use crate::app::{self, ApiError, AppState};
+use crate::login::LoginClient;
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -92,7 +93,7 @@ pub async fn login_form(session: Session) -> Response {
 pub async fn login(
     State(state): State<AppState>,
     session: Session,
-    extensions: Extensions,
+    client: LoginClient,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Err(error) = check_csrf(&session, &form).await {
@@ -100,7 +101,7 @@ pub async fn login(
     }
     let username = form.get("username").map(String::as_str).unwrap_or_default();
     let password = form.get("password").map(String::as_str).unwrap_or_default();
-    match app::log_in(&state, &session, &extensions, username, password).await {
+    match app::log_in(&state, &session, client, username, password).await {
         Ok(Some(_)) => Redirect::to("/session").into_response(),
         Ok(None) => match session.csrf_token().await {
             Ok(token) => (

@@ -438,3 +438,91 @@ async fn healthz_never_touches_the_store() {
         assert!(metrics.contains(&line), "{line}\n{metrics}");
     }
 }
+
+/// The answer to a bare `GET /healthz` on a fresh connection, read to its first line.
+async fn first_line_of_healthz(addr: SocketAddr) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut byte)).await {
+            Ok(Ok(1)) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    (
+        stream,
+        String::from_utf8_lossy(&answer).trim_end().to_owned(),
+    )
+}
+
+/// Behind a reverse proxy every connection comes from the proxy's address: held to the
+/// per-address cap, the proxy could carry only that many clients at once. A trusted proxy
+/// is held to the total cap alone; any other address still to its own.
+#[tokio::test]
+async fn a_trusted_proxy_is_held_to_the_total_cap_only() {
+    for (trusted, served) in [(true, 5), (false, 2)] {
+        let mut extra = vec!["--max-connections-per-address", "2"];
+        if trusted {
+            extra.extend(["--trusted-proxy", "127.0.0.1"]);
+        }
+        let f = start(&extra);
+        let mut open = Vec::new();
+        for n in 0..5 {
+            let (stream, status) = first_line_of_healthz(f.server.addr).await;
+            let expected = if n < served {
+                "HTTP/1.1 200 OK"
+            } else {
+                "HTTP/1.1 503 Service Unavailable"
+            };
+            assert_eq!(status, expected, "connection {n}, proxy trusted: {trusted}");
+            open.push(stream);
+        }
+    }
+}
+
+/// Behind a trusted proxy the login throttle counts each client the proxy names, so one
+/// client's failures do not lock out the others; an untrusted sender's `X-Forwarded-For`
+/// is ignored, so forging it escapes nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_logins_are_throttled_per_forwarded_client() {
+    for trusted in [true, false] {
+        let mut extra = vec!["--login-address-free-attempts", "2"];
+        if trusted {
+            extra.extend(["--trusted-proxy", "127.0.0.1"]);
+        }
+        let f = start(&extra);
+        let addr = f.server.addr;
+        let attempt = |client: &'static str, user: &'static str, password: &'static str| {
+            let body = json!({"username": user, "password": password}).to_string();
+            async move {
+                let headers = [("x-forwarded-for", client)];
+                let body = Some(("application/json", body));
+                send_body(addr, "POST", "/api/login", &headers, body)
+                    .await
+                    .status
+                    .as_u16()
+            }
+        };
+        // Unknown user names, so that only the address counts.
+        for n in 0..2 {
+            let user = ["nobody-a", "nobody-b"][n];
+            assert_eq!(attempt("203.0.113.7", user, "guess").await, 401);
+        }
+        assert_eq!(
+            attempt("203.0.113.7", "alice", "wonderland").await,
+            429,
+            "the guessing client waits (proxy trusted: {trusted})"
+        );
+        let other = attempt("203.0.113.8", "alice", "wonderland").await;
+        if trusted {
+            assert_eq!(other, 200, "another client behind the proxy logs in");
+        } else {
+            assert_eq!(other, 429, "a forged X-Forwarded-For escapes nothing");
+        }
+    }
+}

@@ -131,9 +131,23 @@ impl AddressCounter {
 
     /// Takes one for the client at `ip`; it is given back when the permit is dropped.
     pub fn acquire(&self, ip: IpAddr) -> Result<AddressPermit, CapReached> {
+        self.acquire_under(ip, self.shared.max_per_address)
+    }
+
+    /// Takes one for `ip` under the total cap alone: for an address that stands for many
+    /// clients (a trusted reverse proxy).
+    pub fn acquire_within_total(&self, ip: IpAddr) -> Result<AddressPermit, CapReached> {
+        self.acquire_under(ip, usize::MAX)
+    }
+
+    fn acquire_under(
+        &self,
+        ip: IpAddr,
+        max_per_address: usize,
+    ) -> Result<AddressPermit, CapReached> {
         let key = ClientKey::of(ip);
         self.counts()
-            .acquire(key, self.shared.max_total, self.shared.max_per_address)?;
+            .acquire(key, self.shared.max_total, max_per_address)?;
         Ok(AddressPermit {
             counter: self.clone(),
             key,

@@ -1,5 +1,6 @@
 //! The limits a served connection lives under.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The limits of [`serve`](super::serve): timeouts and connection caps, each with a safe
@@ -12,6 +13,7 @@ use std::time::Duration;
 /// | [`write_stall_timeout`](Self::write_stall_timeout) | 30 s | a client that stops reading its responses (or WebSocket messages): the connection is closed when a write makes no progress this long |
 /// | [`max_connections`](Self::max_connections) | 1024 | running out of file descriptors and memory |
 /// | [`max_connections_per_address`](Self::max_connections_per_address) | 64 | one client address taking every connection |
+/// | [`trusted_proxies`](Self::trusted_proxies) | none | (not a limit) reverse proxies, held to the total cap only |
 /// | [`max_header_bytes`](Self::max_header_bytes) | 64 KiB | huge request heads (at least 8 KiB) |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | a shutdown held up by slow requests |
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +38,13 @@ pub struct ServeLimits {
     /// IPv6 /64 network; see [`ClientKey`](super::ClientKey)). Connections over it are
     /// refused at once.
     pub max_connections_per_address: usize,
+    /// Reverse proxies in front of the server. Their connections carry many clients', so
+    /// they are held to [`max_connections`](Self::max_connections) only, not to
+    /// [`max_connections_per_address`](Self::max_connections_per_address); what counts per
+    /// client behind them takes the client from `X-Forwarded-For` with
+    /// [`client_address`](super::client_address). Empty by default: every address is a
+    /// client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// The largest request head read, in bytes (hyper's buffer; 8 KiB at least).
     pub max_header_bytes: usize,
     /// How long a shutdown waits for requests in flight before cutting their connections.
@@ -53,6 +62,7 @@ impl Default for ServeLimits {
             write_stall_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_connections_per_address: 64,
+            trusted_proxies: Vec::new(),
             max_header_bytes: 64 * 1024,
             drain_timeout: Duration::from_secs(10),
         }
@@ -87,6 +97,13 @@ impl ServeLimits {
     /// Sets [`max_connections_per_address`](Self::max_connections_per_address).
     pub fn with_max_connections_per_address(mut self, max: usize) -> Self {
         self.max_connections_per_address = max;
+        self
+    }
+
+    /// Sets [`trusted_proxies`](Self::trusted_proxies) (addresses compared as IPv4 when
+    /// they are IPv4-mapped).
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into_iter().map(|ip| ip.to_canonical()).collect();
         self
     }
 

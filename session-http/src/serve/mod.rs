@@ -10,7 +10,9 @@
 //!   buffers;
 //! - connections are capped in total and per client address ([`ClientKey`]); a connection
 //!   over a cap is answered a minimal `503` with `Retry-After` and closed at once, never left
-//!   waiting;
+//!   waiting. A trusted reverse proxy ([`ServeLimits::trusted_proxies`]) carries many
+//!   clients' connections and is held to the total cap only; [`client_address`] names the
+//!   client behind it from `X-Forwarded-For`;
 //! - when the shutdown future completes, the loop stops accepting, lets requests in flight
 //!   finish (keep-alive connections close after their current response) and cuts what is
 //!   left after the drain timeout.
@@ -35,6 +37,7 @@
 //! ```
 
 mod address_counter;
+mod client_address;
 mod colour;
 mod guarded_stream;
 mod limits;
@@ -52,6 +55,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use address_counter::{AddressCounter, AddressPermit, CapReached, ClientKey};
+pub use client_address::client_address;
 pub use colour::use_colour;
 use guarded_stream::GuardedStream;
 use limits::MIN_HEADER_BYTES;
@@ -110,7 +114,13 @@ where
                 continue;
             }
         };
-        let permit = match counter.acquire(peer.ip()) {
+        let from_proxy = limits.trusted_proxies.contains(&peer.ip().to_canonical());
+        let acquired = if from_proxy {
+            counter.acquire_within_total(peer.ip())
+        } else {
+            counter.acquire(peer.ip())
+        };
+        let permit = match acquired {
             Ok(p) => p,
             Err(cap) => {
                 tracing::debug!(

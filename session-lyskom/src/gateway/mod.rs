@@ -32,7 +32,6 @@
 //! [`GatewayConfig::allowed_origins`], WebSocket upgrades from other origins are refused,
 //! and text bodies are served inert: never as HTML a browser would run.
 
-mod client_address;
 mod cors;
 mod http_metrics;
 mod inert_body;
@@ -275,8 +274,11 @@ impl Gateway {
             .extensions()
             .get::<PeerAddr>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-        let client =
-            client_address::client_address(peer, req.headers(), &self.state.config.trusted_proxies);
+        let client = session_http::serve::client_address(
+            peer,
+            req.headers(),
+            &self.state.config.trusted_proxies,
+        );
         if req.uri().path() == websocket::PATH {
             let origin = req.headers().get(header::ORIGIN).cloned();
             let response = if req.method() == Method::GET {

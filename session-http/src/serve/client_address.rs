@@ -1,20 +1,17 @@
-//! Which client address a request counts against for the per-address connection cap.
+//! Which client a request comes from, when reverse proxies in front of the server say so.
 
 use std::net::IpAddr;
 
 use http::HeaderMap;
 
-/// The address of the client behind a request that came from `peer`. A request from one of
-/// the `trusted_proxies` counts against the address its proxy saw: the right-most entry of
+/// The address of the client behind a request that came from `peer`, for what counts per
+/// client (login throttling, per-client caps). A request from one of the `trusted_proxies`
+/// counts against the address its proxy saw: the right-most entry of
 /// `X-Forwarded-For` that is not itself a trusted proxy (entries to its left are whatever the
 /// client chose to send, so they are never believed). Anything else, or a header that does
 /// not parse, leaves `peer`. IPv4-mapped IPv6 addresses (a dual-stack listener's IPv4
 /// clients) are compared as the IPv4 addresses they are.
-pub(super) fn client_address(
-    peer: IpAddr,
-    headers: &HeaderMap,
-    trusted_proxies: &[IpAddr],
-) -> IpAddr {
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
     let peer = peer.to_canonical();
     if !trusted_proxies.contains(&peer) {
         return peer;
