@@ -149,6 +149,48 @@ fn behind_a_trusted_proxy_the_forwarded_client_address_counts() {
     );
 }
 
+/// The status line of `GET /` on a fresh keep-alive connection from `source`, and the
+/// connection, still open when the gateway served it.
+fn index_from(source: &str, gw: &GatewayProcess) -> (TcpStream, String) {
+    let mut stream = connect_from(source, gw.addr);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => break,
+        }
+    }
+    (stream, String::from_utf8_lossy(&line).trim_end().to_owned())
+}
+
+#[test]
+fn a_trusted_proxy_is_held_to_the_total_http_cap_only() {
+    let gw = start_gateway(
+        &[("kom", 1)],
+        "trusted_proxies = [\"127.0.0.1\"]\n[http]\nmax_connections_per_address = 2",
+    );
+    let mut open = Vec::new();
+    for n in 0..4 {
+        let (stream, status) = index_from("127.0.0.1", &gw);
+        assert_eq!(status, "HTTP/1.1 200 OK", "proxy connection {n}");
+        open.push(stream);
+    }
+    for n in 0..3 {
+        let (stream, status) = index_from("127.0.0.2", &gw);
+        let expected = if n < 2 {
+            "HTTP/1.1 200 OK"
+        } else {
+            "HTTP/1.1 503 Service Unavailable"
+        };
+        assert_eq!(status, expected, "direct client connection {n}");
+        open.push(stream);
+    }
+}
+
 #[test]
 fn connections_nobody_logged_in_on_are_reaped_sooner() {
     let Some(kom) = lyskomd("connections_nobody_logged_in_on_are_reaped_sooner") else {
