@@ -1,11 +1,12 @@
 //! The configuration file.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::open_files;
+use session_http::serve::IpRange;
 use session_lyskom::gateway::{GatewayConfig, ServeLimits, ServerEntry, WebSocketLimits};
 
 /// `kom-gateway`'s TOML configuration.
@@ -32,10 +33,11 @@ pub(crate) struct Config {
     /// The most LysKOM connections opened from one client address (default 16).
     #[serde(default)]
     pub(crate) max_connections_per_address: Option<usize>,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for that cap, and whose HTTP
-    /// connections are held to the total HTTP cap only (default none).
-    #[serde(default)]
-    pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// Reverse proxies (addresses, or networks such as `"10.0.0.0/8"`) whose
+    /// `X-Forwarded-For` is believed for that cap, and whose HTTP connections are held to the
+    /// total HTTP cap only (default none).
+    #[serde(default, deserialize_with = "ip_ranges")]
+    pub(crate) trusted_proxies: Vec<IpRange>,
     /// Seconds to wait for a LysKOM server when connecting (default 10).
     #[serde(default)]
     pub(crate) connect_timeout_secs: Option<u64>,
@@ -84,6 +86,14 @@ pub(crate) struct WebSocketConfig {
     max_sockets_per_connection: Option<usize>,
     /// The most bytes of requests read but not yet answered on one socket (default 4 MiB).
     max_pending_bytes: Option<usize>,
+}
+
+/// A list of addresses and networks, each a string (`"127.0.0.1"`, `"10.0.0.0/8"`).
+fn ip_ranges<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpRange>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| text.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 fn seconds(value: Option<u64>, default: Duration) -> Duration {
@@ -239,12 +249,34 @@ sort_order = 7
     }
 
     #[test]
+    fn a_malformed_trusted_proxy_is_refused_with_its_text() {
+        let error = Config::parse(
+            r#"
+listen = "127.0.0.1:8080"
+trusted_proxies = ["10.0.0.0/33"]
+
+[[servers]]
+id = "lyskom"
+name = "LysKOM"
+host = "kom.example"
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("\"10.0.0.0/33\" is not an IP address"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn parses_the_http_and_websocket_limits() {
         let c = Config::parse(
             r#"
 listen = "127.0.0.1:8080"
 unauthenticated_idle_timeout_secs = 30
 max_connections_per_address = 4
+
+trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
 
 [http]
 header_read_timeout_secs = 5
@@ -269,6 +301,10 @@ host = "kom.example"
         assert_eq!(g.http.header_read_timeout, Duration::from_secs(5));
         assert_eq!(g.http.max_connections, 100);
         assert_eq!(g.http.max_connections_per_address, 10);
+        let proxies: Vec<IpRange> =
+            vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        assert_eq!(g.trusted_proxies, proxies);
+        assert_eq!(g.http.trusted_proxies, proxies);
         assert_eq!(g.websocket.max_message_bytes, 65536);
         assert_eq!(g.websocket.max_sockets_per_connection, 2);
         // The default LysKOM cap is lowered under the open-file limit.

@@ -9,7 +9,7 @@
 //! unauthenticated_idle_timeout_secs = 120 # a LysKOM connection nobody logged in on
 //! max_connections = 10000                 # LysKOM connections in all (lowered under ulimit -n)
 //! max_connections_per_address = 16        # LysKOM connections per client address (then 429)
-//! trusted_proxies = []                    # proxies whose X-Forwarded-For names the client
+//! trusted_proxies = []                    # proxies ("10.0.0.2", "10.0.0.0/8") whose X-Forwarded-For names the client
 //!                                         # (their HTTP connections: total cap only)
 //! connect_timeout_secs = 10
 //! call_timeout_secs = 30

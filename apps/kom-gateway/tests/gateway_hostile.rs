@@ -171,7 +171,8 @@ fn index_from(source: &str, gw: &GatewayProcess) -> (TcpStream, String) {
 fn a_trusted_proxy_is_held_to_the_total_http_cap_only() {
     let gw = start_gateway(
         &[("kom", 1)],
-        "trusted_proxies = [\"127.0.0.1\"]\n[http]\nmax_connections_per_address = 2",
+        // 127.0.0.1 is in the proxies' network, 127.0.0.2 is not.
+        "trusted_proxies = [\"127.0.0.0/31\"]\n[http]\nmax_connections_per_address = 2",
     );
     let mut open = Vec::new();
     for n in 0..4 {

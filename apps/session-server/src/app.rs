@@ -1,7 +1,6 @@
 //! The routes: the JSON API under `/api`, the HTML pages, `/healthz`, `/readyz` and
 //! `/metrics`.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -12,6 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use session_core::{PrincipalIndex, Record, SessionKey, SessionManager};
+use session_http::serve::IpRange;
 use session_http::server::{CSRF_TOKEN_KEY, RequireLogin, Session, SessionLayer};
 
 use crate::health::{ActiveSessions, Readiness};
@@ -35,7 +35,7 @@ pub struct AppState {
     /// The live-session count of `/metrics`, refreshed in the background.
     pub active: Arc<ActiveSessions>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
-    pub trusted_proxies: Arc<[IpAddr]>,
+    pub trusted_proxies: Arc<[IpRange]>,
 }
 
 /// The whole application: routes, state and the session layer.

@@ -88,17 +88,17 @@ struct Args {
     /// with 503 at once.
     #[arg(long, default_value_t = 128)]
     max_connections_per_address: usize,
-    /// A reverse proxy in front of the server (repeatable, or comma-separated in
-    /// SESSION_SERVER_TRUSTED_PROXIES): its X-Forwarded-For names the client that login
+    /// A reverse proxy in front of the server, an address or a network such as 10.0.0.0/8
+    /// (repeatable, or comma-separated in SESSION_SERVER_TRUSTED_PROXIES): its X-Forwarded-For names the client that login
     /// throttling counts, and its connections are held to --max-connections only, not to
     /// the per-address cap.
     #[arg(
         long = "trusted-proxy",
-        value_name = "IP",
+        value_name = "IP[/BITS]",
         env = "SESSION_SERVER_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
-    trusted_proxies: Vec<std::net::IpAddr>,
+    trusted_proxies: Vec<session_http::serve::IpRange>,
     /// Seconds a shutdown waits for requests in flight.
     #[arg(long, default_value_t = 10)]
     drain_timeout_secs: u64,

@@ -468,7 +468,8 @@ async fn a_trusted_proxy_is_held_to_the_total_cap_only() {
     for (trusted, served) in [(true, 5), (false, 2)] {
         let mut extra = vec!["--max-connections-per-address", "2"];
         if trusted {
-            extra.extend(["--trusted-proxy", "127.0.0.1"]);
+            // A network, as a pool of proxies is listed.
+            extra.extend(["--trusted-proxy", "127.0.0.0/30"]);
         }
         let f = start(&extra);
         let mut open = Vec::new();

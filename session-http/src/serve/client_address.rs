@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use http::HeaderMap;
 
+use super::IpRange;
+
 /// The address of the client behind a request that came from `peer`, for what counts per
 /// client (login throttling, per-client caps). A request from one of the `trusted_proxies`
 /// counts against the address its proxy saw: the right-most entry of
@@ -11,9 +13,10 @@ use http::HeaderMap;
 /// client chose to send, so they are never believed). Anything else, or a header that does
 /// not parse, leaves `peer`. IPv4-mapped IPv6 addresses (a dual-stack listener's IPv4
 /// clients) are compared as the IPv4 addresses they are.
-pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpRange]) -> IpAddr {
     let peer = peer.to_canonical();
-    if !trusted_proxies.contains(&peer) {
+    let trusted = |ip: IpAddr| trusted_proxies.iter().any(|r| r.contains(ip));
+    if !trusted(peer) {
         return peer;
     }
     let mut hops = headers
@@ -25,7 +28,7 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAd
         .collect::<Vec<_>>();
     while let Some(hop) = hops.pop() {
         match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
-            Ok(ip) if trusted_proxies.contains(&ip) => continue,
+            Ok(ip) if trusted(ip) => continue,
             Ok(ip) => return ip,
             Err(_) => return peer,
         }
@@ -43,6 +46,10 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn range(text: &str) -> IpRange {
+        text.parse().unwrap()
+    }
+
     fn forwarded(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
@@ -57,23 +64,23 @@ mod tests {
             ip("198.51.100.1")
         );
         assert_eq!(
-            client_address(ip("198.51.100.1"), &h, &[ip("127.0.0.1")]),
+            client_address(ip("198.51.100.1"), &h, &[range("127.0.0.1")]),
             ip("198.51.100.1")
         );
         assert_eq!(
-            client_address(ip("127.0.0.1"), &h, &[ip("127.0.0.1")]),
+            client_address(ip("127.0.0.1"), &h, &[range("127.0.0.1")]),
             ip("203.0.113.7")
         );
         assert_eq!(
-            client_address(ip("::ffff:127.0.0.1"), &h, &[ip("127.0.0.1")]),
+            client_address(ip("::ffff:127.0.0.1"), &h, &[range("127.0.0.1")]),
             ip("203.0.113.7")
         );
     }
 
     #[test]
     fn the_right_most_untrusted_hop_counts_and_forged_left_entries_do_not() {
-        let proxies = [ip("127.0.0.1"), ip("10.0.0.2")];
-        let h = forwarded("1.2.3.4, 203.0.113.7, 10.0.0.2");
+        let proxies = [range("127.0.0.1"), range("10.0.0.0/24")];
+        let h = forwarded("1.2.3.4, 203.0.113.7, 10.0.0.2, 10.0.0.9");
         assert_eq!(
             client_address(ip("127.0.0.1"), &h, &proxies),
             ip("203.0.113.7")

@@ -1,7 +1,8 @@
 //! The limits a served connection lives under.
 
-use std::net::IpAddr;
 use std::time::Duration;
+
+use super::IpRange;
 
 /// The limits of [`serve`](super::serve): timeouts and connection caps, each with a safe
 /// default. Build with [`ServeLimits::default`] and the `with_*` methods.
@@ -38,13 +39,13 @@ pub struct ServeLimits {
     /// IPv6 /64 network; see [`ClientKey`](super::ClientKey)). Connections over it are
     /// refused at once.
     pub max_connections_per_address: usize,
-    /// Reverse proxies in front of the server. Their connections carry many clients', so
+    /// Reverse proxies in front of the server (addresses or networks). Their connections carry many clients', so
     /// they are held to [`max_connections`](Self::max_connections) only, not to
     /// [`max_connections_per_address`](Self::max_connections_per_address); what counts per
     /// client behind them takes the client from `X-Forwarded-For` with
     /// [`client_address`](super::client_address). Empty by default: every address is a
     /// client.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<IpRange>,
     /// The largest request head read, in bytes (hyper's buffer; 8 KiB at least).
     pub max_header_bytes: usize,
     /// How long a shutdown waits for requests in flight before cutting their connections.
@@ -100,10 +101,10 @@ impl ServeLimits {
         self
     }
 
-    /// Sets [`trusted_proxies`](Self::trusted_proxies) (addresses compared as IPv4 when
-    /// they are IPv4-mapped).
-    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
-        self.trusted_proxies = proxies.into_iter().map(|ip| ip.to_canonical()).collect();
+    /// Sets [`trusted_proxies`](Self::trusted_proxies): addresses or networks
+    /// (`"10.0.0.0/8".parse()`, or an `IpAddr` `.into()`).
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpRange>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
         self
     }
 

@@ -40,6 +40,7 @@ mod address_counter;
 mod client_address;
 mod colour;
 mod guarded_stream;
+mod ip_range;
 mod limits;
 mod refusal;
 mod request_deadline;
@@ -58,6 +59,7 @@ pub use address_counter::{AddressCounter, AddressPermit, CapReached, ClientKey};
 pub use client_address::client_address;
 pub use colour::use_colour;
 use guarded_stream::GuardedStream;
+pub use ip_range::{IpRange, IpRangeError};
 use limits::MIN_HEADER_BYTES;
 pub use limits::ServeLimits;
 use refusal::Refuser;
@@ -114,7 +116,7 @@ where
                 continue;
             }
         };
-        let from_proxy = limits.trusted_proxies.contains(&peer.ip().to_canonical());
+        let from_proxy = limits.trusted_proxies.iter().any(|r| r.contains(peer.ip()));
         let acquired = if from_proxy {
             counter.acquire_within_total(peer.ip())
         } else {

@@ -123,7 +123,7 @@ pub struct GatewayConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client a request counts against
     /// for [`max_connections_per_address`](Self::max_connections_per_address); empty by
     /// default (every request counts against the address it came from).
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<session_http::serve::IpRange>,
     /// The WebSocket endpoint's limits.
     pub websocket: WebSocketLimits,
     /// The HTTP server's limits (timeouts, connection caps, shutdown drain).
