@@ -71,17 +71,6 @@ impl RedisThrottleState {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
-
-    /// Sends `command` (a read or an idempotent write), once more if its connection turns out
-    /// dropped.
-    async fn send<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
-        OnDropped::SendAgain
-            .run(|| {
-                let mut conn = self.conn.clone();
-                async move { command.query_async(&mut conn).await }
-            })
-            .await
-    }
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> session_core::Error {
@@ -91,8 +80,9 @@ fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> session_
 #[async_trait]
 impl ThrottleState for RedisThrottleState {
     async fn load(&self, key: &str) -> session_core::Result<Option<AttemptState>> {
-        let text: Option<String> = self
-            .send(cmd("GET").arg(self.key(key)))
+        // A read and (below) a delete: running either twice changes nothing.
+        let text: Option<String> = OnDropped::SendAgain
+            .query(&self.conn, cmd("GET").arg(self.key(key)))
             .await
             .map_err(failed("throttle load"))?;
         // A value this code did not write counts as no state (it is overwritten next).
@@ -119,19 +109,15 @@ impl ThrottleState for RedisThrottleState {
         // then reads the state again and records its attempt on it, so at worst one attempt
         // counts twice, which errs on the strict side.
         let swapped: i64 = OnDropped::SendAgain
-            .run(|| {
-                let mut conn = self.conn.clone();
-                let swap = &swap;
-                async move { swap.invoke_async(&mut conn).await }
-            })
+            .invoke(&self.conn, &swap)
             .await
             .map_err(failed("throttle swap"))?;
         Ok(swapped == 1)
     }
 
     async fn clear(&self, key: &str) -> session_core::Result<()> {
-        let _: i64 = self
-            .send(cmd("DEL").arg(self.key(key)))
+        let _: i64 = OnDropped::SendAgain
+            .query(&self.conn, cmd("DEL").arg(self.key(key)))
             .await
             .map_err(failed("throttle clear"))?;
         Ok(())

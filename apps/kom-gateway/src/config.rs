@@ -191,9 +191,8 @@ impl Config {
         if let Some(m) = self.max_connections_per_address {
             g.max_connections_per_address = m;
         }
-        g.trusted_proxies = self.trusted_proxies.clone();
-        // A proxy's HTTP connections carry many clients: the total cap holds them, not the
-        // per-address one.
+        // A proxy's X-Forwarded-For names the client for the LysKOM cap, and its HTTP
+        // connections, which carry many clients, are held to the total cap only.
         g.http = g
             .http
             .with_trusted_proxies(self.trusted_proxies.iter().copied());
@@ -303,7 +302,6 @@ host = "kom.example"
         assert_eq!(g.http.max_connections_per_address, 10);
         let proxies: Vec<IpRange> =
             vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
-        assert_eq!(g.trusted_proxies, proxies);
         assert_eq!(g.http.trusted_proxies, proxies);
         assert_eq!(g.websocket.max_message_bytes, 65536);
         assert_eq!(g.websocket.max_sockets_per_connection, 2);

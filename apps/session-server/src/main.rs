@@ -89,9 +89,9 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     max_connections_per_address: usize,
     /// A reverse proxy in front of the server, an address or a network such as 10.0.0.0/8
-    /// (repeatable, or comma-separated in SESSION_SERVER_TRUSTED_PROXIES): its X-Forwarded-For names the client that login
-    /// throttling counts, and its connections are held to --max-connections only, not to
-    /// the per-address cap.
+    /// (repeatable, or comma-separated in SESSION_SERVER_TRUSTED_PROXIES): its
+    /// X-Forwarded-For names the client that login throttling counts, and its connections
+    /// are held to --max-connections only, not to the per-address cap.
     #[arg(
         long = "trusted-proxy",
         value_name = "IP[/BITS]",

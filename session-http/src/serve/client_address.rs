@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 
 use super::IpRange;
+use super::ip_range::any_contains;
 
 /// The address of the client behind a request that came from `peer`, for what counts per
 /// client (login throttling, per-client caps). A request from one of the `trusted_proxies`
@@ -15,7 +16,7 @@ use super::IpRange;
 /// clients) are compared as the IPv4 addresses they are.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpRange]) -> IpAddr {
     let peer = peer.to_canonical();
-    let trusted = |ip: IpAddr| trusted_proxies.iter().any(|r| r.contains(ip));
+    let trusted = |ip: IpAddr| any_contains(trusted_proxies, ip);
     if !trusted(peer) {
         return peer;
     }

@@ -52,6 +52,11 @@ impl IpRange {
     }
 }
 
+/// Whether any of `ranges` holds `address`.
+pub(super) fn any_contains(ranges: &[IpRange], address: IpAddr) -> bool {
+    ranges.iter().any(|r| r.contains(address))
+}
+
 /// The address's length in bits.
 fn bits(address: IpAddr) -> u8 {
     match address {

@@ -116,7 +116,7 @@ where
                 continue;
             }
         };
-        let from_proxy = limits.trusted_proxies.iter().any(|r| r.contains(peer.ip()));
+        let from_proxy = ip_range::any_contains(&limits.trusted_proxies, peer.ip());
         let acquired = if from_proxy {
             counter.acquire_within_total(peer.ip())
         } else {

@@ -120,13 +120,12 @@ pub struct GatewayConfig {
     /// Allowed CORS origins; `*` allows all (httpkom's default). Browsers from other origins
     /// get no CORS headers, and their WebSocket upgrades are refused.
     pub allowed_origins: Vec<String>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client a request counts against
-    /// for [`max_connections_per_address`](Self::max_connections_per_address); empty by
-    /// default (every request counts against the address it came from).
-    pub trusted_proxies: Vec<session_http::serve::IpRange>,
     /// The WebSocket endpoint's limits.
     pub websocket: WebSocketLimits,
-    /// The HTTP server's limits (timeouts, connection caps, shutdown drain).
+    /// The HTTP server's limits (timeouts, connection caps, shutdown drain). Its
+    /// [`trusted_proxies`](ServeLimits::trusted_proxies) also name the client a request
+    /// counts against for [`max_connections_per_address`](Self::max_connections_per_address)
+    /// (from their `X-Forwarded-For`).
     pub http: ServeLimits,
 }
 
@@ -144,7 +143,6 @@ impl Default for GatewayConfig {
                 ..ConnectOptions::default()
             },
             allowed_origins: vec!["*".into()],
-            trusted_proxies: Vec::new(),
             websocket: WebSocketLimits::default(),
             http: ServeLimits::default(),
         }
@@ -277,7 +275,7 @@ impl Gateway {
         let client = session_http::serve::client_address(
             peer,
             req.headers(),
-            &self.state.config.trusted_proxies,
+            &self.state.config.http.trusted_proxies,
         );
         if req.uri().path() == websocket::PATH {
             let origin = req.headers().get(header::ORIGIN).cloned();

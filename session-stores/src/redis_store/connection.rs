@@ -7,7 +7,7 @@ use std::future::Future;
 use redis::aio::{ConnectionLike, ConnectionManager};
 #[cfg(feature = "redis-cluster")]
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, ScriptInvocation, Value};
 
 use super::auto_pipeline::AutoPipeline;
 use crate::{Error, Result};
@@ -80,9 +80,39 @@ pub(crate) enum OnDropped {
 }
 
 impl OnDropped {
+    /// Sends `command` on `conn`, and once more as this rule says.
+    pub(crate) async fn query<C, T>(self, conn: &C, command: &Cmd) -> RedisResult<T>
+    where
+        C: ConnectionLike + Clone,
+        T: FromRedisValue,
+    {
+        self.run(|| {
+            let mut conn = conn.clone();
+            async move { command.query_async(&mut conn).await }
+        })
+        .await
+    }
+
+    /// Runs the script `invocation` on `conn`, and once more as this rule says.
+    pub(crate) async fn invoke<C, T>(
+        self,
+        conn: &C,
+        invocation: &ScriptInvocation<'_>,
+    ) -> RedisResult<T>
+    where
+        C: ConnectionLike + Clone,
+        T: FromRedisValue,
+    {
+        self.run(|| {
+            let mut conn = conn.clone();
+            async move { invocation.invoke_async(&mut conn).await }
+        })
+        .await
+    }
+
     /// Runs `send`, and once more when `self` allows and the first run found the connection
     /// dropped.
-    pub(crate) async fn run<T, Fut>(self, mut send: impl FnMut() -> Fut) -> RedisResult<T>
+    async fn run<T, Fut>(self, mut send: impl FnMut() -> Fut) -> RedisResult<T>
     where
         Fut: Future<Output = RedisResult<T>>,
     {

@@ -48,11 +48,7 @@ pub(crate) async fn holding<T>(
         // Sent again after a dropped connection: should the first have taken the lease, the
         // second finds it busy and this writer waits for it to expire, as for any holder.
         let taken: Option<String> = OnDropped::SendAgain
-            .run(|| {
-                let mut conn = conn.clone();
-                let take = &take;
-                async move { take.query_async(&mut conn).await }
-            })
+            .query(conn, &take)
             .await
             .map_err(|e| Error::Redis(e).into_core(STORE, operation))?;
         if taken.is_some() {

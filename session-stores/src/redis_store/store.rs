@@ -136,11 +136,7 @@ impl Inner {
         }
         script
             .on_dropped
-            .run(|| {
-                let mut conn = self.conn();
-                let invocation = &invocation;
-                async move { invocation.invoke_async::<T>(&mut conn).await }
-            })
+            .invoke(&self.conn, &invocation)
             .await
             .map_err(redis_error(operation))
     }
@@ -179,10 +175,7 @@ impl Inner {
         command: &redis::Cmd,
     ) -> CoreResult<T> {
         OnDropped::SendAgain
-            .run(|| {
-                let mut conn = self.conn();
-                async move { command.query_async::<T>(&mut conn).await }
-            })
+            .query(&self.conn, command)
             .await
             .map_err(redis_error(operation))
     }
