@@ -527,3 +527,20 @@ async fn behind_a_trusted_proxy_logins_are_throttled_per_forwarded_client() {
         }
     }
 }
+
+/// A proxy list that does not parse stops the server at start, naming the bad entry, rather
+/// than trusting nothing (or everything) quietly.
+#[test]
+fn a_malformed_trusted_proxy_is_refused_at_start() {
+    for bad in ["10.0.0.0/33", "proxy.example", "10.0.0.1/-8"] {
+        let output = ServerProcess::command(&["--store", "memory:", "--trusted-proxy", bad])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad}: started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("\"{bad}\" is not an IP address")),
+            "{bad}: {stderr}"
+        );
+    }
+}
