@@ -5,7 +5,7 @@
 //! subscribers. Events carry the session's [`SessionKey`] (a digest), never its id.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::broadcast;
@@ -141,6 +141,10 @@ struct EventsInner {
     counters: [AtomicU64; EventKind::ALL.len()],
     hooks: RwLock<Vec<Arc<dyn EventHook>>>,
     channel: broadcast::Sender<SessionEvent>,
+    /// Whether a hook was ever added or a receiver ever made. Until then an event is only
+    /// counted: the hooks' lock and the channel's (which even counting its receivers takes)
+    /// cost a new session more than the rest of its event.
+    listened: AtomicBool,
 }
 
 impl Events {
@@ -152,6 +156,7 @@ impl Events {
                 counters: Default::default(),
                 hooks: RwLock::new(Vec::new()),
                 channel,
+                listened: AtomicBool::new(false),
             }),
         }
     }
@@ -160,17 +165,23 @@ impl Events {
     pub fn add_hook(&self, hook: impl EventHook) {
         if let Ok(mut hooks) = self.inner.hooks.write() {
             hooks.push(Arc::new(hook));
+            self.inner.listened.store(true, Ordering::Release);
         }
     }
 
     /// A receiver of every event from now on (lagging receivers lose the oldest).
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
-        self.inner.channel.subscribe()
+        let receiver = self.inner.channel.subscribe();
+        self.inner.listened.store(true, Ordering::Release);
+        receiver
     }
 
     /// Reports an event.
     pub fn emit(&self, event: SessionEvent) {
         self.inner.counters[event.kind.index()].fetch_add(1, Ordering::Relaxed);
+        if !self.inner.listened.load(Ordering::Acquire) {
+            return;
+        }
         if let Ok(hooks) = self.inner.hooks.read() {
             for hook in hooks.iter() {
                 hook.on_event(&event);
