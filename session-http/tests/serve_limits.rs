@@ -281,3 +281,44 @@ async fn shutdown_cuts_what_is_left_after_the_drain_timeout() {
     let rest = read_to_close(&mut stream).await;
     assert!(rest.is_empty(), "{rest}");
 }
+
+/// One `Connection: close` GET of `/` from `source` with a `Cookie` header of `bytes` bytes;
+/// the whole response.
+async fn get_with_cookie_of(source: &str, server: SocketAddr, bytes: usize) -> String {
+    let mut stream = connect_from(source, server).await;
+    let cookie = "x".repeat(bytes);
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: t\r\nCookie: c={cookie}\r\nConnection: close\r\n\r\n");
+    // The server may answer and close before it has read all of an oversized head.
+    let _ = stream.write_all(request.as_bytes()).await;
+    read_to_close(&mut stream).await
+}
+
+#[tokio::test]
+async fn a_request_head_over_the_limit_is_refused_with_431() {
+    let limits = ServeLimits::default().with_max_header_bytes(16 * 1024);
+    let server = Server::start(app(), limits).await;
+
+    let fits = get_with_cookie_of("127.0.0.1", server.addr, 12 * 1024).await;
+    assert!(fits.starts_with("HTTP/1.1 200"), "{fits}");
+    let over = get_with_cookie_of("127.0.0.1", server.addr, 20 * 1024).await;
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
+    // The refusal costs the client its connection, not the server its service.
+    assert!(
+        get_from("127.0.0.1", server.addr, "/")
+            .await
+            .ends_with("hello")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_head_limit_is_never_below_8_kib() {
+    let limits = ServeLimits::default().with_max_header_bytes(100);
+    let server = Server::start(app(), limits).await;
+    let ordinary = get_with_cookie_of("127.0.0.1", server.addr, 4 * 1024).await;
+    assert!(ordinary.starts_with("HTTP/1.1 200"), "{ordinary}");
+    let over = get_with_cookie_of("127.0.0.1", server.addr, 10 * 1024).await;
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
+    server.shutdown().await;
+}

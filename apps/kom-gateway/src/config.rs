@@ -72,6 +72,9 @@ pub(crate) struct HttpConfig {
     max_connections: Option<usize>,
     /// The most HTTP connections from one client address at once (default 64).
     max_connections_per_address: Option<usize>,
+    /// The largest request head (request line and headers) in bytes; a larger one is answered
+    /// 431 (default 64 KiB, at least 8 KiB).
+    max_header_bytes: Option<usize>,
     /// Seconds a shutdown waits for requests in flight (default 10).
     drain_timeout_secs: Option<u64>,
 }
@@ -111,7 +114,7 @@ impl HttpConfig {
             max_connections_per_address: self
                 .max_connections_per_address
                 .unwrap_or(d.max_connections_per_address),
-            max_header_bytes: d.max_header_bytes,
+            max_header_bytes: self.max_header_bytes.unwrap_or(d.max_header_bytes),
             drain_timeout: seconds(self.drain_timeout_secs, d.drain_timeout),
             ..d
         }

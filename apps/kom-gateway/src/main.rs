@@ -21,6 +21,7 @@
 //! write_stall_timeout_secs = 30           # a client that does not read
 //! max_connections = 1024                  # HTTP connections (WebSockets included)
 //! max_connections_per_address = 64        # per client address (then a fast 503)
+//! max_header_bytes = 65536                # request line and headers (then 431)
 //! drain_timeout_secs = 10                 # on SIGTERM or Ctrl-C
 //!
 //! [websocket]

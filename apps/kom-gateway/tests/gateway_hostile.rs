@@ -91,6 +91,45 @@ fn stalled_half_requests_are_closed_after_the_header_timeout() {
     assert_eq!(Http::new(gw.addr).get("/").status, 200);
 }
 
+/// `GET /` with a `Cookie` header of `bytes` bytes: the answer's status line.
+fn status_with_cookie_of(gw: &GatewayProcess, bytes: usize) -> String {
+    let mut stream = connect_from("127.0.0.1", gw.addr);
+    let cookie = "x".repeat(bytes);
+    let request =
+        format!("GET / HTTP/1.1\r\nHost: gw\r\nCookie: c={cookie}\r\nConnection: close\r\n\r\n");
+    // An oversized head may be answered before the gateway has read all of it.
+    let _ = stream.write_all(request.as_bytes());
+    let answer = read_until_closed(&mut stream);
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn a_request_head_over_the_limit_is_refused_with_431() {
+    let gw = start_gateway(&[("kom", 1)], "[http]\nmax_header_bytes = 16384");
+    for (bytes, status) in [(12 * 1024, " 200 "), (20 * 1024, " 431 ")] {
+        let answer = status_with_cookie_of(&gw, bytes);
+        assert!(answer.contains(status), "{bytes} bytes: {answer:?}");
+    }
+    assert_eq!(
+        Http::new(gw.addr).get("/").status,
+        200,
+        "the gateway still serves"
+    );
+
+    let defaults = start_gateway(&[("kom", 1)], "");
+    for (bytes, status) in [(48 * 1024, " 200 "), (80 * 1024, " 431 ")] {
+        let answer = status_with_cookie_of(&defaults, bytes);
+        assert!(
+            answer.contains(status),
+            "{bytes} bytes by default: {answer:?}"
+        );
+    }
+}
+
 #[test]
 fn one_address_cannot_take_every_lyskom_connection() {
     let Some(kom) = lyskomd("one_address_cannot_take_every_lyskom_connection") else {

@@ -88,6 +88,10 @@ struct Args {
     /// with 503 at once.
     #[arg(long, default_value_t = 128)]
     max_connections_per_address: usize,
+    /// The largest request head (request line and headers, cookies included) in bytes; a
+    /// larger one is answered 431 and its connection closed (at least 8192).
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
     /// A reverse proxy in front of the server, an address or a network such as 10.0.0.0/8
     /// (repeatable, or comma-separated in SESSION_SERVER_TRUSTED_PROXIES): its
     /// X-Forwarded-For names the client that login throttling counts, and its connections
@@ -191,6 +195,7 @@ async fn main() -> ExitCode {
             .with_write_stall_timeout(Duration::from_secs(args.write_stall_timeout_secs.max(1)))
             .with_max_connections(args.max_connections.max(1))
             .with_max_connections_per_address(args.max_connections_per_address.max(1))
+            .with_max_header_bytes(args.max_header_bytes)
             .with_trusted_proxies(args.trusted_proxies)
             .with_drain_timeout(Duration::from_secs(args.drain_timeout_secs)),
         idle: Duration::from_secs(args.idle_secs),

@@ -423,6 +423,51 @@ async fn a_user_keeps_at_most_the_session_cap() {
     }
 }
 
+/// `GET /healthz` with a `Cookie` header of `bytes` bytes on a fresh connection: the answer's
+/// status line.
+async fn status_with_cookie_of(addr: SocketAddr, bytes: usize) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let cookie = "x".repeat(bytes);
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nCookie: c={cookie}\r\nConnection: close\r\n\r\n"
+    );
+    // An oversized head may be answered before the server has read all of it.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = stream.read(&mut buffer).await {
+            answer.extend_from_slice(&buffer[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn a_request_head_over_the_limit_is_refused_with_431() {
+    let defaults = start(&[]);
+    let tight = start(&["--max-header-bytes", "16384"]);
+    for (server, bytes, status) in [
+        (&defaults, 48 * 1024, " 200 "),
+        (&defaults, 80 * 1024, " 431 "),
+        (&tight, 12 * 1024, " 200 "),
+        (&tight, 20 * 1024, " 431 "),
+    ] {
+        let answer = status_with_cookie_of(server.server.addr, bytes).await;
+        assert!(answer.contains(status), "{bytes} bytes: {answer:?}");
+    }
+    assert_eq!(
+        send(tight.server.addr, "GET", "/healthz", &[], None)
+            .await
+            .status,
+        200,
+        "the server still serves"
+    );
+}
+
 #[tokio::test]
 async fn healthz_never_touches_the_store() {
     let f = start(&[]);

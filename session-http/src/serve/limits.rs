@@ -46,13 +46,14 @@ pub struct ServeLimits {
     /// [`client_address`](super::client_address). Empty by default: every address is a
     /// client.
     pub trusted_proxies: Vec<IpRange>,
-    /// The largest request head read, in bytes (hyper's buffer; 8 KiB at least).
+    /// The largest request head (request line and headers) in bytes, 8 KiB at least; a
+    /// larger one is answered `431 Request Header Fields Too Large` and its connection closed.
     pub max_header_bytes: usize,
     /// How long a shutdown waits for requests in flight before cutting their connections.
     pub drain_timeout: Duration,
 }
 
-/// hyper's smallest allowed read buffer.
+/// The smallest head limit: hyper's smallest read buffer, and room for a browser's cookies.
 pub(super) const MIN_HEADER_BYTES: usize = 8 * 1024;
 
 impl Default for ServeLimits {

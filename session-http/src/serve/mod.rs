@@ -95,10 +95,14 @@ where
 {
     let counter = AddressCounter::new(limits.max_connections, limits.max_connections_per_address);
     let refuser = Refuser::new();
+    let max_head = limits.max_header_bytes.max(MIN_HEADER_BYTES);
     let mut http = hyper::server::conn::http1::Builder::new();
+    // The buffer's cap alone lets a head through that arrives in the read that crosses it
+    // (up to about twice the cap); the head's own limit is exact.
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+        .max_header_size(max_head)
+        .max_buf_size(max_head);
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
