@@ -173,6 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn system_time_round_trips_at_millisecond_precision() {
+        let t = Timestamp::from_millis(1_700_000_000_123);
+        let system = t.to_system_time();
+        assert_eq!(
+            system.duration_since(UNIX_EPOCH).unwrap(),
+            Duration::from_millis(1_700_000_000_123)
+        );
+        assert_eq!(Timestamp::EPOCH.to_system_time(), UNIX_EPOCH);
+    }
+
+    #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(u64::MAX - 1);
         assert_eq!(

@@ -306,3 +306,26 @@ impl Record {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn time_left_counts_down_to_zero_and_is_none_for_a_session_that_never_expires() {
+        let key = SessionKey::derive("test", &["time_left"]);
+        let created = Timestamp::from_millis(1_000_000);
+        let idle = ExpiryPolicy::idle(Duration::from_secs(60));
+        let record = Record::new(key, Codec::Json, idle, created);
+        let after = |secs| created.saturating_add(Duration::from_secs(secs));
+        assert_eq!(record.time_left(created), Some(Duration::from_secs(60)));
+        assert_eq!(record.time_left(after(45)), Some(Duration::from_secs(15)));
+        assert_eq!(record.time_left(after(60)), Some(Duration::ZERO));
+        assert_eq!(record.time_left(after(3600)), Some(Duration::ZERO));
+
+        let forever = Record::new(key, Codec::Json, ExpiryPolicy::NEVER, created);
+        assert_eq!(forever.time_left(after(3600)), None);
+    }
+}

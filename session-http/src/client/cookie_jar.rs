@@ -551,6 +551,22 @@ mod tests {
     }
 
     #[test]
+    fn remove_expired_drops_what_has_expired_by_now_and_keeps_the_rest() {
+        let mut jar = CookieJar::new();
+        let u = url("http://example.com/");
+        // Stored a long time ago: one that lived a minute, one that lives a century.
+        jar.store_set_cookie_at(&u, "gone=1; Max-Age=60", at(1_000_000_000))
+            .unwrap();
+        jar.store_set_cookie_at(&u, "kept=1; Max-Age=3153600000", at(1_000_000_000))
+            .unwrap();
+        jar.store_set_cookie(&u, "session=1").unwrap();
+        assert_eq!(jar.len(), 3);
+        assert_eq!(jar.remove_expired(), 1);
+        assert_eq!(jar.cookie_header(&u).as_deref(), Some("kept=1; session=1"));
+        assert_eq!(jar.remove_expired(), 0);
+    }
+
+    #[test]
     fn host_only_cookie_goes_to_its_host_only() {
         let mut jar = CookieJar::new();
         jar.store_set_cookie(&url("http://example.com/"), "a=1")

@@ -384,6 +384,19 @@ mod tests {
     }
 
     #[test]
+    fn remove_header_drops_it_whatever_its_case() {
+        let mut session = ClientSession::new("api.test");
+        session.set_header("X-Token", "t");
+        session.set_header("Accept", "text/plain");
+        assert!(session.remove_header("x-token"));
+        assert!(!session.remove_header("X-Token"), "nothing left to remove");
+        assert_eq!(
+            session.headers(),
+            &[("Accept".to_string(), "text/plain".to_string())]
+        );
+    }
+
+    #[test]
     fn apply_adds_headers_auth_and_cookies() {
         let mut session = ClientSession::new("api.test");
         let u = url("http://api.test/x");

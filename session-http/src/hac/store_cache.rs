@@ -118,22 +118,26 @@ impl SessionCache for StoreSessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use session_core::MemoryStore;
+    use session_core::{MemoryStore, MockClock, Timestamp};
 
-    #[tokio::test]
-    async fn sessions_round_trip_through_a_store() {
-        let cache = StoreSessionCache::new(Arc::new(MemoryStore::builder().build()));
-        let session = CachedSession {
+    fn cached(username: &str) -> CachedSession {
+        CachedSession {
             session_id: "S1".into(),
             csrf_token: "T1".into(),
             route_cookie: None,
             environment: "dev".into(),
             base_url: "http://h:1".into(),
-            username: "admin".into(),
+            username: username.into(),
             created_at: 1.0,
             last_used_at: 2.0,
             is_authenticated: true,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_round_trip_through_a_store() {
+        let cache = StoreSessionCache::new(Arc::new(MemoryStore::builder().build()));
+        let session = cached("admin");
         cache.save(&session).await.unwrap();
         let mut newer = session.clone();
         newer.csrf_token = "T2".into();
@@ -141,6 +145,31 @@ mod tests {
         assert_eq!(cache.load(&session.key()).await.unwrap(), Some(newer));
         assert_eq!(cache.list().await.unwrap().len(), 1);
         assert!(cache.remove(&session.key()).await.unwrap());
+        assert_eq!(cache.load(&session.key()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn entries_are_stamped_by_the_cache_clock_and_expire_by_the_store_clock() {
+        let start = Timestamp::from_millis(1_700_000_000_000);
+        let store_clock = Arc::new(MockClock::starting_at(start));
+        let store: Arc<dyn SessionStore> =
+            Arc::new(MemoryStore::builder().clock(store_clock.clone()).build());
+        let cache = StoreSessionCache::new(store.clone())
+            .with_clock(Arc::new(MockClock::starting_at(start)))
+            .with_expiry(ExpiryPolicy::idle(Duration::from_secs(600)));
+        let session = cached("admin");
+        cache.save(&session).await.unwrap();
+
+        let record = store
+            .load(&StoreSessionCache::store_key(&session.key()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.created_at, start);
+        assert_eq!(record.principal.as_deref(), Some("admin"));
+        store_clock.advance(Duration::from_secs(599));
+        assert!(cache.load(&session.key()).await.unwrap().is_some());
+        store_clock.advance(Duration::from_secs(2));
         assert_eq!(cache.load(&session.key()).await.unwrap(), None);
     }
 }
