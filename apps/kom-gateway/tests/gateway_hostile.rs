@@ -1,6 +1,7 @@
 //! kom-gateway under a hostile network, black-box against the built binary (and a real
 //! lyskomd where a LysKOM connection is needed): stalled clients, one address hoarding
-//! connections, WebSocket floods, stored script in texts, foreign origins, SIGTERM.
+//! connections, WebSocket floods, stored script in texts, foreign origins, huge request heads,
+//! LysKOM servers that stall, requests past their deadline, SIGTERM and its drain timeout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -488,4 +489,131 @@ fn sigterm_drains_and_exits_zero() {
     let status = gw.guard.stop().expect("an exit status");
     assert!(status.success(), "kom-gateway exited with {status}");
     read_until_closed(&mut idle);
+}
+
+/// How a fake LysKOM server misbehaves.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// Accepts and never answers, not even the handshake.
+    Handshake,
+    /// Answers the handshake, then no call.
+    Calls,
+}
+
+/// A loopback server that takes LysKOM connections and stalls them; its port. Its connections
+/// are held until the test process ends.
+fn stalling_lyskom(stall: Stall) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                if matches!(stall, Stall::Calls) {
+                    // The handshake is one line (`A<n>H<user>`), answered `LysKOM`.
+                    while let Ok(1) = stream.read(&mut byte) {
+                        if byte[0] == b'\n' {
+                            let _ = stream.write_all(b"LysKOM\n");
+                            break;
+                        }
+                    }
+                }
+                while let Ok(1..) = stream.read(&mut byte) {}
+            });
+        }
+    });
+    port
+}
+
+/// `POST /kom/sessions/`: the status and how long the answer took.
+fn timed_open(gw: &GatewayProcess) -> (u16, Duration) {
+    let started = Instant::now();
+    let reply = Http::new(gw.addr).post(
+        "/kom/sessions/",
+        &json!({"client": {"name": "tests", "version": "1.0"}}),
+    );
+    (reply.status, started.elapsed())
+}
+
+#[test]
+fn a_lyskom_server_that_stalls_is_given_up_after_the_connect_and_call_timeouts() {
+    for (stall, setting, default_secs) in [
+        (Stall::Handshake, "connect_timeout_secs", 10),
+        (Stall::Calls, "call_timeout_secs", 30),
+    ] {
+        let port = stalling_lyskom(stall);
+        // One connection per address: a failed open must give its slot back.
+        let gw = start_gateway(
+            &[("kom", port)],
+            &format!("{setting} = 1\nmax_connections_per_address = 1"),
+        );
+        for _ in 0..2 {
+            let (status, took) = timed_open(&gw);
+            assert_eq!(status, 502, "{setting}");
+            // Given up by the timeout: not at once, and well before the default.
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(default_secs / 2),
+                "{setting}: answered after {took:?}"
+            );
+        }
+        assert_eq!(
+            Http::new(gw.addr).get("/").status,
+            200,
+            "the gateway still serves"
+        );
+    }
+}
+
+/// A `POST /kom/sessions/` that announces a body it never finishes sending.
+fn stalled_open(gw: &GatewayProcess) -> TcpStream {
+    let mut stream = connect_from("127.0.0.1", gw.addr);
+    stream
+        .write_all(
+            b"POST /kom/sessions/ HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"client\":",
+        )
+        .unwrap();
+    stream
+}
+
+#[test]
+fn a_request_past_its_deadline_is_answered_503() {
+    let gw = start_gateway(&[("kom", 1)], "[http]\nrequest_timeout_secs = 1");
+    let mut stream = stalled_open(&gw);
+    let answer = read_until_closed(&mut stream);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+}
+
+#[test]
+fn a_shutdown_waits_for_requests_in_flight_no_longer_than_the_drain_timeout() {
+    let mut gw = start_gateway(
+        &[("kom", 1)],
+        "[http]\ndrain_timeout_secs = 1\nrequest_timeout_secs = 600",
+    );
+    let _in_flight = stalled_open(&gw);
+    // The request is read before the signal: the gateway has answered another one since.
+    assert_eq!(Http::new(gw.addr).get("/").status, 200);
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &gw.guard.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    while gw.guard.is_running() {
+        assert!(
+            signalled.elapsed() < PATIENCE,
+            "kom-gateway ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Far below the 600 s the request could still take, and the 10 s default drain.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let exit = gw.guard.stop().expect("an exit status");
+    assert!(exit.success(), "kom-gateway exited with {exit}");
 }
