@@ -229,6 +229,38 @@ fn url_encode(s: &str) -> String {
 }
 
 #[test]
+fn max_redirects_bounds_how_many_hops_are_followed() {
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    // Three redirects, then `/set`.
+    let mut url = server.localhost("/set?end=1");
+    for _ in 0..3 {
+        url = server.localhost(&format!("/redirect?to={}", url_encode(&url)));
+    }
+    let request = |max: &str| {
+        let mut command = sessionctl(config.path());
+        command.args([
+            "--json",
+            "request",
+            "--follow",
+            "--max-redirects",
+            max,
+            &url,
+        ]);
+        command
+    };
+    let out = ok(&mut request("3"));
+    assert_eq!(echoed(&out)["path"], "/set");
+    let refused = run(&mut request("2"));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("too many redirects (more than 2)"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
 fn session_paths_and_names_resolve_like_httpie() {
     let server = TestServer::start();
     let config = test_support::temp_dir();
@@ -351,6 +383,14 @@ fn sessions_list_show_export_import_delete() {
     ))
     .unwrap();
     assert_eq!(shown["auth"]["raw_auth"], "********");
+    let revealed =
+        ok(sessionctl(config.path()).args(["sessions", "show", &host, "one", "--reveal"]));
+    assert!(revealed.contains("bearer tok"), "{revealed}");
+    let revealed: serde_json::Value =
+        serde_json::from_str(&ok(sessionctl(config.path())
+            .args(["--json", "sessions", "show", &host, "one", "--reveal"])))
+        .unwrap();
+    assert_eq!(revealed["auth"]["raw_auth"], "tok");
 
     let exported = ok(sessionctl(config.path()).args(["sessions", "export", &host, "one"]));
     let original = std::fs::read_to_string(session_path(

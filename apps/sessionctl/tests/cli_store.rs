@@ -84,6 +84,11 @@ fn exercise(store_url: &str, expired_left: u64) {
 
     let list = json_of(&ok(ctl().arg("list")));
     assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    let first_two = json_of(&ok(ctl().args(["list", "--limit", "2"])));
+    assert_eq!(
+        first_two.as_array().unwrap()[..],
+        list.as_array().unwrap()[..2]
+    );
     let key = ids[0].key().to_hex();
     assert!(
         list.as_array()
