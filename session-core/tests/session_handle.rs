@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use session_core::Clock;
 use session_core::testkit::{InstrumentedStore, OperationCounts};
 use session_core::{
     Error, EventKind, Events, ExpiryPolicy, MemoryStore, MockClock, SaveOutcome, SessionConfig,
@@ -247,6 +248,54 @@ async fn touches_keep_an_active_session_alive_past_its_idle_timeout() {
         session.save().await.unwrap(),
         SaveOutcome::Removed,
         "the client must forget an expired id"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_expiry_policy_is_stored_and_decides_when_the_session_ends() {
+    // "Remember me": a session of the 30-minute default is given a week.
+    let s = setup(thirty_minutes());
+    let id = stored_session(&s, &[("a", 1)]).await;
+    let week = ExpiryPolicy::idle(Duration::from_secs(7 * 24 * 3600));
+    let session = s.manager.session(Some(id.clone()));
+    session.set_expiry(week).await.unwrap();
+    let SaveOutcome::Stored {
+        expires_at, change, ..
+    } = session.save().await.unwrap()
+    else {
+        panic!("expected the change stored")
+    };
+    assert_eq!(change, StoredChange::Updated);
+    let now = s.clock.now();
+    assert_eq!(
+        expires_at,
+        Some(now.saturating_add(Duration::from_secs(7 * 24 * 3600)))
+    );
+
+    s.clock.advance(Duration::from_secs(2 * 3600));
+    let later = s.manager.session(Some(id.clone()));
+    assert_eq!(
+        later.get::<i64>("a").await.unwrap(),
+        Some(1),
+        "alive past 30 minutes"
+    );
+    let metadata = later.metadata().await.unwrap().unwrap();
+    assert_eq!(metadata.expiry, week);
+
+    // And a new session can start with its own policy.
+    let short = ExpiryPolicy::idle(Duration::from_secs(60));
+    let brief = s.manager.session(None);
+    brief.insert("b", &2).await.unwrap();
+    brief.set_expiry(short).await.unwrap();
+    let SaveOutcome::Stored { id: brief_id, .. } = brief.save().await.unwrap() else {
+        panic!("expected a new session")
+    };
+    s.clock.advance(Duration::from_secs(61));
+    let gone = s.manager.session(Some(brief_id));
+    assert_eq!(
+        gone.get::<i64>("b").await.unwrap(),
+        None,
+        "ended after its own minute"
     );
 }
 

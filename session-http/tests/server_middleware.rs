@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use server_support::{ABSOLUTE, IDLE, attributes, max_age, send, start};
+use server_support::{ABSOLUTE, IDLE, REMEMBERED, attributes, max_age, send, start};
 use session_core::{EventKind, SessionId};
 use session_http::server::{
     ConfigError, ConflictPolicy, CookieConfig, HeaderTransport, SameSite, SessionLayer,
@@ -100,6 +100,23 @@ async fn reads_roll_the_idle_expiry_and_the_absolute_expiry_caps_it() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, "", "a fresh session after the absolute expiry");
     assert!(reply.set_cookie().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn remember_me_gives_the_session_and_its_cookie_a_longer_life() {
+    let app = start(|b| b).await;
+    let cookie = send(app.addr, "POST", "/login/alice", &[])
+        .await
+        .cookie_pair();
+    let reply = send(app.addr, "POST", "/remember-me", &[("cookie", &cookie)]).await;
+    assert_eq!(reply.status, 200);
+    let set_cookie = reply.set_cookie();
+    assert_eq!(set_cookie.split(';').next().unwrap(), cookie, "same id");
+    assert_eq!(max_age(&set_cookie), Some(REMEMBERED.as_secs()));
+    // Past both timeouts the app started it with, the session lives on.
+    app.clock.advance(ABSOLUTE + IDLE);
+    let reply = send(app.addr, "GET", "/whoami", &[("cookie", &cookie)]).await;
+    assert_eq!(reply.body, "alice");
 }
 
 #[tokio::test]

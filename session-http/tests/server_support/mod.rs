@@ -57,6 +57,8 @@ impl StoreHook for Probe {
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 /// The absolute timeout of the test app's sessions.
 pub const ABSOLUTE: Duration = Duration::from_secs(2 * 3600);
+/// The idle timeout, and no absolute one, that `/remember-me` gives a session.
+pub const REMEMBERED: Duration = Duration::from_secs(14 * 24 * 3600);
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -164,6 +166,13 @@ pub async fn start(configure: impl FnOnce(SessionLayerBuilder) -> SessionLayerBu
                         Ok::<_, (StatusCode, String)>("welcome")
                     },
                 ),
+            )
+            .route(
+                "/remember-me",
+                post(|Extension(s): Extension<Session>| async move {
+                    s.set_expiry(ExpiryPolicy::idle(REMEMBERED)).await.map_err(err)?;
+                    Ok::<_, (StatusCode, String)>("remembered")
+                }),
             )
             .route(
                 "/whoami",
