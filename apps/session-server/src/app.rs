@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -109,6 +110,21 @@ impl From<session_core::Error> for ApiError {
     }
 }
 
+/// A body that is not the JSON asked for (malformed, of the wrong shape or type, too large)
+/// gets the API's JSON error with the status axum chose (400, 415, 422, 413).
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A path segment that does not decode gets the API's JSON error.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
@@ -160,8 +176,9 @@ async fn api_login(
     State(state): State<AppState>,
     session: Session,
     client: LoginClient,
-    Json(body): Json<LoginBody>,
+    body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let Json(body) = body?;
     match log_in(&state, &session, client, &body.username, &body.password).await? {
         Some(principal) => Ok(Json(json!({ "principal": principal })).into_response()),
         None => Err(ApiError::new(
@@ -229,7 +246,11 @@ pub async fn increment(session: &Session, name: &str) -> Result<u64, ApiError> {
 
 /// Anyone may count: for a visitor without a session, the first increment creates one (and
 /// sets the cookie), which a later login keeps.
-async fn api_counter(session: Session, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn api_counter(
+    session: Session,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(name) = name?;
     let value = increment(&session, &name).await?;
     Ok(Json(json!({ "value": value })))
 }
@@ -289,8 +310,9 @@ pub async fn revoke(state: &AppState, login: &RequireLogin, id_hash: &str) -> Re
 async fn api_revoke(
     State(state): State<AppState>,
     login: RequireLogin,
-    Path(id_hash): Path<String>,
+    id_hash: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let Path(id_hash) = id_hash?;
     revoke(&state, &login, &id_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }

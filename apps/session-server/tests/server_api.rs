@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::json;
-use support::{ServerProcess, login, send, session_of, write_users_file};
+use support::{ServerProcess, login, send, send_body, session_of, write_users_file};
 use test_support::http::KeepAlive;
 
 struct Fixture {
@@ -68,6 +68,58 @@ async fn login_answers_the_principal_and_a_new_id_and_refuses_bad_credentials() 
     let reply = send(addr, "GET", "/api/session", &[], None).await;
     assert_eq!(reply.status, 404);
     assert!(reply.json()["error"].is_string());
+}
+
+#[tokio::test]
+async fn malformed_api_requests_get_json_errors() {
+    let f = start();
+    let addr = f.server.addr;
+    let too_large = "x".repeat(3 << 20);
+    for (content_type, body, status) in [
+        ("application/json", "{\"username\":", 400),
+        ("application/json", "not json", 400),
+        (
+            "application/json",
+            "{\"username\": 1, \"password\": 2}",
+            422,
+        ),
+        ("application/json", "[]", 422),
+        (
+            "text/plain",
+            "{\"username\": \"alice\", \"password\": \"wonderland\"}",
+            415,
+        ),
+        ("application/json", too_large.as_str(), 413),
+    ] {
+        let reply = send_body(
+            addr,
+            "POST",
+            "/api/login",
+            &[],
+            Some((content_type, body.to_owned())),
+        )
+        .await;
+        let shown = &body[..body.len().min(40)];
+        assert_eq!(
+            reply.status, status,
+            "{content_type} {shown}: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/json"),
+            "{shown}"
+        );
+        assert!(reply.json()["error"].is_string(), "{shown}: {}", reply.body);
+        assert!(
+            reply.set_cookies().is_empty(),
+            "no session for a refused body"
+        );
+    }
+    // A path segment that is not UTF-8 once decoded.
+    let reply = send(addr, "POST", "/api/counter/%FF", &[], None).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.json()["error"].is_string(), "{}", reply.body);
 }
 
 #[tokio::test]
