@@ -417,6 +417,17 @@ pub fn parse_set_cookie(
     now: OffsetDateTime,
 ) -> Result<StoredCookie, CookieRejected> {
     let host = request_host(url).ok_or(CookieRejected::NoHost)?;
+    // RFC 6265bis §5.7, step 1: a control character (tab aside) voids the whole line, as in
+    // browsers; kept, it would end up in every `Cookie` header sent to the host, which no
+    // HTTP stack accepts.
+    if set_cookie
+        .bytes()
+        .any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(CookieRejected::Malformed(
+            "it contains a control character".into(),
+        ));
+    }
     let parsed =
         cookie::Cookie::parse(set_cookie).map_err(|e| CookieRejected::Malformed(e.to_string()))?;
     let name = parsed.name().trim();
@@ -548,6 +559,30 @@ mod tests {
 
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+    }
+
+    #[test]
+    fn a_set_cookie_line_with_a_control_character_is_ignored_whole() {
+        let mut jar = CookieJar::new();
+        let u = url("http://example.com/");
+        for line in [
+            "a=1\u{0}",
+            "a=\u{1}x",
+            "a=1; Path=/\r",
+            "a\u{7f}=1",
+            "a=1\n; b=2",
+        ] {
+            assert!(
+                matches!(
+                    jar.store_set_cookie(&u, line),
+                    Err(CookieRejected::Malformed(_))
+                ),
+                "{line:?}"
+            );
+        }
+        assert!(jar.is_empty());
+        jar.store_set_cookie(&u, "a=1;\tPath=/").unwrap();
+        assert_eq!(jar.cookie_header(&u).as_deref(), Some("a=1"));
     }
 
     #[test]
