@@ -256,6 +256,18 @@ proptest! {
         }
     }
 
+    /// A float stored in a session reads back as the same number (JSON writes its shortest
+    /// round-trip digits, and must read them back exactly), so saving it again changes
+    /// nothing.
+    #[test]
+    fn floats_round_trip_exactly_in_both_codecs(value in any::<f64>().prop_filter("finite", |v| v.is_finite())) {
+        for codec in [Codec::Json, Codec::Bincode] {
+            let bytes = codec.encode_value(&value).unwrap();
+            let back = codec.decode_value::<f64>(&bytes).unwrap();
+            prop_assert_eq!(back.to_bits(), value.to_bits(), "{:?}: {}", codec, String::from_utf8_lossy(&bytes));
+        }
+    }
+
     #[test]
     fn record_decoding_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_record(&bytes);

@@ -496,10 +496,11 @@ pub fn request_host(url: &Url) -> Option<String> {
     }
 }
 
-fn canonical_domain(domain: &str) -> String {
-    let domain = domain.trim();
-    let domain = domain.strip_prefix('.').unwrap_or(domain);
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
+/// A domain as the jar keeps it: lower case, without the dots and spaces around it or an IPv6
+/// address's brackets. Canonical forms are fixed points, so a cookie read back from a session
+/// file keeps the domain it was written with.
+pub(crate) fn canonical_domain(domain: &str) -> String {
+    let domain = domain.trim_matches(|c: char| c == '.' || c.is_whitespace());
     let domain = domain
         .strip_prefix('[')
         .and_then(|d| d.strip_suffix(']'))

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::auth::Auth;
-use super::cookie_jar::{CookieJar, StoredCookie};
+use super::cookie_jar::{CookieJar, StoredCookie, canonical_domain};
 use super::error::ClientError;
 use super::python_json::{DumpOptions, Json};
 
@@ -233,21 +233,24 @@ fn cookie_from_file(
 
 /// Maps a Python cookie-jar domain to (domain, host-only).
 fn domain_from_file(domain: &str, bound_host: &str) -> (String, bool) {
-    let domain = domain.trim().to_ascii_lowercase();
-    if domain.is_empty() {
+    let canonical = canonical_domain(domain);
+    // No domain, or only dots: bound to the session's host (an empty domain would be
+    // written back as `.local`).
+    if canonical.is_empty() {
         return (bound_host.to_ascii_lowercase(), true);
     }
-    if let Some(domain) = domain.strip_prefix('.') {
+    if domain.trim_start().starts_with('.') {
         // A single label after the dot cannot be a domain cookie (public suffix): host-only.
-        return (domain.to_string(), !domain.contains('.'));
+        let host_only = !canonical.contains('.');
+        return (canonical, host_only);
     }
-    if let Some(host) = domain.strip_suffix(".local")
+    if let Some(host) = canonical.strip_suffix(".local")
         && !host.contains('.')
-        && domain != bound_host.to_ascii_lowercase()
+        && canonical != bound_host.to_ascii_lowercase()
     {
         return (host.to_string(), true);
     }
-    (domain, true)
+    (canonical, true)
 }
 
 /// The Python cookie-jar domain HTTPie writes for a cookie.
@@ -438,6 +441,10 @@ mod tests {
         );
         assert_eq!(domain_from_file("", "api.test"), ("api.test".into(), true));
         assert_eq!(
+            domain_from_file(" . ", "api.test"),
+            ("api.test".into(), true)
+        );
+        assert_eq!(
             domain_from_file("127.0.0.1", "x"),
             ("127.0.0.1".into(), true)
         );
@@ -448,6 +455,28 @@ mod tests {
         c.domain = "example.com".into();
         c.host_only = false;
         assert_eq!(domain_for_file(&c), ".example.com");
+    }
+
+    #[test]
+    fn odd_domains_read_back_as_they_were_written() {
+        for domain in [
+            " . ",
+            "..",
+            "host .",
+            "..example.com",
+            "Example.COM.",
+            "[::1]",
+            "x.local.",
+        ] {
+            let text = format!(
+                r#"{{"cookies": [{{"name": "a", "value": "1", "domain": "{domain}", "path": "/"}}]}}"#
+            );
+            let read = parse_httpie_file(&text, "example.com").unwrap();
+            let written = write_httpie_file(&read);
+            let again = parse_httpie_file(&written, "example.com").unwrap();
+            assert!(again.cookies == read.cookies, "{domain:?}: {written}");
+            assert_eq!(write_httpie_file(&again), written, "{domain:?}");
+        }
     }
 
     #[test]
