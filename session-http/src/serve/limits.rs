@@ -39,10 +39,10 @@ pub struct ServeLimits {
     /// IPv6 /64 network; see [`ClientKey`](super::ClientKey)). Connections over it are
     /// refused at once.
     pub max_connections_per_address: usize,
-    /// Reverse proxies in front of the server (addresses or networks). Their connections carry many clients', so
-    /// they are held to [`max_connections`](Self::max_connections) only, not to
-    /// [`max_connections_per_address`](Self::max_connections_per_address); what counts per
-    /// client behind them takes the client from `X-Forwarded-For` with
+    /// Reverse proxies in front of the server (addresses or networks). Their connections
+    /// carry many clients', so they are held to [`max_connections`](Self::max_connections)
+    /// only, not to [`max_connections_per_address`](Self::max_connections_per_address); what
+    /// counts per client behind them takes the client from `X-Forwarded-For` with
     /// [`client_address`](super::client_address). Empty by default: every address is a
     /// client.
     pub trusted_proxies: Vec<IpRange>,
