@@ -439,6 +439,53 @@ fn a_timeout_exits_2_and_saves_nothing_as_in_httpie() {
 }
 
 #[test]
+fn too_many_redirects_exit_6_and_save_nothing_as_in_httpie() {
+    let test = "too_many_redirects_exit_6_and_save_nothing_as_in_httpie";
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    let chain = server.redirect_chain(3, "/set?end=1");
+    let dir = format!("localhost_{}", server.port());
+    for (max, expected) in [("3", 6), ("4", 0), ("0", 0)] {
+        let session = format!("s{max}");
+        let line = [
+            "--follow",
+            "--max-redirects",
+            max,
+            "--session",
+            session.as_str(),
+            chain.as_str(),
+        ];
+        let ours = run(sessionctl(config.path()).args(["request", "-b"]).args(line));
+        assert_eq!(code(&ours), Some(expected), "{line:?}: {}", stderr(&ours));
+        let saved = session_path(config.path(), &dir, &session);
+        assert_eq!(saved.exists(), expected == 0, "{line:?}");
+        if expected == 6 {
+            assert!(
+                stderr(&ours).contains("too many redirects (--max-redirects=3)"),
+                "{}",
+                stderr(&ours)
+            );
+        }
+        std::fs::remove_file(&saved).ok();
+        let Some(mut http) = httpie(test, config.path()) else {
+            return;
+        };
+        let theirs = run(http.args(line));
+        assert_eq!(
+            code(&theirs),
+            Some(expected),
+            "{line:?}: {}",
+            stderr(&theirs)
+        );
+        assert_eq!(saved.exists(), expected == 0, "{line:?}");
+        if expected == 0 {
+            assert_eq!(echo_of(&ours)["path"], "/set");
+            assert_eq!(echo_of(&theirs)["path"], "/set");
+        }
+    }
+}
+
+#[test]
 fn attributes_of_the_session_trait_survive_httpie_saving_the_file() {
     use session_core::Session;
     use session_http::client::HttpieSession;

@@ -43,7 +43,8 @@ pub(crate) struct RequestArgs {
     /// Follow redirects (each hop gets the cookies of its own host).
     #[arg(short = 'F', long)]
     pub(crate) follow: bool,
-    /// Most redirects to follow.
+    /// As in HTTPie, the Nth redirect in a row ends the request with exit code 6 (so N - 1
+    /// are followed); 0 lifts the limit.
     #[arg(long, default_value_t = session_http::client::DEFAULT_MAX_REDIRECTS)]
     pub(crate) max_redirects: usize,
     /// Check the server's TLS certificate, as HTTPie's --verify: "yes" (the default; the

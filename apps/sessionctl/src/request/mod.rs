@@ -34,6 +34,8 @@ use crate::CliError;
 
 /// HTTPie's exit code for a request that timed out.
 const EXIT_TIMEOUT: u8 = 2;
+/// HTTPie's exit code for a request that met more redirects than `--max-redirects` allows.
+const EXIT_TOO_MANY_REDIRECTS: u8 = 6;
 
 /// Runs `sessionctl request`.
 pub(crate) async fn run(
@@ -82,7 +84,7 @@ pub(crate) async fn run(
 
     let client = SessionClient::new()
         .with_transport(transport)
-        .max_redirects(args.max_redirects);
+        .max_redirects(redirects_to_follow(args.max_redirects));
     let client = match args.timeout {
         Some(timeout) => client.timeout(timeout),
         None => client,
@@ -93,7 +95,7 @@ pub(crate) async fn run(
     // session only when it did not exist yet.
     let response = match client.send(&mut target.session, request, args.follow).await {
         Ok(response) => response,
-        Err(error) => return send_failed(error),
+        Err(error) => return send_failed(error, args.max_redirects),
     };
     let elapsed = started.elapsed();
     target.save(sealer).await?;
@@ -141,12 +143,23 @@ fn spellings(parsed: &Parsed, target: &RequestSession) -> Spellings {
     )
 }
 
-/// A failed exchange: a timeout is HTTPie's exit code 2 with its message, the rest errors.
-fn send_failed(error: ClientError) -> Result<ExitCode, CliError> {
+/// How many redirects the client follows for HTTPie's `--max-redirects`: HTTPie stops at the
+/// Nth redirect response, so it follows one fewer, and 0 means no limit.
+fn redirects_to_follow(max_redirects: usize) -> usize {
+    max_redirects.checked_sub(1).unwrap_or(usize::MAX)
+}
+
+/// A failed exchange: a timeout and too many redirects are HTTPie's exit codes 2 and 6 with
+/// its messages, the rest errors.
+fn send_failed(error: ClientError, max_redirects: usize) -> Result<ExitCode, CliError> {
     match &error {
         ClientError::Timeout { after, .. } => {
             eprintln!("sessionctl: request timed out ({}s)", after.as_secs_f64());
             Ok(ExitCode::from(EXIT_TIMEOUT))
+        }
+        ClientError::TooManyRedirects(_) => {
+            eprintln!("sessionctl: too many redirects (--max-redirects={max_redirects})");
+            Ok(ExitCode::from(EXIT_TOO_MANY_REDIRECTS))
         }
         ClientError::Tls { problem, .. } => Err(CliError::Other(format!(
             "{error}{}",
@@ -194,5 +207,12 @@ mod tests {
         assert_eq!(status_exit_code(302, true), 0);
         assert_eq!(status_exit_code(404, true), 4);
         assert_eq!(status_exit_code(503, false), 5);
+    }
+
+    #[test]
+    fn max_redirects_counts_as_in_httpie() {
+        assert_eq!(redirects_to_follow(30), 29);
+        assert_eq!(redirects_to_follow(1), 0);
+        assert_eq!(redirects_to_follow(0), usize::MAX);
     }
 }

@@ -70,6 +70,20 @@ impl TestServer {
     pub fn ip(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port())
     }
+
+    /// A `localhost` URL that redirects `hops` times before it reaches `end` (a path).
+    pub fn redirect_chain(&self, hops: usize, end: &str) -> String {
+        let mut url = self.localhost(end);
+        for _ in 0..hops {
+            url = self.localhost(&format!("/redirect?to={}", url_encode(&url)));
+        }
+        url
+    }
+}
+
+/// `s` as a query value.
+pub fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {
