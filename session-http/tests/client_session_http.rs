@@ -100,11 +100,39 @@ async fn each_redirect_hop_gets_and_sets_its_own_hosts_cookies() {
     ))
     .unwrap();
     let response = client
-        .send(&mut session, ClientRequest::new(Method::GET, start), true)
+        .send(
+            &mut session,
+            ClientRequest::new(Method::GET, start.clone()),
+            true,
+        )
         .await
         .unwrap();
-    assert_eq!(response.redirects, 2);
     assert_eq!(response.url.as_str(), back);
+    // The history: each redirect with the request it answered, as sent.
+    let sent: Vec<(String, Option<&str>, bool)> = response
+        .history
+        .iter()
+        .map(|hop| &hop.request)
+        .chain([&response.request])
+        .map(|request| {
+            (
+                request.url.to_string(),
+                request.headers.get("cookie").and_then(|v| v.to_str().ok()),
+                request.headers.contains_key("authorization"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (start.to_string(), Some("a=1"), true),
+            (hop.clone(), None, false),
+            (back.clone(), Some("a=1"), false),
+        ]
+    );
+    let statuses: Vec<u16> = response.history.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses, [302, 302]);
+    assert!(response.history.iter().all(|r| r.history.is_empty()));
     let body = String::from_utf8_lossy(&response.body).into_owned();
     assert!(body.starts_with("GET /end\ncookie: a=1\n"), "{body}");
     // The Authorization header was dropped when the chain left localhost.

@@ -291,6 +291,23 @@ fn skeleton(printed: &[u8]) -> String {
     out
 }
 
+/// Runs `line` with both tools, both succeeding, and checks that they print the same
+/// skeleton; `None` when HTTPie is missing (and allowed to be).
+fn print_alike(test: &str, config: &Path, line: &[&str]) -> Option<(Output, Output)> {
+    let ours = run(sessionctl(config).arg("request").args(line));
+    assert_eq!(code(&ours), Some(0), "{line:?}: {}", stderr(&ours));
+    let theirs = run(httpie(test, config)?.args(line));
+    assert_eq!(code(&theirs), Some(0), "{line:?}: {}", stderr(&theirs));
+    assert_eq!(
+        skeleton(&ours.stdout),
+        skeleton(&theirs.stdout),
+        "{line:?}\nours:\n{}\ntheirs:\n{}",
+        stdout(&ours),
+        stdout(&theirs)
+    );
+    Some((ours, theirs))
+}
+
 #[test]
 fn print_options_print_what_httpie_prints() {
     let test = "print_options_print_what_httpie_prints";
@@ -317,20 +334,9 @@ fn print_options_print_what_httpie_prints() {
     for options in cases {
         for request in [vec![post.as_str(), "a=1"], vec!["GET", get.as_str()]] {
             let line: Vec<&str> = options.iter().copied().chain(request).collect();
-            let ours = run(sessionctl(config.path()).arg("request").args(&line));
-            assert_eq!(code(&ours), Some(0), "{line:?}: {}", stderr(&ours));
-            let Some(mut http) = httpie(test, config.path()) else {
+            let Some((ours, theirs)) = print_alike(test, config.path(), &line) else {
                 return;
             };
-            let theirs = run(http.args(&line));
-            assert_eq!(code(&theirs), Some(0), "{line:?}: {}", stderr(&theirs));
-            assert_eq!(
-                skeleton(&ours.stdout),
-                skeleton(&theirs.stdout),
-                "{line:?}\nours:\n{}\ntheirs:\n{}",
-                stdout(&ours),
-                stdout(&theirs)
-            );
             let lower = |o: &Output| stdout(o).to_ascii_lowercase();
             assert_eq!(
                 lower(&ours).contains("content-type: text/plain\r\n"),
@@ -351,6 +357,53 @@ fn print_options_print_what_httpie_prints() {
         return;
     };
     assert!(!run(http.args(["-pHx", &post])).status.success());
+}
+
+#[test]
+fn redirects_followed_are_printed_as_httpie_prints_them() {
+    let test = "redirects_followed_are_printed_as_httpie_prints_them";
+    let server = TestServer::start();
+    let config = test_support::temp_dir();
+    // POST → 302 (sets a cookie) → 302 → a text page; the first redirect turns it into a GET.
+    let end = server.localhost("/status/200");
+    let second = server.localhost(&format!("/redirect?body=again&to={}", url_encode(&end)));
+    let first = server.localhost(&format!(
+        "/redirect?set=hop%3D1&body=moved&to={}",
+        url_encode(&second)
+    ));
+    let cases: [&[&str]; 9] = [
+        &["-v"],
+        &["-vv"],
+        &["--print=HBhb"],
+        &["-pHh", "--all"],
+        &["-pBb", "--all"],
+        &["-pb", "--all"],
+        &["-pbm", "--all"],
+        &["-h"],
+        &["-b"],
+    ];
+    // The Cookie header each printed request carried.
+    let cookies = |printed: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(printed)
+            .split("\r\n")
+            .filter_map(|line| line.strip_prefix("Cookie: ").map(str::to_string))
+            .collect()
+    };
+    for options in cases {
+        let line: Vec<&str> = options
+            .iter()
+            .copied()
+            .chain(["--follow", first.as_str(), "a=1"])
+            .collect();
+        let Some((ours, theirs)) = print_alike(test, config.path(), &line) else {
+            return;
+        };
+        assert_eq!(cookies(&ours.stdout), cookies(&theirs.stdout), "{line:?}");
+    }
+    // The hops' requests were printed, and the cookie set on the way went to the later ones.
+    let ours = run(sessionctl(config.path()).args(["request", "-pH", "--follow", &first]));
+    assert_eq!(stdout(&ours).matches(" HTTP/1.1\r\n").count(), 3);
+    assert_eq!(cookies(&ours.stdout), ["hop=1", "hop=1"]);
 }
 
 #[test]

@@ -17,7 +17,8 @@
 //! - [`SessionClient`]: sends requests with a session over `http://` or `https://` (the shared
 //!   [`crate::transport::HttpTransport`]: certificates verified against the Mozilla roots by
 //!   default, a CA bundle or no verification as HTTPie's `--verify PATH|no`, an optional
-//!   client certificate), following redirects hop by hop. A certificate that is not accepted
+//!   client certificate), following redirects hop by hop; the response keeps each redirect
+//!   followed and the request it answered, as sent ([`ClientResponse::history`]). A certificate that is not accepted
 //!   is a [`ClientError::Tls`] that says why (not trusted, another host name, expired).
 //!
 //! ```

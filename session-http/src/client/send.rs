@@ -11,7 +11,7 @@
 //! verification, as HTTPie's `--verify`). A certificate that is not accepted is a
 //! [`ClientError::Tls`] saying why.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
@@ -20,7 +20,7 @@ use http_body_util::Full;
 use url::Url;
 
 use super::error::ClientError;
-use super::session::ClientSession;
+use super::session::{ClientSession, remove_keeping_order};
 use crate::transport::{HttpTransport, TransportError};
 
 /// HTTPie's default limit on redirects followed.
@@ -54,7 +54,7 @@ impl ClientRequest {
     }
 }
 
-/// The final response.
+/// A response, with the request it answers and the redirects followed to reach it.
 #[derive(Clone, Debug)]
 pub struct ClientResponse {
     /// The URL that answered (after redirects).
@@ -67,8 +67,14 @@ pub struct ClientResponse {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
-    /// How many redirects were followed.
-    pub redirects: usize,
+    /// The request this response answers, as it was sent: the session's headers, auth and
+    /// cookies applied (`Host` and `Content-Length` are left to the connection).
+    pub request: ClientRequest,
+    /// From sending the request to having the whole body.
+    pub elapsed: Duration,
+    /// The redirect responses followed to get here, oldest first (requests'
+    /// `Response.history`); each carries the request it answered. Empty in those responses.
+    pub history: Vec<ClientResponse>,
 }
 
 /// An HTTP client that uses and updates a [`ClientSession`].
@@ -134,15 +140,33 @@ impl SessionClient {
             headers.remove(name);
         }
         let original_host = url.host_str().map(str::to_string);
-        let mut redirects = 0;
+        let mut history = Vec::new();
         loop {
+            let started = Instant::now();
             let (status, version, response_headers, response_body) =
                 self.send_once(&method, &url, &headers, &body).await?;
+            let elapsed = started.elapsed();
             session.store_response(&url, &response_headers);
             let location = response_headers
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| url.join(l).ok());
+            let response = ClientResponse {
+                url: url.clone(),
+                status,
+                version,
+                headers: response_headers,
+                body: response_body,
+                request: ClientRequest {
+                    method: method.clone(),
+                    url: url.clone(),
+                    headers: headers.clone(),
+                    body: body.clone(),
+                    omit_headers: Vec::new(),
+                },
+                elapsed,
+                history: Vec::new(),
+            };
             let next = match location {
                 Some(next)
                     if follow && status.is_redirection() && status != StatusCode::NOT_MODIFIED =>
@@ -151,19 +175,15 @@ impl SessionClient {
                 }
                 _ => {
                     return Ok(ClientResponse {
-                        url,
-                        status,
-                        version,
-                        headers: response_headers,
-                        body: response_body,
-                        redirects,
+                        history,
+                        ..response
                     });
                 }
             };
-            redirects += 1;
-            if redirects > self.max_redirects {
+            if history.len() >= self.max_redirects {
                 return Err(ClientError::TooManyRedirects(self.max_redirects));
             }
+            history.push(response);
             let to_get = match status {
                 StatusCode::SEE_OTHER => method != Method::HEAD,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => method == Method::POST,
@@ -172,14 +192,15 @@ impl SessionClient {
             if to_get {
                 method = Method::GET;
                 body = Bytes::new();
-                headers.remove(CONTENT_TYPE);
-                headers.remove(CONTENT_LENGTH);
-                headers.remove(TRANSFER_ENCODING);
+                remove_keeping_order(
+                    &mut headers,
+                    &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
+                );
             }
             if next.host_str().map(str::to_string) != original_host
                 || (url.scheme() == "https" && next.scheme() == "http")
             {
-                headers.remove(AUTHORIZATION);
+                remove_keeping_order(&mut headers, &[AUTHORIZATION]);
             }
             url = next;
             session.apply_cookies(&url, &mut headers)?;

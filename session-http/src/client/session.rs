@@ -217,7 +217,7 @@ impl ClientSession {
 
     /// Sets the `Cookie` header for `url` from the jar alone (for redirect hops).
     pub fn apply_cookies(&self, url: &Url, headers: &mut HeaderMap) -> Result<(), ClientError> {
-        headers.remove(COOKIE);
+        remove_keeping_order(headers, &[COOKIE]);
         if let Some(cookie) = self.cookies.cookie_header(url) {
             let value = HeaderValue::from_str(&cookie)
                 .map_err(|_| ClientError::InvalidHeader("Cookie".into()))?;
@@ -337,6 +337,23 @@ fn bare_host(host: &str) -> String {
         host.split(':').next().unwrap_or(host)
     };
     host.to_ascii_lowercase()
+}
+
+/// Removes the headers named `names`, keeping the others in their order, as requests does
+/// between redirect hops (`HeaderMap::remove` moves the last header into the gap).
+pub(super) fn remove_keeping_order(headers: &mut HeaderMap, names: &[HeaderName]) {
+    if !names.iter().any(|name| headers.contains_key(name)) {
+        return;
+    }
+    let kept: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(name, _)| !names.contains(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    headers.clear();
+    for (name, value) in kept {
+        headers.append(name, value);
+    }
 }
 
 #[cfg(test)]

@@ -95,10 +95,13 @@ pub(crate) struct RequestArgs {
     )]
     pub(crate) print: Option<super::output::Print>,
     /// Print the request as well as the response (HBhb), as HTTPie's --verbose; twice (-vv)
-    /// adds the metadata (m). --print, -h and -b win over it. Redirects followed are not
-    /// printed hop by hop.
+    /// adds the metadata (m). --print, -h and -b win over it. Implies --all.
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// With --follow, print the redirects followed too, as HTTPie's --all (the request of
+    /// every hop is printed either way, as HTTPie does).
+    #[arg(long)]
+    pub(crate) all: bool,
     /// Print only the response headers (--print=h), as HTTPie's --headers.
     #[arg(short = 'h', long, overrides_with_all = ["headers", "body", "print"])]
     pub(crate) headers: bool,

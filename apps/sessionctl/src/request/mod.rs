@@ -20,13 +20,12 @@ mod stdin;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use session_http::client::{ClientError, ClientResponse, FileSealer, SessionClient};
 
 pub(crate) use args::RequestArgs;
 use auth::Credentials;
-use output::{Print, Spellings};
+use output::{Message, Print, Spellings};
 use parse::Parsed;
 use session::RequestSession;
 
@@ -77,7 +76,8 @@ pub(crate) async fn run(
             output::print_offline_json(&request, &spellings);
         } else {
             let print = print_choice(&args).unwrap_or(Print::OFFLINE);
-            output::write_stdout(&output::exchange_bytes(print, &request, &spellings, None));
+            let messages = [Message::Request(Box::new(request))];
+            output::write_stdout(&output::messages_bytes(print, &messages, &spellings));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -89,21 +89,18 @@ pub(crate) async fn run(
         Some(timeout) => client.timeout(timeout),
         None => client,
     };
-    let shown = output::outgoing_request(&target.session, request.clone())?;
-    let started = Instant::now();
     // As in HTTPie, the session is saved only after a completed exchange, and a read-only
     // session only when it did not exist yet.
     let response = match client.send(&mut target.session, request, args.follow).await {
         Ok(response) => response,
         Err(error) => return send_failed(error, args.max_redirects),
     };
-    let elapsed = started.elapsed();
     target.save(sealer).await?;
     if json {
         output::print_response_json(&response);
     } else if let Some(print) = print_choice(&args) {
-        let bytes = output::exchange_bytes(print, &shown, &spellings, Some((&response, elapsed)));
-        output::write_stdout(&bytes);
+        let messages = output::exchange(&response, args.all || args.verbose > 0)?;
+        output::write_stdout(&output::messages_bytes(print, &messages, &spellings));
     } else {
         output::print_response_text(&response);
     }

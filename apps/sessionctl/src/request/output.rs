@@ -46,14 +46,6 @@ impl Print {
         response_body: false,
         metadata: false,
     };
-
-    fn any_request(self) -> bool {
-        self.request_headers || self.request_body
-    }
-
-    fn any_response(self) -> bool {
-        self.response_headers || self.response_body || self.metadata
-    }
 }
 
 /// Parses `--print`'s letters (HTTPie refuses unknown ones, naming them).
@@ -87,6 +79,11 @@ pub(crate) fn outgoing_request(
     for name in &request.omit_headers {
         request.headers.remove(name);
     }
+    with_connection_headers(request)
+}
+
+/// A request as sent, with the `Content-Length` and `Host` headers the connection adds.
+fn with_connection_headers(mut request: ClientRequest) -> Result<ClientRequest, CliError> {
     if !request.body.is_empty() && !request.headers.contains_key(http::header::CONTENT_LENGTH) {
         request.headers.insert(
             http::header::CONTENT_LENGTH,
@@ -100,6 +97,33 @@ pub(crate) fn outgoing_request(
         request.headers.insert(HOST, value);
     }
     Ok(request)
+}
+
+/// One message of an exchange, to print.
+pub(crate) enum Message<'a> {
+    /// A request as sent (boxed: a request is much larger than a reference).
+    Request(Box<ClientRequest>),
+    /// A response (a redirect followed, or the last).
+    Response(&'a ClientResponse),
+}
+
+/// The messages of an exchange in the order HTTPie prints them: the request of every hop,
+/// each redirect followed when `all` (HTTPie's `--all`, implied by `-v`), and the response.
+pub(crate) fn exchange(response: &ClientResponse, all: bool) -> Result<Vec<Message<'_>>, CliError> {
+    let mut messages = Vec::new();
+    for redirect in &response.history {
+        messages.push(Message::Request(Box::new(with_connection_headers(
+            redirect.request.clone(),
+        )?)));
+        if all {
+            messages.push(Message::Response(redirect));
+        }
+    }
+    messages.push(Message::Request(Box::new(with_connection_headers(
+        response.request.clone(),
+    )?)));
+    messages.push(Message::Response(response));
+    Ok(messages)
 }
 
 /// Header names as typed in the items or the session file, else in title case.
@@ -154,47 +178,49 @@ fn metadata(elapsed: Duration) -> Vec<u8> {
     format!("Elapsed time: {seconds}s").into_bytes()
 }
 
-/// An exchange (or an offline request alone) in HTTPie's `--print` shapes, as HTTPie writes
-/// them to a pipe: each head followed by a blank CRLF line, bodies as they are, and a blank
-/// line pair after a message whose body was asked for when another message follows.
-pub(crate) fn exchange_bytes(
+/// Messages in HTTPie's `--print` shapes, as HTTPie writes them to a pipe: each head followed
+/// by a blank CRLF line, bodies as they are, a response's metadata after it, and a blank line
+/// pair before a message with something to print when the one before printed its body.
+pub(crate) fn messages_bytes(
     print: Print,
-    request: &ClientRequest,
+    messages: &[Message<'_>],
     spellings: &Spellings,
-    response: Option<(&ClientResponse, Duration)>,
 ) -> Vec<u8> {
     let mut out = Vec::new();
-    if print.any_request() {
-        if print.request_headers {
-            out.extend(request_head(request, spellings));
-            out.extend_from_slice(b"\r\n\r\n");
-        }
-        if print.request_body {
-            out.extend_from_slice(&request.body);
-        }
-    }
-    let Some((response, elapsed)) = response else {
-        return out;
-    };
-    if !print.any_response() {
-        return out;
-    }
-    if print.request_body {
-        out.extend_from_slice(MESSAGE_SEPARATOR);
-    }
-    if print.response_headers {
-        out.extend(response_head(response));
-        out.extend_from_slice(b"\r\n\r\n");
-    }
-    if print.response_body {
-        out.extend_from_slice(&response.body);
-    }
-    if print.metadata {
-        if print.response_body {
+    let mut previous_with_body = false;
+    for message in messages {
+        let (with_headers, with_body, elapsed) = match message {
+            Message::Request(_) => (print.request_headers, print.request_body, None),
+            Message::Response(response) => (
+                print.response_headers,
+                print.response_body,
+                print.metadata.then_some(response.elapsed),
+            ),
+        };
+        if previous_with_body && (with_headers || with_body || elapsed.is_some()) {
             out.extend_from_slice(MESSAGE_SEPARATOR);
         }
-        out.extend(metadata(elapsed));
-        out.extend_from_slice(MESSAGE_SEPARATOR);
+        if with_headers {
+            out.extend(match message {
+                Message::Request(request) => request_head(request, spellings),
+                Message::Response(response) => response_head(response),
+            });
+            out.extend_from_slice(b"\r\n\r\n");
+        }
+        if with_body {
+            out.extend_from_slice(match message {
+                Message::Request(request) => &request.body,
+                Message::Response(response) => &response.body,
+            });
+        }
+        if let Some(elapsed) = elapsed {
+            if with_body {
+                out.extend_from_slice(MESSAGE_SEPARATOR);
+            }
+            out.extend(metadata(elapsed));
+            out.extend_from_slice(MESSAGE_SEPARATOR);
+        }
+        previous_with_body = with_body;
     }
     out
 }
@@ -245,7 +271,7 @@ pub(crate) fn print_response_json(response: &ClientResponse) {
         "headers": headers,
         "body": body,
         "json": body_json,
-        "redirects": response.redirects,
+        "redirects": response.history.len(),
     });
     println!("{out}");
 }
@@ -297,36 +323,67 @@ mod tests {
     use http::{Method, StatusCode, Version};
     use url::Url;
 
-    fn exchange() -> (ClientRequest, ClientResponse) {
-        let url = Url::parse("http://h:1/p?q=1").unwrap();
-        let mut request = ClientRequest::new(Method::POST, url.clone());
-        request.headers.insert("x-a", HeaderValue::from_static("1"));
-        request.body = Bytes::from_static(b"{}");
+    fn response_to(
+        request: ClientRequest,
+        status: StatusCode,
+        body: &'static str,
+    ) -> ClientResponse {
         let mut headers = http::HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        let response = ClientResponse {
-            url,
-            status: StatusCode::OK,
+        ClientResponse {
+            url: request.url.clone(),
+            status,
             version: Version::HTTP_11,
             headers,
-            body: Bytes::from_static(b"hi"),
-            redirects: 0,
-        };
-        (request, response)
+            body: Bytes::from_static(body.as_bytes()),
+            request,
+            elapsed: Duration::from_millis(250),
+            history: Vec::new(),
+        }
+    }
+
+    /// `POST /p?q=1` answered `200 hi`, or first redirected by a `302 moved` from `/r`.
+    fn sample(redirected: bool) -> ClientResponse {
+        let mut request = ClientRequest::new(Method::POST, Url::parse("http://h:1/p?q=1").unwrap());
+        request.headers.insert("x-a", HeaderValue::from_static("1"));
+        request.body = Bytes::from_static(b"{}");
+        if !redirected {
+            return response_to(request, StatusCode::OK, "hi");
+        }
+        let mut first = request.clone();
+        first.url = Url::parse("http://h:1/r").unwrap();
+        let redirect = response_to(first, StatusCode::FOUND, "moved");
+        request.method = Method::GET;
+        request.body = Bytes::new();
+        ClientResponse {
+            history: vec![redirect],
+            ..response_to(request, StatusCode::OK, "hi")
+        }
+    }
+
+    fn printed_exchange(letters: &str, redirected: bool, all: bool) -> String {
+        let response = sample(redirected);
+        let messages = exchange_messages_without_host(&response, all);
+        let print = parse_print(letters).unwrap();
+        let spellings = Spellings(vec!["X-a".into()]);
+        String::from_utf8(messages_bytes(print, &messages, &spellings)).unwrap()
+    }
+
+    /// The messages of `exchange`, without the `Host` header `exchange` adds (the tests'
+    /// expected text stays short).
+    fn exchange_messages_without_host(response: &ClientResponse, all: bool) -> Vec<Message<'_>> {
+        let mut messages = super::exchange(response, all).unwrap();
+        for message in &mut messages {
+            if let Message::Request(request) = message {
+                request.headers.remove(HOST);
+                request.headers.remove(http::header::CONTENT_LENGTH);
+            }
+        }
+        messages
     }
 
     fn printed(letters: &str) -> String {
-        let (request, response) = exchange();
-        let print = parse_print(letters).unwrap();
-        let spellings = Spellings(vec!["X-a".into()]);
-        let elapsed = Duration::from_millis(250);
-        String::from_utf8(exchange_bytes(
-            print,
-            &request,
-            &spellings,
-            Some((&response, elapsed)),
-        ))
-        .unwrap()
+        printed_exchange(letters, false, false)
     }
 
     #[test]
@@ -350,5 +407,30 @@ mod tests {
         assert_eq!(printed("bm"), "hi\n\nElapsed time: 0.25s\n\n");
         assert_eq!(printed("m"), "Elapsed time: 0.25s\n\n");
         assert_eq!(printed("Bb"), "{}\n\nhi");
+    }
+
+    #[test]
+    fn redirects_are_printed_as_httpie_prints_them() {
+        let printed = |letters, all| printed_exchange(letters, true, all);
+        // Every hop's request; the redirect itself only with --all (or -v).
+        assert_eq!(
+            printed("Hh", false),
+            "POST /r HTTP/1.1\r\nX-a: 1\r\n\r\nGET /p?q=1 HTTP/1.1\r\nX-a: 1\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+        );
+        assert_eq!(
+            printed("Hh", true),
+            "POST /r HTTP/1.1\r\nX-a: 1\r\n\r\nHTTP/1.1 302 Found\r\nContent-Type: text/plain\r\n\r\n\
+             GET /p?q=1 HTTP/1.1\r\nX-a: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+        );
+        // A body asked for is followed by a separator before the next message that prints
+        // something, even an empty body.
+        assert_eq!(printed("Bb", true), "{}\n\nmoved\n\n\n\nhi");
+        assert_eq!(printed("b", true), "movedhi");
+        assert_eq!(printed("b", false), "hi");
+        assert_eq!(
+            printed("bm", true),
+            "moved\n\nElapsed time: 0.25s\n\nhi\n\nElapsed time: 0.25s\n\n"
+        );
     }
 }

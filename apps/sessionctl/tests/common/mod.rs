@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 /// Routes (all answer with a JSON echo of the request: method, path, query, headers, body):
 /// - `/set?name=value&…`: sets each cookie with `Path=/`;
 /// - `/del?name&…`: deletes each cookie (`Max-Age=0`);
-/// - `/redirect?to=URL[&set=name=value]`: 302 to URL (optionally setting a cookie first);
+/// - `/redirect?to=URL[&set=name=value][&body=TEXT]`: 302 to URL (optionally setting a cookie
+///   first; with `body`, the text body TEXT instead of the echo);
 /// - `/status/NNN`: status NNN with the text body `status NNN` (no final newline) instead of
 ///   the echo;
 /// - `/slow?ms=N`: the echo after N milliseconds;
@@ -138,7 +139,8 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             .unwrap_or(1000);
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    let mut response = Response::builder().header("content-type", "application/json");
+    let mut response = Response::builder();
+    let mut text = None;
     match path.as_str() {
         "/set" => {
             for (name, value) in query_pairs(&query) {
@@ -156,14 +158,20 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
                 match name.as_str() {
                     "to" => response = response.header("location", value),
                     "set" => response = response.header("set-cookie", format!("{value}; Path=/")),
+                    "body" => text = Some(value),
                     _ => {}
                 }
             }
         }
         _ => {}
     }
+    let (content_type, body) = match text {
+        Some(text) => ("text/plain", text),
+        None => ("application/json", echo.to_string()),
+    };
     Ok(response
-        .body(Full::new(Bytes::from(echo.to_string())))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
         .unwrap())
 }
 
