@@ -107,7 +107,7 @@ async fn each_redirect_hop_gets_and_sets_its_own_hosts_cookies() {
         )
         .await
         .unwrap();
-    assert_eq!(response.url.as_str(), back);
+    assert_eq!(response.request.url.as_str(), back);
     // The history: each redirect with the request it answered, as sent.
     let sent: Vec<(String, Option<&str>, bool)> = response
         .history

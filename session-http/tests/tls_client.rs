@@ -313,7 +313,7 @@ async fn a_redirect_from_https_to_http_keeps_secure_cookies_and_credentials_back
     assert!(String::from_utf8_lossy(&first.body).contains("authorization: Bearer s3cret"));
     let response = client.send(&mut session, request, true).await.unwrap();
     assert_eq!(response.history.len(), 1);
-    assert_eq!(response.url.scheme(), "http");
+    assert_eq!(response.request.url.scheme(), "http");
     let body = String::from_utf8_lossy(&response.body);
     // The Secure cookie set over https is not sent over http.
     assert!(body.contains("cookie: -"), "{body}");

@@ -90,6 +90,21 @@ impl RedisServer {
         Self::start_with(Vec::new())
     }
 
+    /// A server for `test`, or `None` once [`crate::skip`] has reported that `redis-server`
+    /// is not installed (a failure when servers are required). Panics when it is installed
+    /// but does not come up.
+    #[track_caller]
+    pub fn start_for(test: &str) -> Option<RedisServer> {
+        if redis_server_program().is_none() {
+            crate::skip(test, "redis-server (Debian package redis-server)");
+            return None;
+        }
+        match RedisServer::start() {
+            Ok(server) => Some(server),
+            Err(message) => panic!("{test}: {message}"),
+        }
+    }
+
     fn start_with(extra_args: Vec<String>) -> Result<RedisServer, String> {
         Self::start_on_ports(extra_args, false, crate::free_port)
     }

@@ -519,11 +519,11 @@ fn sigterm_shuts_down_gracefully() {
 
 #[tokio::test]
 async fn the_api_works_on_a_real_redis_store() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip("the_api_works_on_a_real_redis_store", "redis-server");
+    let Some(redis) =
+        test_support::redis::RedisServer::start_for("the_api_works_on_a_real_redis_store")
+    else {
         return;
-    }
-    let redis = test_support::redis::RedisServer::start().unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
     let server = ServerProcess::start(&redis.url(), &users, &[]);
@@ -553,14 +553,11 @@ async fn the_api_works_on_a_real_redis_store() {
 /// process) but reports itself not ready, and ready again once Redis is back.
 #[tokio::test]
 async fn readiness_follows_the_store_and_liveness_does_not() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip(
-            "readiness_follows_the_store_and_liveness_does_not",
-            "redis-server",
-        );
+    let Some(mut redis) = test_support::redis::RedisServer::start_for(
+        "readiness_follows_the_store_and_liveness_does_not",
+    ) else {
         return;
-    }
-    let mut redis = test_support::redis::RedisServer::start().unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
     let server = ServerProcess::start(&redis.url(), &users, &[]);

@@ -159,11 +159,11 @@ async fn the_login_throttle_follows_its_options() {
 
 #[tokio::test]
 async fn the_login_throttle_is_shared_through_redis() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip("the_login_throttle_is_shared_through_redis", "redis-server");
+    let Some(redis) =
+        test_support::redis::RedisServer::start_for("the_login_throttle_is_shared_through_redis")
+    else {
         return;
-    }
-    let redis = test_support::redis::RedisServer::start().unwrap();
+    };
     let url = redis.url();
     let options = [
         "--throttle-store",
@@ -269,14 +269,11 @@ async fn allow_same_site_lets_sibling_origins_write() {
 
 #[tokio::test]
 async fn continue_on_store_failure_serves_without_a_session() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip(
-            "continue_on_store_failure_serves_without_a_session",
-            "redis-server",
-        );
+    let Some(mut redis) = test_support::redis::RedisServer::start_for(
+        "continue_on_store_failure_serves_without_a_session",
+    ) else {
         return;
-    }
-    let mut redis = test_support::redis::RedisServer::start().unwrap();
+    };
     let dir = tempfile::tempdir().unwrap();
     let users = write_users_file(dir.path(), &[("alice", "wonderland")]);
     let closed = ServerProcess::start(&redis.url(), &users, &[]);

@@ -69,14 +69,10 @@ fn a_session_in_a_sqlite_store_is_shared() {
 
 #[test]
 fn a_session_in_redis_is_shared() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip(
-            "a_session_in_redis_is_shared",
-            "redis-server (Debian package redis-server)",
-        );
+    let Some(server) = test_support::redis::RedisServer::start_for("a_session_in_redis_is_shared")
+    else {
         return;
-    }
-    let server = test_support::redis::RedisServer::start().unwrap();
+    };
     shared_through(&server.url());
 }
 

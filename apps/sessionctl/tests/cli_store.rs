@@ -177,14 +177,11 @@ fn bad_store_urls_are_one_line_errors() {
 
 #[test]
 fn store_commands_on_a_real_redis_server() {
-    if test_support::redis::redis_server_program().is_none() {
-        test_support::skip(
-            "store_commands_on_a_real_redis_server",
-            "redis-server (Debian package redis-server)",
-        );
+    let Some(server) =
+        test_support::redis::RedisServer::start_for("store_commands_on_a_real_redis_server")
+    else {
         return;
-    }
-    let server = test_support::redis::RedisServer::start().unwrap();
+    };
     exercise(&server.url(), 0);
 }
 

@@ -57,8 +57,6 @@ impl ClientRequest {
 /// A response, with the request it answers and the redirects followed to reach it.
 #[derive(Clone, Debug)]
 pub struct ClientResponse {
-    /// The URL that answered (after redirects).
-    pub url: Url,
     /// The status.
     pub status: StatusCode,
     /// The HTTP version.
@@ -67,8 +65,9 @@ pub struct ClientResponse {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
-    /// The request this response answers, as it was sent: the session's headers, auth and
-    /// cookies applied (`Host` and `Content-Length` are left to the connection).
+    /// The request this response answers, as it was sent: its URL is the one that answered;
+    /// the session's headers, auth and cookies are applied (`Host` and `Content-Length` are
+    /// left to the connection).
     pub request: ClientRequest,
     /// From sending the request to having the whole body.
     pub elapsed: Duration,
@@ -128,42 +127,28 @@ impl SessionClient {
         request: ClientRequest,
         follow: bool,
     ) -> Result<ClientResponse, ClientError> {
-        let ClientRequest {
-            mut method,
-            mut url,
-            mut headers,
-            mut body,
-            omit_headers,
-        } = request;
-        session.apply(&url, &mut headers)?;
-        for name in &omit_headers {
-            headers.remove(name);
+        let mut request = request;
+        session.apply(&request.url, &mut request.headers)?;
+        for name in std::mem::take(&mut request.omit_headers) {
+            request.headers.remove(name);
         }
-        let original_host = url.host_str().map(str::to_string);
+        let original_host = request.url.host_str().map(str::to_string);
         let mut history = Vec::new();
         loop {
             let started = Instant::now();
-            let (status, version, response_headers, response_body) =
-                self.send_once(&method, &url, &headers, &body).await?;
+            let (status, version, headers, body) = self.send_once(&request).await?;
             let elapsed = started.elapsed();
-            session.store_response(&url, &response_headers);
-            let location = response_headers
+            session.store_response(&request.url, &headers);
+            let location = headers
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|l| url.join(l).ok());
+                .and_then(|l| request.url.join(l).ok());
             let response = ClientResponse {
-                url: url.clone(),
                 status,
                 version,
-                headers: response_headers,
-                body: response_body,
-                request: ClientRequest {
-                    method: method.clone(),
-                    url: url.clone(),
-                    headers: headers.clone(),
-                    body: body.clone(),
-                    omit_headers: Vec::new(),
-                },
+                headers,
+                body,
+                request,
                 elapsed,
                 history: Vec::new(),
             };
@@ -183,37 +168,42 @@ impl SessionClient {
             if history.len() >= self.max_redirects {
                 return Err(ClientError::TooManyRedirects(self.max_redirects));
             }
+            request = response.request.clone();
             history.push(response);
             let to_get = match status {
-                StatusCode::SEE_OTHER => method != Method::HEAD,
-                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => method == Method::POST,
+                StatusCode::SEE_OTHER => request.method != Method::HEAD,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => request.method == Method::POST,
                 _ => false,
             };
             if to_get {
-                method = Method::GET;
-                body = Bytes::new();
+                request.method = Method::GET;
+                request.body = Bytes::new();
                 remove_keeping_order(
-                    &mut headers,
+                    &mut request.headers,
                     &[CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING],
                 );
             }
             if next.host_str().map(str::to_string) != original_host
-                || (url.scheme() == "https" && next.scheme() == "http")
+                || (request.url.scheme() == "https" && next.scheme() == "http")
             {
-                remove_keeping_order(&mut headers, &[AUTHORIZATION]);
+                remove_keeping_order(&mut request.headers, &[AUTHORIZATION]);
             }
-            url = next;
-            session.apply_cookies(&url, &mut headers)?;
+            request.url = next;
+            session.apply_cookies(&request.url, &mut request.headers)?;
         }
     }
 
     async fn send_once(
         &self,
-        method: &Method,
-        url: &Url,
-        headers: &HeaderMap,
-        body: &Bytes,
+        request: &ClientRequest,
     ) -> Result<(StatusCode, Version, HeaderMap, Bytes), ClientError> {
+        let ClientRequest {
+            method,
+            url,
+            headers,
+            body,
+            ..
+        } = request;
         match url.scheme() {
             "http" | "https" => {}
             other => {

@@ -107,22 +107,29 @@ pub(crate) enum Message<'a> {
     Response(&'a ClientResponse),
 }
 
+impl Message<'_> {
+    /// The message's head as HTTPie prints it, without the final line end.
+    fn head(&self, spellings: &Spellings) -> Vec<u8> {
+        match self {
+            Message::Request(request) => request_head(request, spellings),
+            Message::Response(response) => response_head(response),
+        }
+    }
+}
+
 /// The messages of an exchange in the order HTTPie prints them: the request of every hop,
 /// each redirect followed when `all` (HTTPie's `--all`, implied by `-v`), and the response.
 pub(crate) fn exchange(response: &ClientResponse, all: bool) -> Result<Vec<Message<'_>>, CliError> {
+    let last = response.history.len();
+    let hops = response.history.iter().chain([response]);
     let mut messages = Vec::new();
-    for redirect in &response.history {
-        messages.push(Message::Request(Box::new(with_connection_headers(
-            redirect.request.clone(),
-        )?)));
-        if all {
-            messages.push(Message::Response(redirect));
+    for (index, hop) in hops.enumerate() {
+        let request = with_connection_headers(hop.request.clone())?;
+        messages.push(Message::Request(Box::new(request)));
+        if all || index == last {
+            messages.push(Message::Response(hop));
         }
     }
-    messages.push(Message::Request(Box::new(with_connection_headers(
-        response.request.clone(),
-    )?)));
-    messages.push(Message::Response(response));
     Ok(messages)
 }
 
@@ -189,29 +196,29 @@ pub(crate) fn messages_bytes(
     let mut out = Vec::new();
     let mut previous_with_body = false;
     for message in messages {
-        let (with_headers, with_body, elapsed) = match message {
-            Message::Request(_) => (print.request_headers, print.request_body, None),
+        let (with_headers, with_body, elapsed, body) = match message {
+            Message::Request(request) => (
+                print.request_headers,
+                print.request_body,
+                None,
+                &request.body,
+            ),
             Message::Response(response) => (
                 print.response_headers,
                 print.response_body,
                 print.metadata.then_some(response.elapsed),
+                &response.body,
             ),
         };
         if previous_with_body && (with_headers || with_body || elapsed.is_some()) {
             out.extend_from_slice(MESSAGE_SEPARATOR);
         }
         if with_headers {
-            out.extend(match message {
-                Message::Request(request) => request_head(request, spellings),
-                Message::Response(response) => response_head(response),
-            });
+            out.extend(message.head(spellings));
             out.extend_from_slice(b"\r\n\r\n");
         }
         if with_body {
-            out.extend_from_slice(match message {
-                Message::Request(request) => &request.body,
-                Message::Response(response) => &response.body,
-            });
+            out.extend_from_slice(body);
         }
         if let Some(elapsed) = elapsed {
             if with_body {
@@ -265,7 +272,7 @@ pub(crate) fn print_response_json(response: &ClientResponse) {
         .collect();
     let body_json = serde_json::from_str::<Value>(&body).ok();
     let out = serde_json::json!({
-        "url": response.url.as_str(),
+        "url": response.request.url.as_str(),
         "status": response.status.as_u16(),
         "reason": response.status.canonical_reason(),
         "headers": headers,
@@ -331,7 +338,6 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
         ClientResponse {
-            url: request.url.clone(),
             status,
             version: Version::HTTP_11,
             headers,
